@@ -1,0 +1,40 @@
+# The two quick-start commands are `make demo` and `make test`; each installs what is missing.
+JOBS ?= $(shell nproc)
+BIN := build/dev/bin/heartlock
+
+.PHONY: all deps build demo test test-dev test-asan test-tsan torture bench format tidy clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake --preset dev >/dev/null
+	@cmake --build --preset dev -j $(JOBS)
+
+# A narrated demonstration of the CLI on the file backend.
+demo: build
+	@scripts/demo.sh $(BIN)
+
+# Every test: the dev build, then the whole suite again under ASan+UBSan and under TSan.
+test: deps
+	@scripts/test.sh
+
+torture: build
+	@build/dev/tools/heartlock-torture --workers 8 --seconds 120 --ttl 300ms
+
+bench: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+	@scripts/bench.sh build/release
+
+format:
+	@git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+tidy: deps
+	@cmake --preset tidy >/dev/null
+	@cmake --build --preset tidy -j $(JOBS)
+
+clean:
+	rm -rf build

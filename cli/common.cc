@@ -1,0 +1,51 @@
+#include "common.h"
+
+#include <cstdlib>
+
+#include "exit_codes.h"
+#include "heartlock/duration.h"
+
+namespace heartlock::cli {
+
+Events make_events(const CommonArgs& args) {
+  Verbosity v = args.quiet     ? Verbosity::quiet
+                : args.verbose ? Verbosity::verbose
+                               : Verbosity::normal;
+  return Events(v, args.json);
+}
+
+int exit_code_for(const Error& error) {
+  switch (error.code) {
+    case Errc::invalid_argument: return kExitUsage;
+    case Errc::internal: return kExitInternal;
+    default: return kExitUnavailable;
+  }
+}
+
+std::unique_ptr<Store> open_store(const CommonArgs& args, Events& events, int& exit_code) {
+  std::string url = args.backend;
+  if (url.empty()) {
+    if (const char* env = std::getenv("HEARTLOCK_BACKEND"); env != nullptr) {
+      url = env;
+    }
+  }
+  auto store = Store::open(url, StoreOptions{.log = events.sink()});
+  if (!store) {
+    events.error(store.error().message);
+    exit_code = exit_code_for(store.error());
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+std::optional<std::chrono::milliseconds> duration_arg(const std::string& text,
+                                                      std::string_view option, Events& events) {
+  auto d = parse_duration(text);
+  if (!d) {
+    events.error(std::string(option) + ": " + d.error().message);
+    return std::nullopt;
+  }
+  return *d;
+}
+
+}  // namespace heartlock::cli

@@ -1,0 +1,38 @@
+// What the subcommands share: global options, opening the store, mapping errors to exit codes.
+#ifndef HEARTLOCK_CLI_COMMON_H_
+#define HEARTLOCK_CLI_COMMON_H_
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "events.h"
+#include "heartlock/heartlock.h"
+
+namespace heartlock::cli {
+
+struct CommonArgs {
+  std::string backend;  // -b/--backend, else $HEARTLOCK_BACKEND, else the default directory
+  bool quiet = false;
+  bool verbose = false;
+  bool json = false;
+};
+
+Events make_events(const CommonArgs& args);
+
+// The exit code for a library error: 64 for bad input, 70 for a bug, 69 otherwise.
+int exit_code_for(const Error& error);
+
+// Opens the store the arguments name; reports the error and returns nullptr on failure, with the
+// exit code in `exit_code`.
+std::unique_ptr<Store> open_store(const CommonArgs& args, Events& events, int& exit_code);
+
+// Parses the value of `option` as a duration; reports and returns nullopt if it is not one.
+std::optional<std::chrono::milliseconds> duration_arg(const std::string& text,
+                                                      std::string_view option, Events& events);
+
+}  // namespace heartlock::cli
+
+#endif  // HEARTLOCK_CLI_COMMON_H_

@@ -1,0 +1,52 @@
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "admin_commands.h"
+#include "exit_codes.h"
+#include "supervisor.h"
+
+namespace heartlock::cli {
+
+int send_heartbeat(const CommonArgs& common) {
+  Events events = make_events(common);
+  const char* where = std::getenv(kHeartbeatSocketEnv);
+  const char* token = std::getenv("HEARTLOCK_TOKEN");
+  if (where == nullptr || token == nullptr || where[0] != '@') {
+    events.error("heartlock heartbeat must run inside `heartlock run` (no " +
+                 std::string(kHeartbeatSocketEnv) + " in the environment)");
+    return kExitUsage;
+  }
+  std::string name(where + 1);
+  sockaddr_un addr{};
+  if (name.empty() || name.size() + 1 > sizeof addr.sun_path) {
+    events.error(std::string(kHeartbeatSocketEnv) + " is malformed");
+    return kExitUsage;
+  }
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    events.error("socket: " + std::system_category().message(errno));
+    return kExitUnavailable;
+  }
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());
+  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  ssize_t sent = ::sendto(fd, token, std::strlen(token), 0,
+                          reinterpret_cast<sockaddr*>(&addr), len);
+  int err = errno;
+  ::close(fd);
+  if (sent < 0) {
+    events.error("cannot reach the heartlock wrapper: " + std::system_category().message(err) +
+                 (err == ECONNREFUSED ? " (it has exited)" : ""));
+    return kExitUnavailable;
+  }
+  return kExitOk;
+}
+
+}  // namespace heartlock::cli

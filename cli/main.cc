@@ -1,0 +1,89 @@
+// The heartlock executable: parses the command line and hands over to one subcommand.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "admin_commands.h"
+#include "exit_codes.h"
+#include "heartlock/version.h"
+#include "run_command.h"
+#include "supervisor.h"
+
+namespace {
+
+constexpr const char* kFooter = R"(Backends: file:///dir or a directory (default: $HEARTLOCK_DIR, /run/lock/heartlock,
+$XDG_RUNTIME_DIR/heartlock or /tmp/heartlock-UID). Set with -b or HEARTLOCK_BACKEND.
+Durations: 500ms, 30s, 5m, 2h, 1d, or sums such as 1h30m.
+
+Exit codes of `heartlock run`: COMMAND's own status when it ran (128+N if signal N ended it);
+  75  the lock is held by someone else (change with -E)
+  79  the lease was lost while COMMAND ran; COMMAND's process group was stopped
+  124 --timeout expired; COMMAND's process group was stopped
+  126 COMMAND could not be executed; 127 COMMAND was not found
+  64  usage error (bad option, duration, name, missing COMMAND)
+  69  backend unavailable, permission denied, or another lock error
+  70  internal error)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace heartlock::cli;
+  // Before any thread exists (the keepalive thread inherits the mask): the supervisor receives
+  // these through a signalfd.
+  block_supervised_signals();
+
+  CLI::App app{"heartlock: run jobs once, never twice at the same time; leases with heartbeats "
+               "and fencing tokens"};
+  app.footer(kFooter);
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.set_version_flag("--version", std::string(heartlock::kVersion));
+  CommonArgs common;
+  app.add_option("-b,--backend", common.backend, "Backend URL (default: $HEARTLOCK_BACKEND)");
+  app.add_flag("-q,--quiet", common.quiet, "Print errors only");
+  app.add_flag("-v,--verbose", common.verbose, "Print what happens");
+  app.add_flag("--json", common.json, "Events (run) or output (status) as JSON");
+
+  RunArgs run_args;
+  CLI::App* run = add_run_command(app, run_args);
+
+  std::string status_name;
+  CLI::App* status = app.add_subcommand("status", "Show the state of one lock or of all locks");
+  status->add_option("name", status_name, "Lock name (default: every lock)");
+
+  std::string release_name;
+  bool force = false;
+  CLI::App* release = app.add_subcommand(
+      "release", "End a lock's lease (fenced by the token shown); a live holder needs --force");
+  release->add_option("name", release_name, "Lock name")->required();
+  release->add_flag("--force", force, "Also break the lease of a healthy, live holder");
+
+  CLI::App* heartbeat = app.add_subcommand(
+      "heartbeat", "From inside COMMAND: tell the heartlock wrapper the job makes progress");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "heartlock: " << e.what() << " (see heartlock --help)\n";
+    return kExitUsage;
+  }
+  try {
+    if (run->parsed()) {
+      return run_job(run_args, common, run_args.command);
+    }
+    if (status->parsed()) {
+      return show_status(status_name, common);
+    }
+    if (release->parsed()) {
+      return release_lock(release_name, force, common);
+    }
+    if (heartbeat->parsed()) {
+      return send_heartbeat(common);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "heartlock: internal error: " << e.what() << "\n";
+    return kExitInternal;
+  }
+  return kExitUsage;
+}

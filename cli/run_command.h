@@ -1,0 +1,36 @@
+// `heartlock run [options] [--] COMMAND [ARGS...]`
+#ifndef HEARTLOCK_CLI_RUN_COMMAND_H_
+#define HEARTLOCK_CLI_RUN_COMMAND_H_
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "common.h"
+
+namespace heartlock::cli {
+
+struct RunArgs {
+  std::string key;
+  bool nonblock = false;
+  std::string wait;
+  std::string ttl = "30s";
+  std::string stale_after;
+  std::string min_hold;
+  std::string max_hold;
+  std::string timeout;
+  std::string kill_grace = "5s";
+  bool kill_stale = false;
+  int conflict_exit_code = 75;
+  std::string heartbeat = "alive";
+  std::vector<std::string> command;
+};
+
+CLI::App* add_run_command(CLI::App& app, RunArgs& args);
+
+// Acquires, runs and supervises `command`, releases; returns the exit code.
+int run_job(const RunArgs& args, const CommonArgs& common, const std::vector<std::string>& command);
+
+}  // namespace heartlock::cli
+
+#endif  // HEARTLOCK_CLI_RUN_COMMAND_H_

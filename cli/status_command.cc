@@ -1,0 +1,111 @@
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+
+#include "admin_commands.h"
+#include "exit_codes.h"
+#include "heartlock/duration.h"
+
+namespace heartlock::cli {
+namespace {
+
+std::string age(const std::optional<std::chrono::milliseconds>& d) {
+  return d ? format_duration(*d) : "-";
+}
+
+void print_table(const std::vector<LockInfo>& locks) {
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"NAME", "STATE", "TOKEN", "HOLDER", "HELD FOR", "HEARTBEAT", "COMMAND",
+                  "LOCK FILE"});
+  for (const auto& info : locks) {
+    std::string token = "-";
+    std::string holder = "-";
+    std::string held = "-";
+    std::string beat = "-";
+    std::string command = "-";
+    if (info.holder) {
+      const Holder& h = *info.holder;
+      token = h.token > 0 ? std::to_string(h.token) : "-";
+      if (h.foreign) {
+        holder = h.pid > 0 ? "pid " + std::to_string(h.pid) + " (no record)" : "unknown";
+      } else {
+        holder = std::to_string(h.pid) + "@" + h.host;
+        command = h.command.empty() ? "-" : h.command;
+        if (info.state != LockState::free && info.state != LockState::dead) {
+          beat = age(h.heartbeat_age);
+        }
+      }
+      if (info.state != LockState::free && info.state != LockState::dead && !h.foreign) {
+        held = format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now() - h.since));
+      }
+    }
+    std::string state(to_string(info.state));
+    if (info.min_hold_left) {
+      state += " (min_hold " + format_duration(*info.min_hold_left) + ")";
+    }
+    if (command.size() > 40) {
+      command = command.substr(0, 37) + "...";
+    }
+    rows.push_back({info.name, state, token, holder, held, beat, command, info.location});
+  }
+  std::vector<std::size_t> width(rows.front().size(), 0);
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      width[i] = std::max(width[i], row[i].size());
+    }
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) {
+        line += std::string(width[i] - row[i].size() + 2, ' ');
+      }
+    }
+    std::cout << line << "\n";
+  }
+}
+
+}  // namespace
+
+int show_status(const std::string& name, const CommonArgs& common) {
+  Events events = make_events(common);
+  int code = 0;
+  auto store = open_store(common, events, code);
+  if (!store) {
+    return code;
+  }
+  std::vector<LockInfo> locks;
+  if (!name.empty()) {
+    auto info = store->inspect(name);
+    if (!info) {
+      events.error(info.error().message);
+      return exit_code_for(info.error());
+    }
+    locks.push_back(std::move(*info));
+  } else {
+    auto all = store->list();
+    if (!all) {
+      events.error(all.error().message);
+      return exit_code_for(all.error());
+    }
+    locks = std::move(*all);
+  }
+  if (common.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& info : locks) {
+      out.push_back(to_json(info));
+    }
+    std::cout << (name.empty() ? out : out.front())
+                     .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+              << "\n";
+  } else if (locks.empty()) {
+    std::cout << "no locks in " << store->url() << "\n";
+  } else {
+    print_table(locks);
+  }
+  return kExitOk;
+}
+
+}  // namespace heartlock::cli

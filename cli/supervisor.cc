@@ -1,0 +1,425 @@
+#include "supervisor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <string_view>
+
+#include "../src/core/process_identity.h"
+#include "exit_codes.h"
+#include "heartlock/duration.h"
+
+extern char** environ;
+
+namespace heartlock::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+sigset_t supervised_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGTTOU}) {
+    sigaddset(&set, sig);
+  }
+  return set;
+}
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    close();
+    fd_ = std::exchange(o.fd_, -1);
+    return *this;
+  }
+  ~Fd() { close(); }
+  int get() const { return fd_; }
+  void close() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+struct Pipe {
+  Fd read;
+  Fd write;
+};
+
+Pipe make_pipe() {
+  int fds[2] = {-1, -1};
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return {};
+  }
+  return {Fd(fds[0]), Fd(fds[1])};
+}
+
+bool group_exists(pid_t pgid) { return ::kill(-pgid, 0) == 0 || errno == EPERM; }
+
+void write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return;  // our own stdout is gone; COMMAND keeps running regardless
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+int status_to_exit(int status) {
+  if (WIFEXITED(status)) {
+    return WEXITSTATUS(status);
+  }
+  if (WIFSIGNALED(status)) {
+    return 128 + WTERMSIG(status);
+  }
+  return kExitInternal;
+}
+
+// The datagram socket `heartlock heartbeat` sends to, in the abstract namespace (no file to clean
+// up; it disappears with the wrapper).
+Fd heartbeat_socket(std::string& name) {
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    return Fd();
+  }
+  name = "heartlock-" + std::to_string(::getpid()) + "-" + detail::random_hex(6);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());
+  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    ::close(fd);
+    return Fd();
+  }
+  return Fd(fd);
+}
+
+// Environment for COMMAND: ours without stale HEARTLOCK_* values, plus `extra`.
+std::vector<std::string> child_environment(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    bool replaced = false;
+    for (const auto& x : extra) {
+      auto eq = x.find('=');
+      if (kv.substr(0, eq + 1) == std::string_view(x).substr(0, eq + 1)) {
+        replaced = true;
+      }
+    }
+    if (!replaced) {
+      env.emplace_back(kv);
+    }
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+std::vector<char*> c_array(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (auto& s : strings) {
+    out.push_back(s.data());
+  }
+  out.push_back(nullptr);
+  return out;
+}
+
+// The watchdog: waits for the wrapper to finish ("x" on the pipe) or die (EOF), and in the second
+// case SIGKILLs COMMAND's group. Runs in a forked copy of a multi-threaded process, so it only
+// makes async-signal-safe calls.
+[[noreturn]] void watchdog(int pipe_fd, pid_t group) {
+  ::setpgid(0, 0);  // out of the wrapper's group: a kill of that group must not take us along
+  ::prctl(PR_SET_NAME, "heartlock-watch", 0, 0, 0);
+  // Keep nothing but the pipe: above all not a copy of the lock's fd, which would keep the lock
+  // held after the wrapper released it.
+  ::close_range(0, static_cast<unsigned>(pipe_fd) - 1, 0);
+  ::close_range(static_cast<unsigned>(pipe_fd) + 1, ~0U, 0);
+  char c = 0;
+  ssize_t n = 0;
+  do {
+    n = ::read(pipe_fd, &c, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) {
+    ::kill(-group, SIGKILL);
+  }
+  ::_exit(0);
+}
+
+}  // namespace
+
+void block_supervised_signals() {
+  sigset_t set = supervised_signals();
+  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Events& events) {
+  std::string socket_name;
+  Fd beat = heartbeat_socket(socket_name);
+  std::vector<std::string> extra = options.env;
+  if (beat.get() >= 0) {
+    extra.push_back(std::string(kHeartbeatSocketEnv) + "=@" + socket_name);
+  }
+  std::vector<std::string> env = child_environment(extra);
+  std::vector<std::string> argv_copy = options.argv;
+  std::vector<char*> argv = c_array(argv_copy);
+  std::vector<char*> envp = c_array(env);
+
+  const bool capture = options.mode == HeartbeatMode::output;
+  Pipe out = capture ? make_pipe() : Pipe{};
+  Pipe err = capture ? make_pipe() : Pipe{};
+  Pipe exec_status = make_pipe();
+
+  pid_t child = ::fork();
+  if (child < 0) {
+    events.error("cannot fork: " + std::system_category().message(errno));
+    return {Outcome::Kind::spawn_failed, kExitUnavailable};
+  }
+  if (child == 0) {
+    ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    if (capture) {
+      ::dup2(out.write.get(), STDOUT_FILENO);
+      ::dup2(err.write.get(), STDERR_FILENO);
+    }
+    ::execvpe(argv[0], argv.data(), envp.data());
+    int e = errno;
+    (void)!::write(exec_status.write.get(), &e, sizeof e);
+    ::_exit(kExitNotFound);
+  }
+  ::setpgid(child, child);  // also here, so kill(-child) below cannot race the child's own call
+  out.write.close();
+  err.write.close();
+  exec_status.write.close();
+  int exec_errno = 0;
+  ssize_t got = 0;
+  do {
+    got = ::read(exec_status.read.get(), &exec_errno, sizeof exec_errno);
+  } while (got < 0 && errno == EINTR);
+  if (got == sizeof exec_errno) {
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    events.error("cannot run '" + options.argv[0] + "': " +
+                 std::system_category().message(exec_errno));
+    return {Outcome::Kind::spawn_failed,
+            exec_errno == ENOENT ? kExitNotFound : kExitCannotExecute};
+  }
+
+  Pipe watch = make_pipe();
+  pid_t watcher = ::fork();
+  if (watcher == 0) {
+    watchdog(watch.read.get(), child);
+  }
+  watch.read.close();
+
+  // Give COMMAND the terminal if we have it, so it can read from it and receive ^C directly.
+  const bool foreground = ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
+  if (foreground) {
+    ::tcsetpgrp(STDIN_FILENO, child);
+  }
+
+  sigset_t set = supervised_signals();
+  Fd signals(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+
+  std::optional<int> child_status;
+  Outcome::Kind stopping = Outcome::Kind::exited;  // exited: not stopping
+  std::optional<Clock::time_point> kill_at;
+  bool killed = false;
+  const auto start = Clock::now();
+  const std::optional<Clock::time_point> timeout_at =
+      options.timeout ? std::optional(start + *options.timeout) : std::nullopt;
+  const std::string token = std::to_string(lease.token());
+
+  auto stop_group = [&](Outcome::Kind why, int sig) {
+    if (stopping == Outcome::Kind::exited) {
+      stopping = why;
+    }
+    ::kill(-child, sig);
+    ::kill(-child, SIGCONT);  // a stopped group handles TERM only once continued
+    if (!kill_at) {
+      kill_at = Clock::now() + options.kill_grace;
+    }
+  };
+
+  for (;;) {
+    bool pipes_open = out.read.get() >= 0 || err.read.get() >= 0;
+    if (child_status) {
+      // COMMAND is gone. Drain what is already in the pipes, then wait only for a stopped
+      // group's stragglers.
+      bool stragglers = stopping != Outcome::Kind::exited && !killed && group_exists(child);
+      if (!stragglers && !pipes_open) {
+        break;
+      }
+      if (!stragglers) {
+        // Output mode: forward what is buffered without waiting for background children that
+        // inherited the pipe.
+        for (Fd* fd : {&out.read, &err.read}) {
+          if (fd->get() < 0) {
+            continue;
+          }
+          ::fcntl(fd->get(), F_SETFL, O_NONBLOCK);
+          char buf[65536];
+          ssize_t n = 0;
+          while ((n = ::read(fd->get(), buf, sizeof buf)) > 0) {
+            write_all(fd == &out.read ? STDOUT_FILENO : STDERR_FILENO, buf,
+                      static_cast<std::size_t>(n));
+          }
+          fd->close();
+        }
+        break;
+      }
+    }
+    auto now = Clock::now();
+    if (timeout_at && now >= *timeout_at && stopping == Outcome::Kind::exited && !child_status) {
+      events.emit(LogLevel::warn, "timeout",
+                  "timeout of " + format_duration(*options.timeout) +
+                      " reached; stopping the command's process group");
+      stop_group(Outcome::Kind::timed_out, SIGTERM);
+    }
+    if (kill_at && now >= *kill_at && !killed) {
+      if (group_exists(child)) {
+        events.emit(LogLevel::warn, "kill",
+                    "the command's process group outlived the grace of " +
+                        format_duration(options.kill_grace) + "; sending SIGKILL");
+        ::kill(-child, SIGKILL);
+      }
+      killed = true;
+    }
+    if (options.mode == HeartbeatMode::alive && !child_status) {
+      lease.heartbeat();
+    }
+
+    milliseconds wait(250);
+    auto until = [&](Clock::time_point t) {
+      auto left = std::chrono::ceil<milliseconds>(t - Clock::now());
+      wait = std::max(milliseconds(0), std::min(wait, left));
+    };
+    if (timeout_at && stopping == Outcome::Kind::exited) {
+      until(*timeout_at);
+    }
+    if (kill_at && !killed) {
+      until(*kill_at);
+    }
+    if (child_status) {
+      wait = std::min(wait, milliseconds(10));  // polling a group for stragglers
+    }
+    pollfd fds[5] = {{signals.get(), POLLIN, 0},
+                     {lost_fd, POLLIN, 0},
+                     {beat.get(), POLLIN, 0},
+                     {out.read.get(), POLLIN, 0},
+                     {err.read.get(), POLLIN, 0}};
+    int n = ::poll(fds, 5, static_cast<int>(wait.count()));
+    if (n < 0 && errno != EINTR) {
+      events.error("poll: " + std::system_category().message(errno));
+      stop_group(Outcome::Kind::exited, SIGTERM);
+    }
+    if (n <= 0) {
+      continue;
+    }
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info{};
+      while (::read(signals.get(), &info, sizeof info) == sizeof info) {
+        int sig = static_cast<int>(info.ssi_signo);
+        if (sig == SIGCHLD) {
+          int status = 0;
+          pid_t p = 0;
+          while ((p = ::waitpid(-1, &status, WNOHANG)) > 0) {
+            if (p == child) {
+              child_status = status;
+            }
+          }
+        } else if (sig != SIGTTOU) {
+          events.emit(LogLevel::warn, "signal",
+                      "got signal " + std::to_string(sig) + "; passing it to the command");
+          ::kill(-child, sig);
+          ::kill(-child, SIGCONT);
+          if (!kill_at) {
+            kill_at = Clock::now() + options.kill_grace;
+          }
+        }
+      }
+    }
+    if (fds[1].revents & POLLIN) {
+      std::uint64_t count = 0;
+      (void)!::read(lost_fd, &count, sizeof count);
+      auto reason = lease.lost_reason();
+      if (stopping != Outcome::Kind::lost && !child_status) {
+        events.emit(LogLevel::error, "lost",
+                    "lease " + lease.name() + " lost (" +
+                        std::string(reason ? to_string(*reason) : "unknown") +
+                        "); stopping the command's process group",
+                    {{"key", lease.name()},
+                     {"reason", reason ? to_string(*reason) : "unknown"}});
+        stopping = Outcome::Kind::lost;  // overrides a timeout in progress
+        stop_group(Outcome::Kind::lost, SIGTERM);
+      }
+    }
+    if (fds[2].revents & POLLIN) {
+      char buf[128];
+      ssize_t len = 0;
+      while ((len = ::recv(beat.get(), buf, sizeof buf, 0)) > 0) {
+        if (std::string_view(buf, static_cast<std::size_t>(len)) == token) {
+          lease.heartbeat();
+        }
+      }
+    }
+    for (int i : {3, 4}) {
+      if (fds[i].revents & (POLLIN | POLLHUP)) {
+        Fd& fd = i == 3 ? out.read : err.read;
+        char buf[65536];
+        ssize_t len = ::read(fd.get(), buf, sizeof buf);
+        if (len <= 0) {
+          fd.close();
+          continue;
+        }
+        write_all(i == 3 ? STDOUT_FILENO : STDERR_FILENO, buf, static_cast<std::size_t>(len));
+        if (std::memchr(buf, '\n', static_cast<std::size_t>(len)) != nullptr) {
+          lease.heartbeat();
+        }
+      }
+    }
+  }
+
+  if (foreground) {
+    ::tcsetpgrp(STDIN_FILENO, ::getpgrp());  // SIGTTOU is blocked, so this works from behind
+  }
+  (void)!::write(watch.write.get(), "x", 1);
+  watch.write.close();
+  int wstatus = 0;
+  ::waitpid(watcher, &wstatus, 0);
+
+  if (stopping == Outcome::Kind::lost) {
+    return {Outcome::Kind::lost, kExitLost};
+  }
+  if (stopping == Outcome::Kind::timed_out) {
+    return {Outcome::Kind::timed_out, kExitTimeout};
+  }
+  int code = status_to_exit(*child_status);
+  return {WIFSIGNALED(*child_status) ? Outcome::Kind::signaled : Outcome::Kind::exited, code};
+}
+
+}  // namespace heartlock::cli

@@ -1,0 +1,11 @@
+// Umbrella header: everything a user of libheartlock needs.
+#ifndef HEARTLOCK_HEARTLOCK_H_
+#define HEARTLOCK_HEARTLOCK_H_
+
+#include "heartlock/error.h"    // IWYU pragma: export
+#include "heartlock/lease.h"    // IWYU pragma: export
+#include "heartlock/options.h"  // IWYU pragma: export
+#include "heartlock/store.h"    // IWYU pragma: export
+#include "heartlock/version.h"  // IWYU pragma: export
+
+#endif  // HEARTLOCK_HEARTLOCK_H_

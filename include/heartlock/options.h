@@ -1,0 +1,87 @@
+// Options of one lease, and of a store.
+#ifndef HEARTLOCK_OPTIONS_H_
+#define HEARTLOCK_OPTIONS_H_
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "heartlock/error.h"
+
+namespace heartlock {
+
+using namespace std::chrono_literals;
+
+// Why a holder lost its lease. Passed to LeaseOptions::on_lost and returned by Lease::lost_reason.
+enum class LostReason {
+  deadlocked,    // no heartbeat() for longer than stale_after
+  expired,       // not renewed for longer than ttl (the process was paused, or renewal was off)
+  taken_over,    // another owner holds the lock now (it took over a stale or expired lease)
+  max_hold,      // the max_hold failsafe ended the lease
+  backend_lost,  // the backend could not confirm the lease in time (server down, file removed)
+};
+
+// Returns a stable lower-case name ("deadlocked", ...).
+std::string_view to_string(LostReason reason) noexcept;
+
+// Called once, from the keepalive thread or from the thread that noticed the loss, with the reason
+// and a human-readable explanation. It must not block and must not call back into the Lease
+// except for lost()/lost_reason()/token().
+using LostCallback = std::function<void(LostReason, std::string_view)>;
+
+// Options for one acquisition. Build with designated initialisers:
+//   LeaseOptions{.ttl = 10s, .stale_after = 2min}
+// Zero means "off" for stale_after, min_hold and max_hold.
+struct LeaseOptions {
+  // A lease not renewed for this long is dead and may be taken over.
+  std::chrono::milliseconds ttl = 30s;
+  // Renew automatically every renew_interval() from a background thread. With keepalive off the
+  // caller must call Lease::renew() more often than ttl.
+  bool keepalive = true;
+  // Proof of progress: a holder that has not called Lease::heartbeat() for this long is
+  // deadlocked, even though its process lives. It is told so (on_lost) and may be taken over.
+  std::chrono::milliseconds stale_after = 0ms;
+  // The lock stays taken for at least this long after acquisition, even if released earlier
+  // (cronlock's GRACE, ShedLock's lockAtLeastFor).
+  std::chrono::milliseconds min_hold = 0ms;
+  // Failsafe: the lease ends this long after acquisition whatever the holder does.
+  std::chrono::milliseconds max_hold = 0ms;
+  // Told once when the lease is lost; Lease::stop_token() is stopped at the same time.
+  LostCallback on_lost;
+  // Free text shown by status (the CLI puts the command line here).
+  std::string command;
+  // The scheduled slot this run belongs to, in UTC, if it is a scheduled run (shown by status,
+  // and the key of once-per-slot runs).
+  std::optional<std::chrono::sys_seconds> slot;
+  // When taking over a deadlocked or expired holder whose process still lives on this host, send
+  // it SIGTERM, then SIGKILL after kill_grace, before taking over (file backend).
+  bool kill_stale = false;
+  std::chrono::milliseconds kill_grace = 5s;
+};
+
+// Smallest ttl accepted: below this, scheduling noise alone would expire healthy leases.
+inline constexpr std::chrono::milliseconds kMinTtl = 30ms;
+
+// Returns how often keepalive renews: a third of the ttl, so two renewals may fail in a row
+// before the lease expires.
+std::chrono::milliseconds renew_interval(const LeaseOptions& options) noexcept;
+
+// Checks that the options make sense together. Errc::invalid_argument with the reason otherwise,
+// e.g. a stale_after shorter than the renew interval, or max_hold shorter than min_hold.
+[[nodiscard]] Result<void> validate(const LeaseOptions& options);
+
+enum class LogLevel { debug, info, warn, error };
+
+// Where the library logs. The library never writes to stdout or stderr itself.
+using LogSink = std::function<void(LogLevel, std::string_view)>;
+
+// Options for Store::open.
+struct StoreOptions {
+  LogSink log;  // may be empty: no logging
+};
+
+}  // namespace heartlock
+
+#endif  // HEARTLOCK_OPTIONS_H_

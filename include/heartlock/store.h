@@ -1,0 +1,73 @@
+// Store: a place where named locks live, opened from a URL.
+#ifndef HEARTLOCK_STORE_H_
+#define HEARTLOCK_STORE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "heartlock/error.h"
+#include "heartlock/lease.h"
+#include "heartlock/options.h"
+
+namespace heartlock {
+
+// The interface every lock backend implements.
+//
+// Thread-safety: all methods may be called concurrently.
+// Lifetime: a Store must outlive every Lease it returned.
+class Store {
+ public:
+  // Opens a store from a URL:
+  //   file:///some/dir, or a plain directory path      the file backend (one host)
+  //   "" (empty)                                       the default directory (default_file_url())
+  // Errc::invalid_argument for an unknown scheme or a malformed URL; Errc::permission_denied for a
+  // directory that is a symlink, owned by another user, or not writable; Errc::unsupported for a
+  // backend this build does not include.
+  [[nodiscard]] static Result<std::unique_ptr<Store>> open(std::string_view url,
+                                                           StoreOptions options = {});
+
+  virtual ~Store() = default;
+
+  // Tries once, without waiting. Returns an Acquired holding a Lease, or busy with the current
+  // holder (a deadlocked or expired holder is taken over instead). Errc::invalid_argument for a
+  // bad name or options, Errc::unavailable if the backend did not answer (retry),
+  // Errc::permission_denied if it refused access.
+  [[nodiscard]] virtual Result<Acquired> try_acquire(std::string_view name,
+                                                     const LeaseOptions& options) = 0;
+
+  // Like try_acquire, but waits up to `wait` for the lock to be freed. A waiter is woken when the
+  // holder releases or dies, not by a polling sleep. Busy if still held after `wait`.
+  [[nodiscard]] virtual Result<Acquired> acquire(std::string_view name,
+                                                 const LeaseOptions& options,
+                                                 std::chrono::milliseconds wait) = 0;
+
+  // The state of one lock. Errc::invalid_argument for a bad name.
+  [[nodiscard]] virtual Result<LockInfo> inspect(std::string_view name) = 0;
+
+  // Every lock this store knows, held or not.
+  [[nodiscard]] virtual Result<std::vector<LockInfo>> list() = 0;
+
+  // Administrative: ends the lease with fencing token `token` on `name`, whoever holds it, and
+  // clears any min_hold. The old holder learns on its next renewal that it lost the lease.
+  // Errc::not_owner if `token` is no longer the lock's current lease (nothing is changed).
+  [[nodiscard]] virtual Result<void> break_lease(std::string_view name, std::uint64_t token) = 0;
+
+  // The URL this store was opened from, without credentials.
+  virtual std::string url() const = 0;
+};
+
+// The file URL used when none is given: $HEARTLOCK_DIR, else /run/lock/heartlock when writable,
+// else $XDG_RUNTIME_DIR/heartlock, else /tmp/heartlock-<uid>.
+std::string default_file_url();
+
+// Checks a lock name: non-empty, at most kMaxNameLength bytes, no NUL. Errc::invalid_argument.
+inline constexpr std::size_t kMaxNameLength = 512;
+[[nodiscard]] Result<void> validate_name(std::string_view name);
+
+}  // namespace heartlock
+
+#endif  // HEARTLOCK_STORE_H_

@@ -1,0 +1,71 @@
+#include "keepalive.h"
+
+#include <vector>
+
+namespace heartlock::detail {
+
+Keepalive::~Keepalive() { stop(); }
+
+void Keepalive::stop() {
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    cv_.notify_all();
+    thread_.join();
+  }
+}
+
+void Keepalive::add(const std::shared_ptr<LeaseState>& lease, BootTime due) {
+  bool earliest = false;
+  {
+    std::lock_guard lock(mu_);
+    earliest = due_.empty() || due < due_.begin()->first;
+    due_.emplace(due, lease);
+    if (!thread_.joinable()) {
+      thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
+    }
+  }
+  if (earliest) {
+    cv_.notify_one();
+  }
+}
+
+void Keepalive::run(const std::stop_token& stop) {
+  std::unique_lock lock(mu_);
+  while (!stop.stop_requested()) {
+    if (due_.empty()) {
+      cv_.wait(lock, stop, [this] { return !due_.empty(); });
+      continue;
+    }
+    BootTime now = boot_now();
+    if (due_.begin()->first > now) {
+      cv_.wait_until(lock, stop, to_steady(due_.begin()->first),
+                     [this, first = due_.begin()->first] {
+                       return !due_.empty() && due_.begin()->first < first;
+                     });
+      continue;
+    }
+    // Take every due lease out, tick them without the lock (ticks do I/O), put them back.
+    std::vector<std::shared_ptr<LeaseState>> ready;
+    while (!due_.empty() && due_.begin()->first <= now) {
+      if (auto lease = due_.begin()->second.lock()) {
+        ready.push_back(std::move(lease));
+      }
+      due_.erase(due_.begin());
+    }
+    lock.unlock();
+    std::vector<std::pair<BootTime, std::shared_ptr<LeaseState>>> again;
+    for (auto& lease : ready) {
+      if (auto next = lease->tick(boot_now())) {
+        again.emplace_back(*next, std::move(lease));
+      }
+    }
+    // TODO(#3): backends that can batch (Redis) renew all due leases in one round trip.
+    ready.clear();
+    lock.lock();
+    for (auto& [due, lease] : again) {
+      due_.emplace(due, lease);
+    }
+  }
+}
+
+}  // namespace heartlock::detail

@@ -1,0 +1,173 @@
+#include "lease_state.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace heartlock::detail {
+
+LeaseState::LeaseState(LeaseInit init)
+    : name_(std::move(init.name)),
+      owner_(std::move(init.owner)),
+      location_(std::move(init.location)),
+      token_(init.token),
+      options_(std::move(init.options)),
+      acquired_at_(init.acquired_at),
+      interval_(renew_interval(options_)),
+      log_(std::move(init.log)),
+      last_heartbeat_(init.acquired_at.count()),
+      backend_(std::move(init.backend)),
+      last_renewed_(init.acquired_at) {}
+
+LeaseState::~LeaseState() = default;
+
+std::optional<LostReason> LeaseState::lost_reason() const noexcept {
+  int v = lost_.load(std::memory_order_acquire);
+  if (v < 0) {
+    return std::nullopt;
+  }
+  return static_cast<LostReason>(v);
+}
+
+void LeaseState::lose_locked(LostReason reason, std::string why) {
+  int expected = -1;
+  if (!lost_.compare_exchange_strong(expected, static_cast<int>(reason))) {
+    return;  // already lost; the first reason stands
+  }
+  if (log_) {
+    log_(LogLevel::warn, "lease " + name_ + " (token " + std::to_string(token_) + ") lost: " +
+                             std::string(to_string(reason)) + ": " + why);
+  }
+  pending_callback_.emplace(reason, std::move(why));
+}
+
+void LeaseState::run_pending_callback() {
+  std::optional<std::pair<LostReason, std::string>> pending;
+  {
+    std::lock_guard lock(mu_);
+    pending.swap(pending_callback_);
+  }
+  if (!pending) {
+    return;
+  }
+  stop_.request_stop();
+  if (options_.on_lost) {
+    options_.on_lost(pending->first, pending->second);
+  }
+}
+
+std::optional<BootTime> LeaseState::next_due_locked(BootTime now) const {
+  BootTime due = now + interval_;
+  if (options_.max_hold.count() > 0) {
+    due = std::min(due, acquired_at_ + options_.max_hold);
+  }
+  if (options_.stale_after.count() > 0) {
+    // Wake exactly when the heartbeat would become stale; a fresh heartbeat just moves it on.
+    due = std::min(due, std::max(now, last_heartbeat() + options_.stale_after));
+  }
+  return due;
+}
+
+BootTime LeaseState::first_due() const { return *next_due_locked(acquired_at_); }
+
+Result<void> LeaseState::renew_locked(BootTime now) {
+  auto r = backend_->renew(last_heartbeat());
+  if (!r) {
+    // Transient: the lease may still be valid on the backend until last_renewed_ + ttl. Give up
+    // half a renew interval before that, so the holder stops before anyone else can start.
+    if (now + interval_ / 2 >= last_renewed_ + options_.ttl) {
+      lose_locked(LostReason::backend_lost,
+                  "could not renew within the ttl: " + r.error().message);
+      return fail(Errc::lost, "lease " + name_ + " lost: " + r.error().message);
+    }
+    return std::unexpected(r.error());
+  }
+  if (r->has_value()) {
+    lose_locked(**r, "fenced off by the backend");
+    return fail(Errc::lost, "lease " + name_ + " lost: " + std::string(to_string(**r)));
+  }
+  last_renewed_ = now;
+  return {};
+}
+
+std::optional<BootTime> LeaseState::tick(BootTime now) {
+  std::optional<BootTime> next;
+  {
+    std::lock_guard lock(mu_);
+    if (!backend_ || lost_.load() >= 0) {
+      return std::nullopt;
+    }
+    if (options_.max_hold.count() > 0 && now >= acquired_at_ + options_.max_hold) {
+      lose_locked(LostReason::max_hold, "held for max_hold " +
+                                            std::to_string(options_.max_hold.count()) + "ms");
+      // The failsafe ends the lease for everyone: release it (fenced) so others can take it.
+      (void)backend_->release(std::chrono::nanoseconds(0));
+      backend_.reset();
+    } else if (options_.stale_after.count() > 0 &&
+               now - last_heartbeat() >= options_.stale_after) {
+      // Deadlocked: stop renewing. The lease stays visible as deadlocked, so contenders may take
+      // it over, and the holder is told now rather than after a takeover.
+      lose_locked(LostReason::deadlocked,
+                  "no heartbeat for " +
+                      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         now - last_heartbeat())
+                                         .count()) +
+                      "ms (stale_after " + std::to_string(options_.stale_after.count()) + "ms)");
+    } else if (now - last_renewed_ >= interval_ - interval_ / 10) {
+      auto r = renew_locked(now);
+      if (r) {
+        next = next_due_locked(now);
+      } else if (lost_.load() < 0) {
+        next = now + interval_ / 4;  // transient failure: retry sooner
+      }
+    } else {
+      next = next_due_locked(last_renewed_);
+      next = std::max(*next, now);
+    }
+  }
+  run_pending_callback();
+  return next;
+}
+
+Result<void> LeaseState::renew(BootTime now) {
+  Result<void> r;
+  {
+    std::lock_guard lock(mu_);
+    if (auto reason = lost_reason()) {
+      return fail(Errc::lost, "lease " + name_ + " was lost: " + std::string(to_string(*reason)));
+    }
+    if (!backend_) {
+      return fail(Errc::invalid_argument, "lease " + name_ + " was released");
+    }
+    r = renew_locked(now);
+  }
+  run_pending_callback();
+  return r;
+}
+
+Result<void> LeaseState::release(BootTime now) {
+  Result<void> out;
+  {
+    std::lock_guard lock(mu_);
+    released_.store(true, std::memory_order_release);
+    if (backend_) {
+      auto held = now - acquired_at_;
+      auto hold_for = std::max(std::chrono::nanoseconds(0),
+                               std::chrono::nanoseconds(options_.min_hold) - held);
+      auto r = backend_->release(hold_for);
+      backend_.reset();
+      if (!r) {
+        out = std::unexpected(r.error());
+      } else if (r->has_value()) {
+        lose_locked(**r, "found on release that the lease was no longer ours");
+      }
+    }
+    if (out && lost_.load() >= 0) {
+      out = fail(Errc::lost, "lease " + name_ + " (token " + std::to_string(token_) +
+                                 ") had been lost: " + std::string(to_string(*lost_reason())));
+    }
+  }
+  run_pending_callback();
+  return out;
+}
+
+}  // namespace heartlock::detail

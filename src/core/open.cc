@@ -1,0 +1,50 @@
+// Store::open: picks the backend from the URL scheme.
+#include <cstdlib>
+#include <string>
+
+#include "../file/file_store.h"
+#include "heartlock/store.h"
+
+namespace heartlock {
+
+std::string default_file_url() { return "file://" + detail::default_lock_dir(); }
+
+Result<std::unique_ptr<Store>> Store::open(std::string_view url, StoreOptions options) {
+  if (url.empty()) {
+    return detail::open_file_store(detail::default_lock_dir(), std::move(options));
+  }
+  if (url.find('\0') != std::string_view::npos) {
+    return fail(Errc::invalid_argument, "backend URL contains a NUL byte");
+  }
+  std::string_view rest = url;
+  if (rest.starts_with("file://")) {
+    rest.remove_prefix(7);
+    if (rest.starts_with("localhost/")) {
+      rest.remove_prefix(9);
+    }
+    if (!rest.starts_with('/')) {
+      return fail(Errc::invalid_argument,
+                  "file URL " + std::string(url) + " must be file:///absolute/path");
+    }
+  } else if (rest.starts_with("file:")) {
+    rest.remove_prefix(5);
+  } else if (auto scheme_end = rest.find("://"); scheme_end != std::string_view::npos) {
+    std::string scheme(rest.substr(0, scheme_end));
+    for (const char* known :
+         {"redis", "rediss", "redis-sentinel", "postgres", "postgresql", "etcd", "etcds"}) {
+      if (scheme == known) {
+        // TODO(#3, #4): the network backends.
+        return fail(Errc::unsupported, "the " + scheme + ":// backend is not in this build yet");
+      }
+    }
+    return fail(Errc::invalid_argument, "unknown backend scheme '" + scheme + "' in " +
+                                            std::string(url) + " (expected file://)");
+  }
+  if (rest.find('?') != std::string_view::npos) {
+    return fail(Errc::invalid_argument,
+                "the file backend takes no options ('?' in " + std::string(url) + ")");
+  }
+  return detail::open_file_store(std::string(rest), std::move(options));
+}
+
+}  // namespace heartlock

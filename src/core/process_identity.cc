@@ -1,0 +1,123 @@
+#include "process_identity.h"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <array>
+#include <charconv>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+namespace heartlock::detail {
+namespace {
+
+std::string read_first_line(const char* path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// Parses /proc/<pid>/stat. The command name (field 2) may contain spaces and ')', so fields are
+// counted from the last ')'. Returns the state letter and the start time (field 22).
+bool read_stat(std::int64_t pid, char& state, std::uint64_t& start) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos) {
+    return false;
+  }
+  std::istringstream fields(text.substr(close + 1));
+  std::string field;
+  // After ')': field 3 (state) is the first; starttime is field 22, the 20th.
+  for (int i = 3; i <= 22 && (fields >> field); ++i) {
+    if (i == 3) {
+      state = field.empty() ? '?' : field[0];
+    } else if (i == 22) {
+      auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), start);
+      return ec == std::errc();
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+const std::string& boot_id() {
+  static const std::string id = read_first_line("/proc/sys/kernel/random/boot_id");
+  return id;
+}
+
+std::uint64_t start_ticks_of(std::int64_t pid) {
+  char state = '?';
+  std::uint64_t start = 0;
+  return read_stat(pid, state, start) ? start : 0;
+}
+
+ProcessIdentity self_identity() {
+  static std::mutex mu;
+  static ProcessIdentity cached;
+  std::lock_guard lock(mu);
+  std::int64_t pid = ::getpid();
+  if (cached.pid != pid) {
+    std::array<char, 256> host{};
+    if (::gethostname(host.data(), host.size() - 1) != 0) {
+      host[0] = '\0';
+    }
+    cached.host = host.data();
+    cached.boot_id = boot_id();
+    cached.pid = pid;
+    cached.start_ticks = start_ticks_of(pid);
+  }
+  return cached;
+}
+
+Liveness liveness(std::int64_t pid, std::uint64_t start_ticks, std::string_view boot) {
+  if (pid <= 0) {
+    return Liveness::dead;
+  }
+  if (!boot.empty() && !boot_id().empty() && boot != boot_id()) {
+    return Liveness::dead;  // another boot: every process of it is gone
+  }
+  char state = '?';
+  std::uint64_t start = 0;
+  if (!read_stat(pid, state, start)) {
+    // No /proc entry: the process is gone, unless /proc hides other users' processes.
+    return ::access("/proc/self/stat", R_OK) == 0 ? Liveness::dead : Liveness::unknown;
+  }
+  if (start_ticks != 0 && start != start_ticks) {
+    return Liveness::dead;  // the PID was reused
+  }
+  if (state == 'Z' || state == 'X') {
+    return Liveness::dead;  // a zombie holds no locks any more
+  }
+  return Liveness::alive;
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  std::size_t got = 0;
+  while (got < bytes) {
+    ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
+    if (n <= 0) {
+      continue;  // EINTR; getrandom does not fail otherwise once the pool is initialised
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes * 2);
+  for (unsigned char c : raw) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+std::string make_owner() {
+  ProcessIdentity self = self_identity();
+  return self.host + ":" + std::to_string(self.pid) + ":" + random_hex(6);
+}
+
+}  // namespace heartlock::detail

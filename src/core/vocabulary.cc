@@ -1,0 +1,98 @@
+// Names of enumerators, name and option validation.
+#include <string>
+
+#include "heartlock/error.h"
+#include "heartlock/lease.h"
+#include "heartlock/options.h"
+#include "heartlock/store.h"
+
+namespace heartlock {
+
+std::string_view to_string(Errc code) noexcept {
+  switch (code) {
+    case Errc::invalid_argument: return "invalid_argument";
+    case Errc::unavailable: return "unavailable";
+    case Errc::lost: return "lost";
+    case Errc::not_owner: return "not_owner";
+    case Errc::permission_denied: return "permission_denied";
+    case Errc::unsupported: return "unsupported";
+    case Errc::internal: return "internal";
+  }
+  return "internal";
+}
+
+std::string_view to_string(LostReason reason) noexcept {
+  switch (reason) {
+    case LostReason::deadlocked: return "deadlocked";
+    case LostReason::expired: return "expired";
+    case LostReason::taken_over: return "taken_over";
+    case LostReason::max_hold: return "max_hold";
+    case LostReason::backend_lost: return "backend_lost";
+  }
+  return "backend_lost";
+}
+
+std::string_view to_string(LockState state) noexcept {
+  switch (state) {
+    case LockState::free: return "free";
+    case LockState::held: return "held";
+    case LockState::deadlocked: return "deadlocked";
+    case LockState::dead: return "dead";
+    case LockState::expired: return "expired";
+  }
+  return "held";
+}
+
+std::chrono::milliseconds renew_interval(const LeaseOptions& options) noexcept {
+  return std::max(std::chrono::milliseconds(1), options.ttl / 3);
+}
+
+namespace {
+std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
+}  // namespace
+
+Result<void> validate(const LeaseOptions& o) {
+  using std::chrono::milliseconds;
+  if (o.ttl < kMinTtl) {
+    return fail(Errc::invalid_argument,
+                "ttl " + ms(o.ttl) + " is too short: at least " + ms(kMinTtl));
+  }
+  if (o.ttl > std::chrono::hours(24 * 366)) {
+    return fail(Errc::invalid_argument, "ttl " + ms(o.ttl) + " is longer than a year");
+  }
+  if (o.stale_after < milliseconds(0) || o.min_hold < milliseconds(0) ||
+      o.max_hold < milliseconds(0) || o.kill_grace < milliseconds(0)) {
+    return fail(Errc::invalid_argument, "durations must not be negative");
+  }
+  if (o.stale_after.count() > 0 && o.stale_after <= renew_interval(o)) {
+    return fail(Errc::invalid_argument,
+                "stale_after " + ms(o.stale_after) + " must be longer than the renew interval " +
+                    ms(renew_interval(o)) + " (ttl/3)");
+  }
+  if (o.stale_after.count() > 0 && !o.keepalive) {
+    return fail(Errc::invalid_argument,
+                "stale_after needs keepalive: without it nobody checks the heartbeat");
+  }
+  if (o.max_hold.count() > 0 && o.max_hold < o.min_hold) {
+    return fail(Errc::invalid_argument,
+                "max_hold " + ms(o.max_hold) + " is shorter than min_hold " + ms(o.min_hold));
+  }
+  return {};
+}
+
+Result<void> validate_name(std::string_view name) {
+  if (name.empty()) {
+    return fail(Errc::invalid_argument, "lock name is empty");
+  }
+  if (name.size() > kMaxNameLength) {
+    return fail(Errc::invalid_argument, "lock name is " + std::to_string(name.size()) +
+                                            " bytes long; the limit is " +
+                                            std::to_string(kMaxNameLength));
+  }
+  if (name.find('\0') != std::string_view::npos) {
+    return fail(Errc::invalid_argument, "lock name contains a NUL byte");
+  }
+  return {};
+}
+
+}  // namespace heartlock

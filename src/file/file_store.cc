@@ -1,0 +1,497 @@
+#include "file_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+
+#include "../core/process_identity.h"
+#include "file_lease.h"
+#include "holder_state.h"
+#include "name_codec.h"
+
+namespace heartlock::detail {
+namespace {
+
+using std::chrono::milliseconds;
+
+// How long a waiter sleeps at most between two looks at a lock it is waiting for. Waiters are
+// woken by inotify when the lock file is closed, modified or replaced; this bound only covers
+// events the kernel dropped (queue overflow).
+constexpr milliseconds kMaxWaitSlice = milliseconds(2000);
+
+// Retries when the file we opened was replaced before we could lock it. Each retry means another
+// process took the lock over in between; more than this in one call means something is wrong.
+constexpr int kMaxReopens = 100;
+
+// A token for a lock whose record is unreadable while we hold it (someone overwrote the file):
+// the last token is unknown, so use the wall clock in microseconds, which is larger than any
+// counter a lock file reaches in practice, and count on from there.
+std::uint64_t fallback_token() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_send_signal(int pidfd, int sig) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+// Waits until the pidfd's process exits or `timeout` passes; true if it exited.
+bool wait_exit(int pidfd, milliseconds timeout) {
+  pollfd p{pidfd, POLLIN, 0};
+  int n = 0;
+  do {
+    n = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  } while (n < 0 && errno == EINTR);
+  return n > 0;
+}
+
+// inotify on the store directory: wakes a waiter when a lock file is closed (the holder released
+// it or died), written (a released record) or replaced (a takeover). The waiter keeps its own fd
+// to the lock file open while it waits, so its own retries cause no close events.
+UniqueFd watch_dir(int dir) {
+  int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd < 0) {
+    return UniqueFd();
+  }
+  std::string path = "/proc/self/fd/" + std::to_string(dir);
+  if (::inotify_add_watch(fd, path.c_str(),
+                          IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_MOVED_TO |
+                              IN_DELETE) < 0) {
+    ::close(fd);
+    return UniqueFd();
+  }
+  return UniqueFd(fd);
+}
+
+void wait_event(int inotify_fd, int timeout_ms) {
+  if (inotify_fd < 0) {
+    // No inotify (limit reached): fall back to short polls.
+    ::poll(nullptr, 0, std::min(timeout_ms, 10));
+    return;
+  }
+  pollfd p{inotify_fd, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) > 0) {
+    char buf[4096];
+    while (::read(inotify_fd, buf, sizeof buf) > 0) {
+    }
+  }
+}
+
+// When the holder described by `info` will become expired or deadlocked if nothing changes.
+BootTime takeover_possible_at(const LockInfo& info, BootTime now) {
+  if (!info.holder || info.holder->foreign || !info.holder->renew_age) {
+    return now + kMaxWaitSlice;
+  }
+  const Holder& h = *info.holder;
+  BootTime at = now + (h.ttl - *h.renew_age) + milliseconds(1);
+  if (h.stale_after.count() > 0 && h.heartbeat_age) {
+    at = std::min(at, now + (h.stale_after - *h.heartbeat_age) + milliseconds(1));
+  }
+  if (info.min_hold_left) {
+    at = now + *info.min_hold_left + milliseconds(1);
+  }
+  return at;
+}
+
+bool same_boot_grace(const ParsedRecord& p, BootTime now) {
+  return p.status == ParsedRecord::Status::ok && p.record.state == Record::State::released &&
+         p.record.boot_id == boot_id() && p.record.hold_until > now;
+}
+
+}  // namespace
+
+FileStore::FileStore(std::string path, UniqueFd dir, StoreOptions options)
+    : LeasingStore(std::move(options)),
+      path_(std::move(path)),
+      dir_(std::make_shared<const UniqueFd>(std::move(dir))) {}
+
+FileStore::~FileStore() { stop_keepalive(); }
+
+Record FileStore::new_record(const ClaimRequest& request, std::uint64_t token,
+                             BootTime now) const {
+  ProcessIdentity self = self_identity();
+  Record r;
+  r.state = Record::State::held;
+  r.name = std::string(request.name);
+  r.owner = request.owner;
+  r.host = std::move(self.host);
+  r.boot_id = std::move(self.boot_id);
+  r.pid = self.pid;
+  r.pid_start = self.start_ticks;
+  r.token = token;
+  r.acquired_wall_ms = std::chrono::duration_cast<milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  r.acquired_at = r.renewed_at = r.heartbeat_at = now;
+  r.ttl = request.options.ttl;
+  r.stale_after = request.options.stale_after;
+  r.command = request.options.command;
+  if (request.options.slot) {
+    r.slot = request.options.slot->time_since_epoch().count();
+  }
+  return r;
+}
+
+LockInfo FileStore::observe(std::string_view name, const std::string& file, int fd,
+                            bool locked_known, bool locked) {
+  Observation seen;
+  seen.parsed = read_record(fd, true);
+  seen.boot_id = boot_id();
+  const Record& r = seen.parsed.record;
+  const bool live_record = seen.parsed.status == ParsedRecord::Status::ok &&
+                           r.state == Record::State::held;
+  if (live_record) {
+    seen.holder = liveness(r.pid, r.pid_start, r.boot_id);
+  }
+  struct stat st {};
+  if (!locked_known || !live_record || seen.holder == Liveness::dead) {
+    // Who holds the flock, from /proc/locks: needed to tell held from free without touching the
+    // lock, and to name a holder that wrote no record.
+    if (::fstat(fd, &st) == 0) {
+      seen.flock_pid = flock_holder_pid(st.st_dev, st.st_ino);
+    }
+  }
+  if (locked_known) {
+    seen.locked = locked;
+  } else if (seen.flock_pid >= 0) {
+    seen.locked = seen.flock_pid > 0;
+  } else {
+    // /proc/locks unreadable: probe. A contender racing with this probe may see busy once.
+    seen.locked = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+    if (!seen.locked) {
+      ::flock(fd, LOCK_UN);
+    }
+  }
+  return describe(name, seen, boot_now(), path_of(file));
+}
+
+Result<Attempt> FileStore::claim(const ClaimRequest& request) {
+  const std::string file = lock_file_name(request.name);
+  const std::string path = path_of(file);
+  UniqueFd watch;
+  if (request.deadline) {
+    watch = watch_dir(dir_->get());  // before the first try, so no release is missed
+  }
+  bool killed = false;
+  UniqueFd fd;
+  for (int reopens = 0; reopens < kMaxReopens;) {
+    if (!fd) {
+      auto opened = open_lock_file(dir_->get(), file, true, path);
+      if (!opened) {
+        return std::unexpected(opened.error());
+      }
+      fd = std::move(*opened);
+    }
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+      auto got = claim_locked(request, file, fd);
+      if (!got) {
+        return std::unexpected(got.error());
+      }
+      if (auto* claim = std::get_if<Claim>(&*got); claim != nullptr && claim->lease) {
+        return got;
+      }
+      if (auto* busy = std::get_if<LockInfo>(&*got); busy != nullptr) {
+        // min_hold grace: wait it out like any holder.
+        if (!request.deadline || boot_now() >= *request.deadline) {
+          return got;
+        }
+        wait_event(watch.get(),
+                   poll_timeout_ms(std::min(*request.deadline,
+                                            takeover_possible_at(*busy, boot_now())),
+                                   kMaxWaitSlice));
+        continue;
+      }
+      ++reopens;  // the file was replaced under us: try the new one
+      continue;
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    if (errno != EWOULDBLOCK) {
+      return fail(Errc::unavailable, "flock " + path + ": " + errno_text(errno));
+    }
+    auto linked = still_linked(fd.get(), dir_->get(), file);
+    if (!linked) {
+      return std::unexpected(linked.error());
+    }
+    if (!*linked) {
+      fd.reset();
+      ++reopens;
+      continue;
+    }
+    LockInfo seen = observe(request.name, file, fd.get(), true, true);
+    if (may_take_over(seen)) {
+      if (request.options.kill_stale && !killed) {
+        killed = true;
+        auto record = read_record(fd.get(), true);
+        if (record.status == ParsedRecord::Status::ok &&
+            record.record.token == seen.holder->token) {
+          log(LogLevel::warn, "lock " + seen.name + ": " + seen.detail + "; killing it");
+          (void)kill_holder(record.record.pid, record.record.pid_start, request.options);
+        }
+        continue;  // if it died, its flock is free now
+      }
+      auto taken = take_over(request, file, fd.get(), seen);
+      if (!taken) {
+        return std::unexpected(taken.error());
+      }
+      if (*taken) {
+        return std::move(**taken);
+      }
+      fd.reset();
+      ++reopens;
+      continue;
+    }
+    if (!request.deadline || boot_now() >= *request.deadline) {
+      return Attempt(std::move(seen));
+    }
+    wait_event(watch.get(),
+               poll_timeout_ms(std::min(*request.deadline, takeover_possible_at(seen, boot_now())),
+                               kMaxWaitSlice));
+  }
+  return fail(Errc::unavailable, "lock " + path + " kept being replaced; gave up");
+}
+
+// REQUIRES: `fd` holds the flock of some inode that was at the lock path when opened.
+// Returns a Claim (taking fd), busy within a min_hold (fd kept, unlocked), or a Claim without a
+// lease when the file was replaced meanwhile (fd closed; retry).
+Result<Attempt> FileStore::claim_locked(const ClaimRequest& request, const std::string& file,
+                                        UniqueFd& fd) {
+  const std::string path = path_of(file);
+  // The guard orders us against a takeover in progress: it either finished renaming (and we see
+  // the path moved) or has not begun (and will see our record).
+  auto guard = take_guard(fd.get(), path);
+  if (!guard) {
+    return std::unexpected(guard.error());
+  }
+  auto linked = still_linked(fd.get(), dir_->get(), file);
+  if (!linked) {
+    return std::unexpected(linked.error());
+  }
+  if (!*linked) {
+    fd.reset();
+    return Attempt(Claim{});
+  }
+  // We hold the flock, so nobody writes this file now: no torn read to retry.
+  ParsedRecord previous = read_record(fd.get(), false);
+  BootTime now = boot_now();
+  if (same_boot_grace(previous, now)) {
+    // Keep the fd (a waiter's own close would wake it again at once); just drop the flock.
+    ::flock(fd.get(), LOCK_UN);
+    Observation seen{.parsed = std::move(previous), .locked = false, .boot_id = boot_id()};
+    return Attempt(describe(request.name, seen, now, path));
+  }
+  std::uint64_t token = 1;
+  if (previous.status == ParsedRecord::Status::ok) {
+    token = previous.record.token + 1;
+  } else if (previous.status == ParsedRecord::Status::corrupt) {
+    token = fallback_token();
+    log(LogLevel::warn, "lock file " + path + " held an unreadable record (" + previous.why +
+                            "); continuing with token " + std::to_string(token));
+  }
+  Record record = new_record(request, token, now);
+  if (auto ok = write_record(fd.get(), record, true, path); !ok) {
+    return std::unexpected(ok.error());
+  }
+  guard->unlock();
+  return Attempt(Claim{
+      .lease = std::make_unique<FileLease>(dir_, file, path, std::move(fd), record),
+      .token = token,
+      .location = path,
+      .acquired_at = now,
+  });
+}
+
+Result<std::optional<Attempt>> FileStore::take_over(const ClaimRequest& request,
+                                                    const std::string& file, int old_fd,
+                                                    const LockInfo& seen) {
+  const std::string path = path_of(file);
+  auto guard = take_guard(old_fd, path);
+  if (!guard) {
+    return std::unexpected(guard.error());
+  }
+  auto linked = still_linked(old_fd, dir_->get(), file);
+  if (!linked) {
+    return std::unexpected(linked.error());
+  }
+  if (!*linked) {
+    return std::optional<Attempt>();  // somebody else took it over first
+  }
+  // Decide again under the guard: the holder may have renewed, released or died meanwhile.
+  LockInfo now_seen = observe(request.name, file, old_fd, true, true);
+  if (!may_take_over(now_seen) || now_seen.holder->token != seen.holder->token) {
+    return std::optional<Attempt>();
+  }
+  // The arbiter is rename(2): a new file, already locked and holding our record, replaces the
+  // old one in one step. Exactly one contender can do that while holding the guard, and nothing
+  // is ever unlinked, so no newer owner's file can be removed.
+  std::string tmp = "." + file + "." + random_hex(6) + ".new";
+  int raw = ::openat(dir_->get(), tmp.c_str(),
+                     O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (raw < 0) {
+    return fail(Errc::unavailable, "cannot create " + path_of(tmp) + ": " + errno_text(errno));
+  }
+  UniqueFd fd(raw);
+  auto drop_tmp = [&] { ::unlinkat(dir_->get(), tmp.c_str(), 0); };
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    drop_tmp();
+    return fail(Errc::internal, "cannot lock the new file " + path_of(tmp));
+  }
+  BootTime now = boot_now();
+  std::uint64_t token = now_seen.holder->token + 1;
+  Record record = new_record(request, token, now);
+  if (auto ok = write_record(fd.get(), record, false, path); !ok) {
+    drop_tmp();
+    return std::unexpected(ok.error());
+  }
+  if (::renameat(dir_->get(), tmp.c_str(), dir_->get(), file.c_str()) != 0) {
+    int err = errno;
+    drop_tmp();
+    return fail(Errc::unavailable, "cannot rename over " + path + ": " + errno_text(err));
+  }
+  guard->unlock();
+  log(LogLevel::warn, "took over lock " + now_seen.name + " from " + now_seen.holder->owner +
+                          " (" + std::string(to_string(now_seen.state)) + ": " + now_seen.detail +
+                          "); token " + std::to_string(token));
+  return std::optional<Attempt>(Claim{
+      .lease = std::make_unique<FileLease>(dir_, file, path, std::move(fd), record),
+      .token = token,
+      .location = path,
+      .acquired_at = now,
+  });
+}
+
+Result<void> FileStore::kill_holder(std::int64_t holder_pid, std::uint64_t start_ticks,
+                                    const LeaseOptions& options) {
+  auto pid = static_cast<pid_t>(holder_pid);
+  // A pidfd pins the process: once it is open and its start time still matches the record, the
+  // signals below cannot reach a process that reused the PID.
+  int raw = pidfd_open(pid);
+  if (raw < 0) {
+    return {};  // gone already
+  }
+  UniqueFd pidfd(raw);
+  if (start_ticks == 0 || start_ticks_of(pid) != start_ticks) {
+    return {};
+  }
+  pidfd_send_signal(pidfd.get(), SIGTERM);
+  pidfd_send_signal(pidfd.get(), SIGCONT);  // a stopped process handles TERM only once continued
+  if (!wait_exit(pidfd.get(), options.kill_grace)) {
+    log(LogLevel::warn, "holder pid " + std::to_string(pid) + " ignored SIGTERM; sending SIGKILL");
+    pidfd_send_signal(pidfd.get(), SIGKILL);
+    wait_exit(pidfd.get(), milliseconds(2000));
+  }
+  return {};
+}
+
+Result<LockInfo> FileStore::inspect_file(std::string_view name, const std::string& file) {
+  const std::string path = path_of(file);
+  auto fd = open_lock_file(dir_->get(), file, false, path);
+  if (!fd) {
+    if (fd.error().code == Errc::not_owner) {
+      return LockInfo{.name = std::string(name), .location = path, .detail = "free (no lock file)"};
+    }
+    return std::unexpected(fd.error());
+  }
+  return observe(name, file, fd->get(), false, false);
+}
+
+Result<LockInfo> FileStore::inspect(std::string_view name) {
+  if (auto ok = validate_name(name); !ok) {
+    return std::unexpected(ok.error());
+  }
+  return inspect_file(name, lock_file_name(name));
+}
+
+Result<std::vector<LockInfo>> FileStore::list() {
+  int raw = ::openat(dir_->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR* d = raw < 0 ? nullptr : ::fdopendir(raw);
+  if (d == nullptr) {
+    if (raw >= 0) {
+      ::close(raw);
+    }
+    return fail(Errc::unavailable, "cannot list " + path_ + ": " + errno_text(errno));
+  }
+  std::vector<std::string> files;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (!n.starts_with('.') && n.ends_with(kLockSuffix)) {
+      files.emplace_back(n);
+    }
+  }
+  ::closedir(d);
+  std::sort(files.begin(), files.end());
+  std::vector<LockInfo> out;
+  for (const auto& file : files) {
+    auto info = inspect_file(name_from_file(file).value_or(file), file);
+    if (info) {
+      out.push_back(std::move(*info));
+    }
+  }
+  return out;
+}
+
+Result<void> FileStore::break_lease(std::string_view name, std::uint64_t token) {
+  if (auto ok = validate_name(name); !ok) {
+    return std::unexpected(ok.error());
+  }
+  const std::string file = lock_file_name(name);
+  const std::string path = path_of(file);
+  auto fd = open_lock_file(dir_->get(), file, false, path);
+  if (!fd) {
+    return std::unexpected(fd.error());
+  }
+  auto guard = take_guard(fd->get(), path);
+  if (!guard) {
+    return std::unexpected(guard.error());
+  }
+  auto linked = still_linked(fd->get(), dir_->get(), file);
+  if (!linked) {
+    return std::unexpected(linked.error());
+  }
+  ParsedRecord current = read_record(fd->get(), true);
+  bool readable = current.status == ParsedRecord::Status::ok;
+  if (!*linked || (readable && current.record.token != token) || (!readable && token != 0)) {
+    return fail(Errc::not_owner, "lock " + std::string(name) + " is no longer lease " +
+                                     std::to_string(token) + "; nothing changed");
+  }
+  Record record = readable ? current.record : Record{.name = std::string(name)};
+  if (!readable) {
+    record.token = fallback_token();
+  }
+  record.state = Record::State::released;
+  record.hold_until = BootTime(0);
+  if (::flock(fd->get(), LOCK_EX | LOCK_NB) == 0) {
+    // Nobody holds the flock (dead holder, or a min_hold grace): clearing the record is enough.
+    return write_record(fd->get(), record, true, path);
+  }
+  // A live holder: fence it off by renaming a fresh, unlocked file over its own.
+  std::string tmp = "." + file + "." + random_hex(6) + ".new";
+  int raw = ::openat(dir_->get(), tmp.c_str(),
+                     O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (raw < 0) {
+    return fail(Errc::unavailable, "cannot create " + path_of(tmp) + ": " + errno_text(errno));
+  }
+  UniqueFd fresh(raw);
+  auto wrote = write_record(fresh.get(), record, false, path);
+  if (!wrote || ::renameat(dir_->get(), tmp.c_str(), dir_->get(), file.c_str()) != 0) {
+    ::unlinkat(dir_->get(), tmp.c_str(), 0);
+    return fail(Errc::unavailable, "cannot replace " + path);
+  }
+  log(LogLevel::warn, "broke lease " + std::to_string(token) + " on " + std::string(name));
+  return {};
+}
+
+}  // namespace heartlock::detail

@@ -1,0 +1,64 @@
+// FileStore: the `file:` backend. Locks of one host live as files in one directory.
+//
+// Lock file: <dir>/<encoded name>.lock (see name_codec.h). The holder keeps an exclusive flock(2)
+// lock on it; that is what util-linux flock(1) takes too, so `flock -n <lock file> cmd` and
+// heartlock exclude each other both ways. A takeover of a deadlocked or expired holder renames a
+// new, already-locked file over the path (the one atomic arbiter), so the old holder is fenced
+// off; flock(1) processes already blocked on the old file are not excluded by that new file.
+//
+// Tokens: each record carries the token of its acquisition; the next acquisition writes token+1,
+// so tokens increase per name over every acquisition while the file exists. (No fsync: on tmpfs
+// such as /run/lock the files, and so the counters, start over at boot.)
+#ifndef HEARTLOCK_FILE_FILE_STORE_H_
+#define HEARTLOCK_FILE_FILE_STORE_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "../core/leasing_store.h"
+#include "lock_file.h"
+
+namespace heartlock::detail {
+
+// Opens (creating with mode 0700 if missing) the directory `path`. Errc::permission_denied if it
+// is a symlink, not a directory, owned by another user, or not writable.
+Result<std::unique_ptr<Store>> open_file_store(std::string path, StoreOptions options);
+
+// The directory default_file_url() names, as a path.
+std::string default_lock_dir();
+
+// Thread-safety: as Store.
+class FileStore final : public LeasingStore {
+ public:
+  FileStore(std::string path, UniqueFd dir, StoreOptions options);
+  ~FileStore() override;
+
+  Result<LockInfo> inspect(std::string_view name) override;
+  Result<std::vector<LockInfo>> list() override;
+  Result<void> break_lease(std::string_view name, std::uint64_t token) override;
+  std::string url() const override { return "file://" + path_; }
+
+ protected:
+  Result<Attempt> claim(const ClaimRequest& request) override;
+
+ private:
+  Result<Attempt> claim_locked(const ClaimRequest& request, const std::string& file,
+                               UniqueFd& fd);
+  Result<std::optional<Attempt>> take_over(const ClaimRequest& request, const std::string& file,
+                                           int old_fd, const LockInfo& seen);
+  Result<void> kill_holder(std::int64_t pid, std::uint64_t start_ticks,
+                           const LeaseOptions& options);
+  LockInfo observe(std::string_view name, const std::string& file, int fd, bool locked_known,
+                   bool locked);
+  Result<LockInfo> inspect_file(std::string_view name, const std::string& file);
+  std::string path_of(const std::string& file) const { return path_ + "/" + file; }
+  Record new_record(const ClaimRequest& request, std::uint64_t token, BootTime now) const;
+
+  std::string path_;
+  std::shared_ptr<const UniqueFd> dir_;
+};
+
+}  // namespace heartlock::detail
+
+#endif  // HEARTLOCK_FILE_FILE_STORE_H_

@@ -1,0 +1,327 @@
+// The contract every backend meets. Each backend instantiates this suite with a factory; the
+// tests speak only the public API. Timing: short ttls make the suite quick; nothing asserts how
+// long something took, only what happened, waiting with bounded polls.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "../support/test_support.h"
+#include "heartlock/heartlock.h"
+
+namespace heartlock {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::eventually;
+using testing::HasErrc;
+using testing::IsAcquired;
+using testing::IsBusy;
+using testing::IsOk;
+
+// How a backend takes part: a fresh, isolated store location per test, opened as many times as a
+// test needs (each open is an independent client).
+struct Backend {
+  std::string name;
+  // Returns a URL for a new, empty place to keep locks.
+  std::function<std::string(const testing::TempDir&)> new_url;
+};
+
+class StoreContract : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override { url_ = GetParam().new_url(dir_); }
+
+  std::unique_ptr<Store> open() {
+    auto store = Store::open(url_);
+    EXPECT_THAT(store, IsOk());
+    return store ? std::move(*store) : nullptr;
+  }
+
+  testing::TempDir dir_;
+  std::string url_;
+};
+
+TEST_P(StoreContract, AcquireBusyRelease) {
+  auto a = open();
+  auto b = open();
+  auto first = a->try_acquire("job", {});
+  ASSERT_THAT(first, IsAcquired());
+  EXPECT_THAT(b->try_acquire("job", {}), IsBusy());
+  EXPECT_THAT(first->lease().release(), IsOk());
+  EXPECT_THAT(b->try_acquire("job", {}), IsAcquired());
+}
+
+TEST_P(StoreContract, BusyNamesTheHolder) {
+  auto a = open();
+  auto b = open();
+  auto first = a->try_acquire("job", {.command = "backup --full"});
+  ASSERT_THAT(first, IsAcquired());
+  auto second = b->try_acquire("job", {});
+  ASSERT_THAT(second, IsBusy());
+  const LockInfo& info = second->holder();
+  EXPECT_EQ(info.state, LockState::held);
+  ASSERT_TRUE(info.holder);
+  EXPECT_EQ(info.holder->owner, first->lease().owner());
+  EXPECT_EQ(info.holder->token, first->lease().token());
+  EXPECT_EQ(info.holder->pid, ::getpid());
+  EXPECT_EQ(info.holder->command, "backup --full");
+}
+
+TEST_P(StoreContract, TokensIncreaseStrictlyAndOwnersAreUnique) {
+  auto store = open();
+  std::uint64_t last = 0;
+  std::set<std::string> owners;
+  for (int i = 0; i < 20; ++i) {
+    auto got = store->try_acquire("job", {});
+    ASSERT_THAT(got, IsAcquired());
+    EXPECT_GT(got->lease().token(), last);
+    last = got->lease().token();
+    owners.insert(got->lease().owner());
+  }
+  EXPECT_EQ(owners.size(), 20u);
+}
+
+TEST_P(StoreContract, TokensSurviveReopeningTheStore) {
+  std::uint64_t first = 0;
+  {
+    auto store = open();
+    auto got = store->try_acquire("job", {});
+    ASSERT_THAT(got, IsAcquired());
+    first = got->lease().token();
+  }
+  auto store = open();
+  auto got = store->try_acquire("job", {});
+  ASSERT_THAT(got, IsAcquired());
+  EXPECT_GT(got->lease().token(), first);
+}
+
+TEST_P(StoreContract, ReleaseIsIdempotent) {
+  auto store = open();
+  auto got = store->try_acquire("job", {});
+  ASSERT_THAT(got, IsAcquired());
+  EXPECT_THAT(got->lease().release(), IsOk());
+  EXPECT_THAT(got->lease().release(), IsOk());
+  EXPECT_TRUE(got->lease().released());
+}
+
+TEST_P(StoreContract, DestructorReleases) {
+  auto store = open();
+  { ASSERT_THAT(store->try_acquire("job", {}), IsAcquired()); }
+  EXPECT_THAT(store->try_acquire("job", {}), IsAcquired());
+}
+
+TEST_P(StoreContract, BrokenLeaseIsFencedAndCannotHurtTheNewHolder) {
+  auto a = open();
+  auto b = open();
+  auto old = a->try_acquire("job", {});
+  ASSERT_THAT(old, IsAcquired());
+  ASSERT_THAT(b->break_lease("job", old->lease().token()), IsOk());
+  auto fresh = b->try_acquire("job", {});
+  ASSERT_THAT(fresh, IsAcquired());
+  EXPECT_GT(fresh->lease().token(), old->lease().token());
+  EXPECT_THAT(old->lease().renew(), HasErrc(Errc::lost));
+  EXPECT_EQ(old->lease().lost_reason(), LostReason::taken_over);
+  EXPECT_THAT(old->lease().release(), HasErrc(Errc::lost));
+  // The old holder's release did not free the new holder's lock.
+  EXPECT_THAT(a->try_acquire("job", {}), IsBusy());
+  EXPECT_THAT(fresh->lease().renew(), IsOk());
+}
+
+TEST_P(StoreContract, BreakLeaseWithAStaleTokenChangesNothing) {
+  auto a = open();
+  auto got = a->try_acquire("job", {});
+  ASSERT_THAT(got, IsAcquired());
+  EXPECT_THAT(a->break_lease("job", got->lease().token() - 1), HasErrc(Errc::not_owner));
+  EXPECT_THAT(got->lease().renew(), IsOk());
+}
+
+TEST_P(StoreContract, KeepaliveHoldsTheLeaseFarPastItsTtl) {
+  auto a = open();
+  auto b = open();
+  auto got = a->try_acquire("job", {.ttl = 90ms});
+  ASSERT_THAT(got, IsAcquired());
+  auto until = std::chrono::steady_clock::now() + 600ms;
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_THAT(b->try_acquire("job", {.ttl = 90ms}), IsBusy());
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_FALSE(got->lease().lost());
+}
+
+TEST_P(StoreContract, UnrenewedLeaseExpiresAndIsTakenOver) {
+  auto a = open();
+  auto b = open();
+  auto old = a->try_acquire("job", {.ttl = 60ms, .keepalive = false});
+  ASSERT_THAT(old, IsAcquired());
+  std::optional<Lease> fresh;
+  ASSERT_TRUE(eventually([&] {
+    auto got = b->try_acquire("job", {});
+    if (got && got->acquired()) {
+      fresh.emplace(std::move(*got).lease());
+    }
+    return fresh.has_value();
+  }));
+  EXPECT_GT(fresh->token(), old->lease().token());
+  EXPECT_THAT(old->lease().renew(), HasErrc(Errc::lost));
+  EXPECT_THAT(old->lease().release(), HasErrc(Errc::lost));
+  EXPECT_THAT(a->try_acquire("job", {}), IsBusy()) << "the old holder must not free the new lock";
+}
+
+TEST_P(StoreContract, DeadlockedHolderIsToldAndTakenOver) {
+  auto a = open();
+  auto b = open();
+  std::atomic<int> calls{0};
+  std::atomic<int> reason{-1};
+  auto stuck = a->try_acquire("job", {.ttl = 90ms,
+                                      .stale_after = 150ms,
+                                      .on_lost = [&](LostReason r, std::string_view) {
+                                        reason = static_cast<int>(r);
+                                        ++calls;
+                                      }});
+  ASSERT_THAT(stuck, IsAcquired());
+  ASSERT_TRUE(eventually([&] { return stuck->lease().lost(); }));
+  EXPECT_EQ(stuck->lease().lost_reason(), LostReason::deadlocked);
+  EXPECT_EQ(reason.load(), static_cast<int>(LostReason::deadlocked));
+  EXPECT_TRUE(stuck->lease().stop_token().stop_requested());
+  std::optional<Lease> fresh;
+  ASSERT_TRUE(eventually([&] {
+    auto got = b->try_acquire("job", {});
+    if (got && got->acquired()) {
+      fresh.emplace(std::move(*got).lease());
+    }
+    return fresh.has_value();
+  }));
+  EXPECT_GT(fresh->token(), stuck->lease().token());
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST_P(StoreContract, HeartbeatsKeepAHolderFromBeingDeadlocked) {
+  auto a = open();
+  auto b = open();
+  auto got = a->try_acquire("job", {.ttl = 90ms, .stale_after = 150ms});
+  ASSERT_THAT(got, IsAcquired());
+  auto until = std::chrono::steady_clock::now() + 600ms;
+  while (std::chrono::steady_clock::now() < until) {
+    got->lease().heartbeat();
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_FALSE(got->lease().lost());
+  EXPECT_THAT(b->try_acquire("job", {}), IsBusy());
+}
+
+TEST_P(StoreContract, MinHoldKeepsTheLockAfterAnEarlyRelease) {
+  auto a = open();
+  auto b = open();
+  auto got = a->try_acquire("job", {.min_hold = 400ms});
+  ASSERT_THAT(got, IsAcquired());
+  ASSERT_THAT(got->lease().release(), IsOk());
+  auto busy = b->try_acquire("job", {});
+  ASSERT_THAT(busy, IsBusy());
+  EXPECT_TRUE(busy->holder().min_hold_left.has_value());
+  EXPECT_TRUE(eventually([&] {
+    auto again = b->try_acquire("job", {});
+    return again && again->acquired();
+  }));
+}
+
+TEST_P(StoreContract, MaxHoldEndsTheLease) {
+  auto a = open();
+  auto b = open();
+  auto got = a->try_acquire("job", {.max_hold = 150ms});
+  ASSERT_THAT(got, IsAcquired());
+  ASSERT_TRUE(eventually([&] { return got->lease().lost(); }));
+  EXPECT_EQ(got->lease().lost_reason(), LostReason::max_hold);
+  EXPECT_THAT(b->try_acquire("job", {}), IsAcquired());
+}
+
+TEST_P(StoreContract, WaiterGetsTheLockWhenItIsReleased) {
+  auto a = open();
+  auto b = open();
+  auto held = a->try_acquire("job", {});
+  ASSERT_THAT(held, IsAcquired());
+  std::atomic<bool> got{false};
+  std::uint64_t token = 0;
+  std::thread waiter([&] {
+    auto r = b->acquire("job", {}, 20s);
+    if (r && r->acquired()) {
+      token = r->lease().token();
+      got = true;
+    }
+  });
+  std::this_thread::sleep_for(50ms);  // let it start waiting; the assertion does not depend on it
+  EXPECT_FALSE(got.load());
+  ASSERT_THAT(held->lease().release(), IsOk());
+  waiter.join();
+  EXPECT_TRUE(got.load());
+  EXPECT_GT(token, held->lease().token());
+}
+
+TEST_P(StoreContract, WaitGivesUpBusy) {
+  auto a = open();
+  auto b = open();
+  auto held = a->try_acquire("job", {});
+  ASSERT_THAT(held, IsAcquired());
+  EXPECT_THAT(b->acquire("job", {}, 50ms), IsBusy());
+}
+
+TEST_P(StoreContract, InspectAndListShowStates) {
+  auto store = open();
+  auto free_info = store->inspect("nobody");
+  ASSERT_THAT(free_info, IsOk());
+  EXPECT_EQ(free_info->state, LockState::free);
+  auto got = store->try_acquire("jobs/a", {});
+  ASSERT_THAT(got, IsAcquired());
+  auto held = store->inspect("jobs/a");
+  ASSERT_THAT(held, IsOk());
+  EXPECT_EQ(held->state, LockState::held);
+  EXPECT_EQ(held->holder->token, got->lease().token());
+  {
+    auto other = store->try_acquire("jobs/b", {});
+    ASSERT_THAT(other, IsAcquired());
+  }
+  auto all = store->list();
+  ASSERT_THAT(all, IsOk());
+  std::map<std::string, LockState> states;
+  for (const auto& info : *all) {
+    states[info.name] = info.state;
+  }
+  EXPECT_EQ(states["jobs/a"], LockState::held);
+  EXPECT_EQ(states["jobs/b"], LockState::free);
+}
+
+TEST_P(StoreContract, NamesThatLookLikePathsAreIndependentLocks) {
+  auto store = open();
+  std::vector<std::string> names = {"../x", "a/b", "a%2Fb", "with space", "naïve ☃", ".", ".."};
+  std::vector<Lease> leases;
+  for (const auto& name : names) {
+    auto got = store->try_acquire(name, {});
+    ASSERT_THAT(got, IsAcquired()) << name;
+    leases.push_back(std::move(*got).lease());
+  }
+  for (const auto& name : names) {
+    EXPECT_THAT(store->try_acquire(name, {}), IsBusy()) << name;
+  }
+}
+
+TEST_P(StoreContract, InvalidNamesAndOptionsAreRejected) {
+  auto store = open();
+  EXPECT_THAT(store->try_acquire("", {}), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(store->try_acquire(std::string("a\0b", 3), {}), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(store->try_acquire(std::string(513, 'x'), {}), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(store->try_acquire("job", {.ttl = 30s, .stale_after = 1s}),
+              HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(store->inspect(""), HasErrc(Errc::invalid_argument));
+}
+
+INSTANTIATE_TEST_SUITE_P(File, StoreContract,
+                         ::testing::Values(Backend{
+                             "file", [](const testing::TempDir& dir) {
+                               return "file://" + dir.path() + "/locks";
+                             }}),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+}  // namespace
+}  // namespace heartlock

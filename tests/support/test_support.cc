@@ -1,0 +1,227 @@
+#include "test_support.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+
+extern char** environ;
+
+namespace heartlock::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
+                        "/heartlock-test-XXXXXX";
+  char* made = ::mkdtemp(pattern.data());
+  if (made == nullptr) {
+    throw std::runtime_error("mkdtemp failed");
+  }
+  path_ = made;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+Child Child::fork(std::function<int()> body) {
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    throw std::runtime_error("fork failed");
+  }
+  if (pid == 0) {
+    int code = 1;
+    try {
+      code = body();
+    } catch (...) {
+      code = 1;
+    }
+    ::_exit(code);
+  }
+  return Child(pid);
+}
+
+Child::Child(Child&& o) noexcept : pid_(std::exchange(o.pid_, -1)), reaped_(o.reaped_) {}
+
+Child::~Child() {
+  if (pid_ > 0 && !reaped_) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+  }
+}
+
+std::optional<int> Child::wait_for(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      reaped_ = true;
+      return status;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+int Child::exit_code(std::chrono::milliseconds timeout) {
+  auto status = wait_for(timeout);
+  if (!status) {
+    ADD_FAILURE() << "child " << pid_ << " did not finish in time";
+    return -1;
+  }
+  if (WIFEXITED(*status)) {
+    return WEXITSTATUS(*status);
+  }
+  return 128 + WTERMSIG(*status);
+}
+
+void Child::signal(int sig) const { ::kill(pid_, sig); }
+
+Signal::Signal() {
+  if (::pipe2(fds_, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+}
+
+Signal::~Signal() {
+  ::close(fds_[0]);
+  ::close(fds_[1]);
+}
+
+void Signal::notify(char c) { (void)!::write(fds_[1], &c, 1); }
+
+char Signal::wait(std::chrono::milliseconds timeout) {
+  pollfd p{fds_[0], POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) {
+    return 0;
+  }
+  char c = 0;
+  return ::read(fds_[0], &c, 1) == 1 ? c : 0;
+}
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds within) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return done();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+std::string heartlock_binary() { return HEARTLOCK_BIN; }
+
+bool process_alive(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos || close + 2 >= text.size()) {
+    return false;
+  }
+  char state = text[close + 2];
+  return state != 'Z' && state != 'X';
+}
+
+CommandResult run_command(const std::vector<std::string>& argv,
+                          const std::map<std::string, std::string>& env,
+                          std::chrono::milliseconds timeout) {
+  int out[2];
+  int err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv(*e);
+    if (!env.contains(kv.substr(0, kv.find('=')))) {
+      env_strings.push_back(kv);
+    }
+  }
+  for (const auto& [k, v] : env) {
+    env_strings.push_back(k + "=" + v);
+  }
+  std::vector<std::string> args = argv;
+  std::vector<char*> cargs;
+  for (auto& a : args) {
+    cargs.push_back(a.data());
+  }
+  cargs.push_back(nullptr);
+  std::vector<char*> cenv;
+  for (auto& e : env_strings) {
+    cenv.push_back(e.data());
+  }
+  cenv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, 0);
+    ::execvpe(cargs[0], cargs.data(), cenv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  CommandResult result;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool killed = false;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 && !killed) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+    }
+    int n = ::poll(fds, 2, killed ? 1000 : static_cast<int>(std::max<long>(left.count(), 1)));
+    if (n <= 0) {
+      if (killed) {
+        break;  // grandchildren hold the pipes; give up on them
+      }
+      continue;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP))) {
+        char buf[4096];
+        ssize_t len = ::read(fds[i].fd, buf, sizeof buf);
+        if (len <= 0) {
+          ::close(fds[i].fd);
+          fds[i].fd = -1;
+          --open_fds;
+        } else {
+          (i == 0 ? result.out : result.err).append(buf, static_cast<std::size_t>(len));
+        }
+      }
+    }
+  }
+  for (auto& f : fds) {
+    if (f.fd >= 0) {
+      ::close(f.fd);
+    }
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (killed) {
+    result.exit_code = -1;
+  } else if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  } else {
+    result.exit_code = 128 + WTERMSIG(status);
+  }
+  return result;
+}
+
+}  // namespace heartlock::testing

@@ -1,0 +1,148 @@
+// Helpers for heartlock's tests: temporary directories, forked children, bounded waiting,
+// running the built CLI, and matchers for Result values.
+#ifndef HEARTLOCK_TESTS_SUPPORT_TEST_SUPPORT_H_
+#define HEARTLOCK_TESTS_SUPPORT_TEST_SUPPORT_H_
+
+#include <gmock/gmock.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "heartlock/heartlock.h"
+
+namespace heartlock {
+inline void PrintTo(Errc code, std::ostream* os) { *os << to_string(code); }
+template <class T>
+void PrintTo(const Result<T>& r, std::ostream* os) {
+  if (r) {
+    *os << "(ok)";
+  } else {
+    *os << "(error " << to_string(r.error().code) << ": " << r.error().message << ")";
+  }
+}
+}  // namespace heartlock
+
+namespace heartlock::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A forked child process running a function; killed (SIGKILL) and reaped on destruction.
+class Child {
+ public:
+  // Runs `body` in a forked child and _exits with its result (1 if it throws).
+  static Child fork(std::function<int()> body);
+  Child(Child&& o) noexcept;
+  Child& operator=(Child&&) = delete;
+  ~Child();
+
+  pid_t pid() const { return pid_; }
+  // Waits up to `timeout`; the raw wait status, or nullopt if still running.
+  std::optional<int> wait_for(std::chrono::milliseconds timeout);
+  // The exit code (128+N for signal N); fails the test if it does not end within `timeout`.
+  int exit_code(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  void signal(int sig) const;
+
+ private:
+  explicit Child(pid_t pid) : pid_(pid) {}
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+// A one-shot pipe signal between processes: notify() in one, wait() in another.
+class Signal {
+ public:
+  Signal();
+  ~Signal();
+  void notify(char c = '!');
+  // Waits for one byte; returns it, or 0 on timeout or EOF.
+  char wait(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+ private:
+  int fds_[2] = {-1, -1};
+};
+
+// Polls `done` every millisecond until it holds or `within` passes; returns its last value.
+// For waiting on another process, never for asserting a duration.
+bool eventually(const std::function<bool()>& done,
+                std::chrono::milliseconds within = std::chrono::seconds(20));
+
+// The path of the built heartlock executable.
+std::string heartlock_binary();
+
+struct CommandResult {
+  int exit_code = -1;  // 128+N for signal N; -1 if it had to be killed at the deadline
+  std::string out;
+  std::string err;
+};
+
+// Runs argv (argv[0] searched in PATH) with extra environment, capturing stdout and stderr.
+CommandResult run_command(const std::vector<std::string>& argv,
+                          const std::map<std::string, std::string>& env = {},
+                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// Whether process `pid` exists and is not a zombie.
+bool process_alive(pid_t pid);
+
+MATCHER(IsOk, "") {
+  if (arg) {
+    return true;
+  }
+  *result_listener << "error " << to_string(arg.error().code) << ": " << arg.error().message;
+  return false;
+}
+
+MATCHER_P(HasErrc, code, "") {
+  if (arg) {
+    *result_listener << "succeeded";
+    return false;
+  }
+  *result_listener << "error " << to_string(arg.error().code) << ": " << arg.error().message;
+  return arg.error().code == code;
+}
+
+// For Result<Acquired>.
+MATCHER(IsAcquired, "") {
+  if (!arg) {
+    *result_listener << "error " << to_string(arg.error().code) << ": " << arg.error().message;
+    return false;
+  }
+  if (arg->busy()) {
+    *result_listener << "busy: " << arg->holder().detail;
+    return false;
+  }
+  return true;
+}
+
+MATCHER(IsBusy, "") {
+  if (!arg) {
+    *result_listener << "error " << to_string(arg.error().code) << ": " << arg.error().message;
+    return false;
+  }
+  if (arg->acquired()) {
+    *result_listener << "acquired";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace heartlock::testing
+
+#endif  // HEARTLOCK_TESTS_SUPPORT_TEST_SUPPORT_H_

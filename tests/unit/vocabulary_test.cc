@@ -1,0 +1,69 @@
+// Durations, option validation and name validation: bad input gets a precise error.
+#include <gtest/gtest.h>
+
+#include "../support/test_support.h"
+#include "heartlock/duration.h"
+#include "heartlock/heartlock.h"
+
+namespace heartlock {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::HasErrc;
+using testing::IsOk;
+
+TEST(DurationTest, ParsesEveryUnit) {
+  EXPECT_EQ(*parse_duration("500ms"), 500ms);
+  EXPECT_EQ(*parse_duration("30s"), 30s);
+  EXPECT_EQ(*parse_duration("5m"), 5min);
+  EXPECT_EQ(*parse_duration("2h"), 2h);
+  EXPECT_EQ(*parse_duration("1d"), 24h);
+  EXPECT_EQ(*parse_duration("1h30m"), 90min);
+  EXPECT_EQ(*parse_duration("0s"), 0ms);
+}
+
+TEST(DurationTest, RejectsWhatItCannotRead) {
+  for (const char* bad : {"", "30", "s", "5x", "-5s", "1.5s", "5 s", "99999999999999d", "5S"}) {
+    EXPECT_THAT(parse_duration(bad), HasErrc(Errc::invalid_argument)) << bad;
+  }
+}
+
+TEST(DurationTest, FormatsForHumans) {
+  EXPECT_EQ(format_duration(450ms), "450ms");
+  EXPECT_EQ(format_duration(12s), "12s");
+  EXPECT_EQ(format_duration(1500ms), "1.5s");
+  EXPECT_EQ(format_duration(330s), "5m30s");
+  EXPECT_EQ(format_duration(2h), "2h");
+  EXPECT_EQ(format_duration(100h), "4d4h");
+}
+
+TEST(OptionsTest, DefaultsAreValid) { EXPECT_THAT(validate(LeaseOptions{}), IsOk()); }
+
+TEST(OptionsTest, RejectsNonsense) {
+  EXPECT_THAT(validate({.ttl = 0ms}), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(validate({.ttl = 10ms}), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(validate({.ttl = 30s, .stale_after = 10s}), HasErrc(Errc::invalid_argument))
+      << "stale_after must exceed the renew interval";
+  EXPECT_THAT(validate({.ttl = 30s, .stale_after = 11s}), IsOk());
+  EXPECT_THAT(validate({.ttl = 30s, .keepalive = false, .stale_after = 1min}),
+              HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(validate({.min_hold = 10s, .max_hold = 5s}), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(validate({.min_hold = -1s}), HasErrc(Errc::invalid_argument));
+}
+
+TEST(NameTest, RejectsEmptyLongAndNul) {
+  EXPECT_THAT(validate_name(""), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(validate_name(std::string(513, 'a')), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(validate_name(std::string("a\0b", 3)), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(validate_name(std::string(512, 'a')), IsOk());
+  EXPECT_THAT(validate_name("a/b ☃"), IsOk());
+}
+
+TEST(OpenTest, RejectsUnknownSchemesAndFileOptions) {
+  EXPECT_THAT(Store::open("gopher://x"), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(Store::open("file://relative"), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(Store::open("file:///tmp/x?y=1"), HasErrc(Errc::invalid_argument));
+}
+
+}  // namespace
+}  // namespace heartlock
