@@ -1,0 +1,35 @@
+// Verifies a torture log. Workers append "enter TOKEN PID" when they start a critical section
+// and "exit TOKEN PID" when they end it; the driver appends "stop PID" before it SIGSTOPs a
+// worker, "cont PID" after it SIGCONTs it and "kill PID" before it SIGKILLs it.
+//
+// The log is judged the way a resource that checks fencing tokens would: a write carrying a token
+// below the highest seen is rejected (counted as fenced), which is legitimate only for a worker
+// that was stopped during its section (it may have been taken over). Violations:
+//   - an accepted entry whose token is not larger than every earlier one (duplicate tokens),
+//   - an entry while another worker is inside and that worker was neither stopped nor killed
+//     since its own entry (two live holders at once),
+//   - a fenced (stale-token) write by a worker that was never stopped during its section.
+#ifndef HEARTLOCK_TOOLS_TORTURE_CHECK_H_
+#define HEARTLOCK_TOOLS_TORTURE_CHECK_H_
+
+#include <cstdint>
+#include <istream>
+#include <string>
+#include <vector>
+
+namespace heartlock::tools {
+
+struct Verdict {
+  std::uint64_t sections = 0;  // accepted entries
+  std::uint64_t violations = 0;
+  std::uint64_t fenced = 0;  // rejected stale-token writes by stopped workers
+  std::uint64_t kills = 0;
+  std::uint64_t stops = 0;
+  std::vector<std::string> problems;  // the first few violations, in words
+};
+
+Verdict check_log(std::istream& log);
+
+}  // namespace heartlock::tools
+
+#endif  // HEARTLOCK_TOOLS_TORTURE_CHECK_H_
