@@ -176,6 +176,9 @@ void block_supervised_signals() {
 }
 
 Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Events& events) {
+  // Orphaned descendants of COMMAND are reparented to us and reaped below, so "is anything of
+  // the group left?" (kill(-pgid, 0)) is not fooled by zombies an init that does not reap leaves.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   std::string socket_name;
   Fd beat = heartbeat_socket(socket_name);
   std::vector<std::string> extra = options.env;

@@ -82,7 +82,7 @@ Result<void> LeaseState::renew_locked(BootTime now) {
     return std::unexpected(r.error());
   }
   if (r->has_value()) {
-    lose_locked(**r, "fenced off by the backend");
+    lose_locked(**r, "another owner holds the lock now, or it is gone");
     return fail(Errc::lost, "lease " + name_ + " lost: " + std::string(to_string(**r)));
   }
   last_renewed_ = now;

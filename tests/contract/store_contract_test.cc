@@ -30,6 +30,8 @@ struct Backend {
   std::function<std::string(const testing::TempDir&)> new_url;
 };
 
+void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
+
 class StoreContract : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override { url_ = GetParam().new_url(dir_); }
