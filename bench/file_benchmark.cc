@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -156,6 +157,9 @@ double handover_us(bool kill_holder, int rounds) {
     waiter.join();
     ::waitpid(holder, nullptr, 0);
     samples.push_back(static_cast<double>(acquired_at - t0) / 1000.0);
+    if (std::getenv("HEARTLOCK_BENCH_VERBOSE") != nullptr) {
+      std::printf("%s round %d: %.3f ms\n", kill_holder ? "takeover" : "handoff", i, samples.back() / 1000);
+    }
     for (int fd : {ready[0], ready[1], go[0], go[1], stamp[0], stamp[1]}) {
       ::close(fd);
     }
@@ -172,11 +176,14 @@ void report(const char* what, double value, const char* unit, double target, boo
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
+  // HEARTLOCK_BENCH_ROUNDS scales the hand-measured parts (for quick looks and tracing).
+  const char* rounds_env = std::getenv("HEARTLOCK_BENCH_ROUNDS");
+  int rounds = rounds_env != nullptr ? std::max(1, std::atoi(rounds_env)) : 25;
   Collector collector;
   benchmark::RunSpecifiedBenchmarks(&collector);
-  auto [ours, floor] = cli_vs_flock(200);
-  double takeover = handover_us(true, 25) / 1000.0;
-  double handoff = handover_us(false, 25) / 1000.0;
+  auto [ours, floor] = cli_vs_flock(rounds * 8);
+  double takeover = handover_us(true, rounds) / 1000.0;
+  double handoff = handover_us(false, rounds) / 1000.0;
 
   double raw = collector.us["BM_RawOpenFlockWriteClose"];
   double acq = collector.us["BM_HeartlockAcquireRelease"];

@@ -18,6 +18,10 @@ void Keepalive::add(const std::shared_ptr<LeaseState>& lease, BootTime due) {
   bool earliest = false;
   {
     std::lock_guard lock(mu_);
+    if (due_.size() >= sweep_at_) {
+      std::erase_if(due_, [](const auto& entry) { return entry.second.expired(); });
+      sweep_at_ = std::max<std::size_t>(64, due_.size() * 2);
+    }
     earliest = due_.empty() || due < due_.begin()->first;
     due_.emplace(due, lease);
     if (!thread_.joinable()) {

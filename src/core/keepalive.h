@@ -37,6 +37,10 @@ class Keepalive {
   std::mutex mu_;
   std::condition_variable_any cv_;
   std::multimap<BootTime, std::weak_ptr<LeaseState>> due_;
+  // Released leases stay in due_ (as expired weak references) until they fall due; add() sweeps
+  // them out once due_ has doubled since the last sweep, so rapid acquire/release cycles cannot
+  // grow it without bound. Amortised O(1) per add().
+  std::size_t sweep_at_ = 64;
   std::jthread thread_;  // started on the first add()
 };
 

@@ -1,12 +1,16 @@
 #include "process_identity.h"
 
+#include <pthread.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include <array>
 #include <charconv>
 #include <fstream>
+#include <cstdio>
 #include <mutex>
+#include <new>
+#include <random>
 #include <sstream>
 
 namespace heartlock::detail {
@@ -55,12 +59,39 @@ std::uint64_t start_ticks_of(std::int64_t pid) {
   return read_stat(pid, state, start) ? start : 0;
 }
 
+namespace {
+
+// Per-process state, reset in the child after fork(2): the pid changes and a copied random
+// generator would hand the child the parent's next owner ids.
+struct ProcessState {
+  std::mutex mu;
+  ProcessIdentity identity;  // pid 0: not known yet
+  std::mt19937_64 rng;
+  bool seeded = false;
+};
+
+ProcessState& process_state() {
+  static ProcessState* state = [] {
+    auto* s = new ProcessState();  // never destroyed: usable from atexit handlers and threads
+    ::pthread_atfork(nullptr, nullptr, [] {
+      // In the child only one thread exists; the mutex may have been copied locked.
+      new (&process_state().mu) std::mutex();
+      process_state().identity.pid = 0;
+      process_state().seeded = false;
+    });
+    return s;
+  }();
+  return *state;
+}
+
+}  // namespace
+
 ProcessIdentity self_identity() {
-  static std::mutex mu;
-  static ProcessIdentity cached;
-  std::lock_guard lock(mu);
-  std::int64_t pid = ::getpid();
-  if (cached.pid != pid) {
+  ProcessState& state = process_state();
+  std::lock_guard lock(state.mu);
+  ProcessIdentity& cached = state.identity;
+  if (cached.pid == 0) {
+    std::int64_t pid = ::getpid();
     std::array<char, 256> host{};
     if (::gethostname(host.data(), host.size() - 1) != 0) {
       host[0] = '\0';
@@ -117,7 +148,22 @@ std::string random_hex(std::size_t bytes) {
 
 std::string make_owner() {
   ProcessIdentity self = self_identity();
-  return self.host + ":" + std::to_string(self.pid) + ":" + random_hex(6);
+  std::uint64_t r = 0;
+  {
+    // A generator seeded once per process from getrandom(2): owner ids need uniqueness, not
+    // secrecy, and a syscall per acquisition would cost more than the rest of it.
+    ProcessState& state = process_state();
+    std::lock_guard lock(state.mu);
+    if (!state.seeded) {
+      std::string seed = random_hex(8);
+      state.rng.seed(std::stoull(seed, nullptr, 16));
+      state.seeded = true;
+    }
+    r = state.rng() & 0xffffffffffffULL;  // 48 bits
+  }
+  char hex[13];
+  std::snprintf(hex, sizeof hex, "%012llx", static_cast<unsigned long long>(r));
+  return self.host + ":" + std::to_string(self.pid) + ":" + hex;
 }
 
 }  // namespace heartlock::detail

@@ -5,7 +5,7 @@
 namespace heartlock::detail {
 
 Result<std::optional<LostReason>> FileLease::check_linked() {
-  auto linked = still_linked(fd_.get(), dir_->get(), file_);
+  auto linked = still_linked(id_, dir_->get(), file_);
   if (!linked) {
     return std::unexpected(linked.error());
   }
@@ -24,7 +24,7 @@ Result<std::optional<LostReason>> FileLease::renew(BootTime last_heartbeat) {
   // our own, orphaned inode, and the next renewal notices.
   record_.renewed_at = boot_now();
   record_.heartbeat_at = last_heartbeat;
-  if (auto ok = write_record(fd_.get(), record_, false, path_); !ok) {
+  if (auto ok = write_record(fd_.get(), record_, 0, path_); !ok) {
     return std::unexpected(ok.error());
   }
   return std::optional<LostReason>();
@@ -48,7 +48,7 @@ Result<std::optional<LostReason>> FileLease::release(std::chrono::nanoseconds ho
   BootTime now = boot_now();
   record_.renewed_at = now;
   record_.hold_until = hold_for.count() > 0 ? now + hold_for : BootTime(0);
-  auto wrote = write_record(fd_.get(), record_, false, path_);
+  auto wrote = write_record(fd_.get(), record_, 0, path_);
   guard->unlock();
   fd_.reset();  // closing the only fd drops the flock and wakes waiters (IN_CLOSE_WRITE)
   if (!wrote) {

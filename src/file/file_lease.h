@@ -18,11 +18,12 @@ namespace heartlock::detail {
 class FileLease final : public BackendLease {
  public:
   FileLease(std::shared_ptr<const UniqueFd> dir, std::string file, std::string path, UniqueFd fd,
-            Record record)
+            FileId id, Record record)
       : dir_(std::move(dir)),
         file_(std::move(file)),
         path_(std::move(path)),
         fd_(std::move(fd)),
+        id_(id),
         record_(std::move(record)) {}
 
   Result<std::optional<LostReason>> renew(BootTime last_heartbeat) override;
@@ -36,6 +37,7 @@ class FileLease final : public BackendLease {
   std::string file_;
   std::string path_;
   UniqueFd fd_;
+  FileId id_;
   Record record_;
 };
 

@@ -119,6 +119,31 @@ FileStore::FileStore(std::string path, UniqueFd dir, StoreOptions options)
 
 FileStore::~FileStore() { stop_keepalive(); }
 
+UniqueFd FileStore::take_watch() {
+  {
+    std::lock_guard lock(watches_mu_);
+    if (!idle_watches_.empty()) {
+      UniqueFd watch = std::move(idle_watches_.back());
+      idle_watches_.pop_back();
+      return watch;
+    }
+  }
+  return watch_dir(dir_->get());
+}
+
+void FileStore::return_watch(UniqueFd watch) {
+  if (!watch) {
+    return;
+  }
+  char buf[4096];
+  while (::read(watch.get(), buf, sizeof buf) > 0) {
+  }
+  std::lock_guard lock(watches_mu_);
+  if (idle_watches_.size() < 4) {
+    idle_watches_.push_back(std::move(watch));
+  }  // else: closed here, off nobody's critical path but this waiter's, which is done
+}
+
 Record FileStore::new_record(const ClaimRequest& request, std::uint64_t token,
                              BootTime now) const {
   ProcessIdentity self = self_identity();
@@ -145,7 +170,7 @@ Record FileStore::new_record(const ClaimRequest& request, std::uint64_t token,
 }
 
 LockInfo FileStore::observe(std::string_view name, const std::string& file, int fd,
-                            bool locked_known, bool locked) {
+                            const FileId& id, bool locked_known, bool locked) {
   Observation seen;
   seen.parsed = read_record(fd, true);
   seen.boot_id = boot_id();
@@ -155,13 +180,10 @@ LockInfo FileStore::observe(std::string_view name, const std::string& file, int 
   if (live_record) {
     seen.holder = liveness(r.pid, r.pid_start, r.boot_id);
   }
-  struct stat st {};
   if (!locked_known || !live_record || seen.holder == Liveness::dead) {
     // Who holds the flock, from /proc/locks: needed to tell held from free without touching the
     // lock, and to name a holder that wrote no record.
-    if (::fstat(fd, &st) == 0) {
-      seen.flock_pid = flock_holder_pid(st.st_dev, st.st_ino);
-    }
+    seen.flock_pid = flock_holder_pid(id.dev, id.ino);
   }
   if (locked_known) {
     seen.locked = locked;
@@ -180,22 +202,26 @@ LockInfo FileStore::observe(std::string_view name, const std::string& file, int 
 Result<Attempt> FileStore::claim(const ClaimRequest& request) {
   const std::string file = lock_file_name(request.name);
   const std::string path = path_of(file);
-  UniqueFd watch;
-  if (request.deadline) {
-    watch = watch_dir(dir_->get());  // before the first try, so no release is missed
-  }
+  // Set up before the first try, so no release is missed; returned to the pool on every exit.
+  struct WatchLease {
+    FileStore* store;
+    UniqueFd fd;
+    ~WatchLease() { store->return_watch(std::move(fd)); }
+    int get() const { return fd.get(); }
+  } watch{this, request.deadline ? take_watch() : UniqueFd()};
   bool killed = false;
   UniqueFd fd;
+  FileId id;
   for (int reopens = 0; reopens < kMaxReopens;) {
     if (!fd) {
-      auto opened = open_lock_file(dir_->get(), file, true, path);
+      auto opened = open_lock_file(dir_->get(), file, true, path, id);
       if (!opened) {
         return std::unexpected(opened.error());
       }
       fd = std::move(*opened);
     }
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
-      auto got = claim_locked(request, file, fd);
+      auto got = claim_locked(request, file, fd, id);
       if (!got) {
         return std::unexpected(got.error());
       }
@@ -222,7 +248,7 @@ Result<Attempt> FileStore::claim(const ClaimRequest& request) {
     if (errno != EWOULDBLOCK) {
       return fail(Errc::unavailable, "flock " + path + ": " + errno_text(errno));
     }
-    auto linked = still_linked(fd.get(), dir_->get(), file);
+    auto linked = still_linked(id, dir_->get(), file);
     if (!linked) {
       return std::unexpected(linked.error());
     }
@@ -231,7 +257,7 @@ Result<Attempt> FileStore::claim(const ClaimRequest& request) {
       ++reopens;
       continue;
     }
-    LockInfo seen = observe(request.name, file, fd.get(), true, true);
+    LockInfo seen = observe(request.name, file, fd.get(), id, true, true);
     if (may_take_over(seen)) {
       if (request.options.kill_stale && !killed) {
         killed = true;
@@ -243,7 +269,7 @@ Result<Attempt> FileStore::claim(const ClaimRequest& request) {
         }
         continue;  // if it died, its flock is free now
       }
-      auto taken = take_over(request, file, fd.get(), seen);
+      auto taken = take_over(request, file, fd.get(), id, seen);
       if (!taken) {
         return std::unexpected(taken.error());
       }
@@ -268,15 +294,27 @@ Result<Attempt> FileStore::claim(const ClaimRequest& request) {
 // Returns a Claim (taking fd), busy within a min_hold (fd kept, unlocked), or a Claim without a
 // lease when the file was replaced meanwhile (fd closed; retry).
 Result<Attempt> FileStore::claim_locked(const ClaimRequest& request, const std::string& file,
-                                        UniqueFd& fd) {
+                                        UniqueFd& fd, const FileId& id) {
   const std::string path = path_of(file);
-  // The guard orders us against a takeover in progress: it either finished renaming (and we see
-  // the path moved) or has not begun (and will see our record).
-  auto guard = take_guard(fd.get(), path);
-  if (!guard) {
-    return std::unexpected(guard.error());
+  // We hold the flock, so nobody writes this file now: no torn read to retry.
+  ParsedRecord previous = read_record(fd.get(), false);
+  // A takeover decides and renames under the guard, and a holder releases under the guard, so a
+  // "released" record (or a fresh, empty file) cannot belong to a holder someone is taking over
+  // right now. Only a record still saying "held" (its holder crashed) or an unreadable one may:
+  // then order ourselves against that takeover with the guard. It has either renamed its file in
+  // already (we see the path moved and retry) or will find our fresh record and back off.
+  const bool contested = previous.status == ParsedRecord::Status::corrupt ||
+                         (previous.status == ParsedRecord::Status::ok &&
+                          previous.record.state == Record::State::held);
+  Guard guard;
+  if (contested) {
+    auto taken = take_guard(fd.get(), path);
+    if (!taken) {
+      return std::unexpected(taken.error());
+    }
+    guard = std::move(*taken);
   }
-  auto linked = still_linked(fd.get(), dir_->get(), file);
+  auto linked = still_linked(id, dir_->get(), file);
   if (!linked) {
     return std::unexpected(linked.error());
   }
@@ -284,8 +322,6 @@ Result<Attempt> FileStore::claim_locked(const ClaimRequest& request, const std::
     fd.reset();
     return Attempt(Claim{});
   }
-  // We hold the flock, so nobody writes this file now: no torn read to retry.
-  ParsedRecord previous = read_record(fd.get(), false);
   BootTime now = boot_now();
   if (same_boot_grace(previous, now)) {
     // Keep the fd (a waiter's own close would wake it again at once); just drop the flock.
@@ -302,12 +338,12 @@ Result<Attempt> FileStore::claim_locked(const ClaimRequest& request, const std::
                             "); continuing with token " + std::to_string(token));
   }
   Record record = new_record(request, token, now);
-  if (auto ok = write_record(fd.get(), record, true, path); !ok) {
+  if (auto ok = write_record(fd.get(), record, previous.bytes_read, path); !ok) {
     return std::unexpected(ok.error());
   }
-  guard->unlock();
+  guard.unlock();
   return Attempt(Claim{
-      .lease = std::make_unique<FileLease>(dir_, file, path, std::move(fd), record),
+      .lease = std::make_unique<FileLease>(dir_, file, path, std::move(fd), id, std::move(record)),
       .token = token,
       .location = path,
       .acquired_at = now,
@@ -316,13 +352,13 @@ Result<Attempt> FileStore::claim_locked(const ClaimRequest& request, const std::
 
 Result<std::optional<Attempt>> FileStore::take_over(const ClaimRequest& request,
                                                     const std::string& file, int old_fd,
-                                                    const LockInfo& seen) {
+                                                    const FileId& old_id, const LockInfo& seen) {
   const std::string path = path_of(file);
   auto guard = take_guard(old_fd, path);
   if (!guard) {
     return std::unexpected(guard.error());
   }
-  auto linked = still_linked(old_fd, dir_->get(), file);
+  auto linked = still_linked(old_id, dir_->get(), file);
   if (!linked) {
     return std::unexpected(linked.error());
   }
@@ -330,7 +366,7 @@ Result<std::optional<Attempt>> FileStore::take_over(const ClaimRequest& request,
     return std::optional<Attempt>();  // somebody else took it over first
   }
   // Decide again under the guard: the holder may have renewed, released or died meanwhile.
-  LockInfo now_seen = observe(request.name, file, old_fd, true, true);
+  LockInfo now_seen = observe(request.name, file, old_fd, old_id, true, true);
   if (!may_take_over(now_seen) || now_seen.holder->token != seen.holder->token) {
     return std::optional<Attempt>();
   }
@@ -344,6 +380,9 @@ Result<std::optional<Attempt>> FileStore::take_over(const ClaimRequest& request,
     return fail(Errc::unavailable, "cannot create " + path_of(tmp) + ": " + errno_text(errno));
   }
   UniqueFd fd(raw);
+  struct stat st {};
+  ::fstat(fd.get(), &st);
+  const FileId id{st.st_dev, st.st_ino};
   auto drop_tmp = [&] { ::unlinkat(dir_->get(), tmp.c_str(), 0); };
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     drop_tmp();
@@ -352,7 +391,7 @@ Result<std::optional<Attempt>> FileStore::take_over(const ClaimRequest& request,
   BootTime now = boot_now();
   std::uint64_t token = now_seen.holder->token + 1;
   Record record = new_record(request, token, now);
-  if (auto ok = write_record(fd.get(), record, false, path); !ok) {
+  if (auto ok = write_record(fd.get(), record, 0, path); !ok) {
     drop_tmp();
     return std::unexpected(ok.error());
   }
@@ -366,7 +405,7 @@ Result<std::optional<Attempt>> FileStore::take_over(const ClaimRequest& request,
                           " (" + std::string(to_string(now_seen.state)) + ": " + now_seen.detail +
                           "); token " + std::to_string(token));
   return std::optional<Attempt>(Claim{
-      .lease = std::make_unique<FileLease>(dir_, file, path, std::move(fd), record),
+      .lease = std::make_unique<FileLease>(dir_, file, path, std::move(fd), id, std::move(record)),
       .token = token,
       .location = path,
       .acquired_at = now,
@@ -398,14 +437,15 @@ Result<void> FileStore::kill_holder(std::int64_t holder_pid, std::uint64_t start
 
 Result<LockInfo> FileStore::inspect_file(std::string_view name, const std::string& file) {
   const std::string path = path_of(file);
-  auto fd = open_lock_file(dir_->get(), file, false, path);
+  FileId id;
+  auto fd = open_lock_file(dir_->get(), file, false, path, id);
   if (!fd) {
     if (fd.error().code == Errc::not_owner) {
       return LockInfo{.name = std::string(name), .location = path, .detail = "free (no lock file)"};
     }
     return std::unexpected(fd.error());
   }
-  return observe(name, file, fd->get(), false, false);
+  return observe(name, file, fd->get(), id, false, false);
 }
 
 Result<LockInfo> FileStore::inspect(std::string_view name) {
@@ -449,7 +489,8 @@ Result<void> FileStore::break_lease(std::string_view name, std::uint64_t token) 
   }
   const std::string file = lock_file_name(name);
   const std::string path = path_of(file);
-  auto fd = open_lock_file(dir_->get(), file, false, path);
+  FileId id;
+  auto fd = open_lock_file(dir_->get(), file, false, path, id);
   if (!fd) {
     return std::unexpected(fd.error());
   }
@@ -457,7 +498,7 @@ Result<void> FileStore::break_lease(std::string_view name, std::uint64_t token) 
   if (!guard) {
     return std::unexpected(guard.error());
   }
-  auto linked = still_linked(fd->get(), dir_->get(), file);
+  auto linked = still_linked(id, dir_->get(), file);
   if (!linked) {
     return std::unexpected(linked.error());
   }
@@ -475,7 +516,7 @@ Result<void> FileStore::break_lease(std::string_view name, std::uint64_t token) 
   record.hold_until = BootTime(0);
   if (::flock(fd->get(), LOCK_EX | LOCK_NB) == 0) {
     // Nobody holds the flock (dead holder, or a min_hold grace): clearing the record is enough.
-    return write_record(fd->get(), record, true, path);
+    return write_record(fd->get(), record, current.bytes_read, path);
   }
   // A live holder: fence it off by renaming a fresh, unlocked file over its own.
   std::string tmp = "." + file + "." + random_hex(6) + ".new";
@@ -485,7 +526,7 @@ Result<void> FileStore::break_lease(std::string_view name, std::uint64_t token) 
     return fail(Errc::unavailable, "cannot create " + path_of(tmp) + ": " + errno_text(errno));
   }
   UniqueFd fresh(raw);
-  auto wrote = write_record(fresh.get(), record, false, path);
+  auto wrote = write_record(fresh.get(), record, 0, path);
   if (!wrote || ::renameat(dir_->get(), tmp.c_str(), dir_->get(), file.c_str()) != 0) {
     ::unlinkat(dir_->get(), tmp.c_str(), 0);
     return fail(Errc::unavailable, "cannot replace " + path);

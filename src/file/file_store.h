@@ -13,6 +13,7 @@
 #define HEARTLOCK_FILE_FILE_STORE_H_
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -44,19 +45,27 @@ class FileStore final : public LeasingStore {
 
  private:
   Result<Attempt> claim_locked(const ClaimRequest& request, const std::string& file,
-                               UniqueFd& fd);
+                               UniqueFd& fd, const FileId& id);
   Result<std::optional<Attempt>> take_over(const ClaimRequest& request, const std::string& file,
-                                           int old_fd, const LockInfo& seen);
+                                           int old_fd, const FileId& old_id, const LockInfo& seen);
   Result<void> kill_holder(std::int64_t pid, std::uint64_t start_ticks,
                            const LeaseOptions& options);
-  LockInfo observe(std::string_view name, const std::string& file, int fd, bool locked_known,
-                   bool locked);
+  LockInfo observe(std::string_view name, const std::string& file, int fd, const FileId& id,
+                   bool locked_known, bool locked);
   Result<LockInfo> inspect_file(std::string_view name, const std::string& file);
   std::string path_of(const std::string& file) const { return path_ + "/" + file; }
   Record new_record(const ClaimRequest& request, std::uint64_t token, BootTime now) const;
 
+  // An inotify watch on the directory for one waiter, from the pool; back to the pool after.
+  UniqueFd take_watch();
+  void return_watch(UniqueFd watch);
+
   std::string path_;
   std::shared_ptr<const UniqueFd> dir_;
+  // Idle inotify watches. Closing an inotify fd waits for an RCU grace period (about 10 ms), so
+  // waiters reuse them instead of paying that after every handoff.
+  std::mutex watches_mu_;
+  std::vector<UniqueFd> idle_watches_;
 };
 
 }  // namespace heartlock::detail

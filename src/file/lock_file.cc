@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -19,6 +20,9 @@ namespace {
 // held for microseconds, so only a stopped (SIGSTOP) or wedged process holds it this long.
 constexpr auto kGuardPatience = std::chrono::seconds(2);
 
+// More trailing bytes than this after a record are junk worth cutting (see write_record).
+constexpr std::size_t kJunkThreshold = 4096;
+
 Errc errc_of(int err) {
   return err == EACCES || err == EPERM || err == EROFS ? Errc::permission_denied
                                                        : Errc::unavailable;
@@ -29,7 +33,7 @@ Errc errc_of(int err) {
 std::string errno_text(int err) { return std::system_category().message(err); }
 
 Result<UniqueFd> open_lock_file(int dir, const std::string& file, bool create,
-                                std::string_view path) {
+                                std::string_view path, FileId& id) {
   // O_NOFOLLOW: a symlink planted at the lock path must not redirect us (ELOOP).
   // O_NONBLOCK: a FIFO planted there must not hang the open.
   int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | (create ? O_CREAT : 0);
@@ -55,22 +59,19 @@ Result<UniqueFd> open_lock_file(int dir, const std::string& file, bool create,
     return fail(Errc::permission_denied,
                 "lock file " + std::string(path) + " is not a regular file; refusing to use it");
   }
+  id = FileId{st.st_dev, st.st_ino};
   return out;
 }
 
-Result<bool> still_linked(int fd, int dir, const std::string& file) {
-  struct stat mine {};
+Result<bool> still_linked(const FileId& id, int dir, const std::string& file) {
   struct stat there {};
-  if (::fstat(fd, &mine) != 0) {
-    return fail(Errc::internal, "fstat of a lock fd failed: " + errno_text(errno));
-  }
   if (::fstatat(dir, file.c_str(), &there, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) {
       return false;
     }
     return fail(Errc::unavailable, "stat of lock file " + file + ": " + errno_text(errno));
   }
-  return mine.st_dev == there.st_dev && mine.st_ino == there.st_ino;
+  return id.dev == there.st_dev && id.ino == there.st_ino;
 }
 
 Guard& Guard::operator=(Guard&& o) noexcept {
@@ -127,21 +128,22 @@ ParsedRecord read_record(int fd, bool retry_torn) {
     if (attempt > 0) {
       std::this_thread::sleep_for(std::chrono::microseconds(200 << attempt));
     }
-    std::string buf(4096, '\0');
-    ssize_t n = ::pread(fd, buf.data(), buf.size(), 0);
+    char buf[4096];  // records are about 350 bytes; a longer one is read again below
+    ssize_t n = ::pread(fd, buf, sizeof buf, 0);
     if (n < 0) {
       parsed = ParsedRecord{ParsedRecord::Status::corrupt, {}, "read failed: " + errno_text(errno)};
       continue;
     }
-    buf.resize(static_cast<std::size_t>(n));
-    parsed = parse_record(buf);
-    if (parsed.status == ParsedRecord::Status::corrupt && n == 4096 &&
+    parsed = parse_record(std::string_view(buf, static_cast<std::size_t>(n)));
+    parsed.bytes_read = static_cast<std::size_t>(n);
+    if (parsed.status == ParsedRecord::Status::corrupt && n == sizeof buf &&
         parsed.why == "record is truncated") {
       // A long command line: read the whole record (bounded by kMaxRecordBody).
       std::string big(kMaxRecordBody + 128, '\0');
       ssize_t m = ::pread(fd, big.data(), big.size(), 0);
       big.resize(m > 0 ? static_cast<std::size_t>(m) : 0);
       parsed = parse_record(big);
+      parsed.bytes_read = big.size();
     }
     if (parsed.status != ParsedRecord::Status::corrupt) {
       return parsed;
@@ -150,7 +152,7 @@ ParsedRecord read_record(int fd, bool retry_torn) {
   return parsed;
 }
 
-Result<void> write_record(int fd, const Record& record, bool truncate_after,
+Result<void> write_record(int fd, const Record& record, std::size_t known_size,
                           std::string_view path) {
   std::string bytes = serialize(record);
   ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), 0);
@@ -159,11 +161,18 @@ Result<void> write_record(int fd, const Record& record, bool truncate_after,
     return fail(errc_of(err), "cannot write lock file " + std::string(path) + ": " +
                                   errno_text(err));
   }
-  if (truncate_after) {
+  // A few stray bytes after the body are harmless (the header says where it ends) and come from
+  // every other write (a "released" record is longer than a "held" one); ftruncate costs as much
+  // as three other syscalls here, so only junk beyond a page is cut.
+  if (known_size >= kJunkThreshold) {
+    // The reader filled its buffer: the file may be much larger (a planted file). Ask.
     struct stat st {};
-    if (::fstat(fd, &st) == 0 && st.st_size > static_cast<off_t>(bytes.size())) {
-      (void)::ftruncate(fd, static_cast<off_t>(bytes.size()));
+    if (::fstat(fd, &st) == 0) {
+      known_size = static_cast<std::size_t>(st.st_size);
     }
+  }
+  if (known_size > bytes.size() + kJunkThreshold) {
+    (void)::ftruncate(fd, static_cast<off_t>(bytes.size()));
   }
   return {};
 }
@@ -186,7 +195,9 @@ std::int64_t flock_holder_pid(dev_t dev, ino_t ino) {
     std::string id, kind, mode, access, pid, where;
     fields >> id >> kind >> mode >> access >> pid >> where;
     if (where == want) {
-      return std::stoll(pid);
+      std::int64_t value = 0;
+      auto [p, ec] = std::from_chars(pid.data(), pid.data() + pid.size(), value);
+      return ec == std::errc() ? value : -1;
     }
   }
   return 0;

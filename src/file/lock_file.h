@@ -46,14 +46,20 @@ class UniqueFd {
 // The text of an errno value. (strerror is not thread-safe.)
 std::string errno_text(int err);
 
-// Opens the lock file `file` in `dir`, creating it (0600) if `create`. Refuses a symlink or
-// anything but a regular file with Errc::permission_denied; ENOENT without `create` is
-// Errc::not_owner ("no such lock"). The fd is O_RDWR and close-on-exec.
-Result<UniqueFd> open_lock_file(int dir, const std::string& file, bool create,
-                                std::string_view path);
+// Which inode a lock fd has open; remembered so that checks need no fstat of our own fd.
+struct FileId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
 
-// Whether `file` in `dir` is still the inode open as `fd` (false once renamed over or removed).
-Result<bool> still_linked(int fd, int dir, const std::string& file);
+// Opens the lock file `file` in `dir`, creating it (0600) if `create`, and stores its identity in
+// `id`. Refuses a symlink or anything but a regular file with Errc::permission_denied; ENOENT
+// without `create` is Errc::not_owner ("no such lock"). The fd is O_RDWR and close-on-exec.
+Result<UniqueFd> open_lock_file(int dir, const std::string& file, bool create,
+                                std::string_view path, FileId& id);
+
+// Whether `file` in `dir` is still the inode `id` (false once renamed over or removed).
+Result<bool> still_linked(const FileId& id, int dir, const std::string& file);
 
 // The guard serialises the few steps that must not interleave on one lock file: verifying which
 // inode is current, reading the record and either writing our own or renaming a new file over it.
@@ -83,9 +89,11 @@ Result<Guard> take_guard(int fd, std::string_view path);
 // holder may have been rewriting it; a record that stays corrupt is reported corrupt.
 ParsedRecord read_record(int fd, bool retry_torn);
 
-// Writes `record` in place at offset 0 with one pwrite. `truncate_after` also cuts bytes a longer
-// earlier record left behind (done on acquisition, not on every renewal).
-Result<void> write_record(int fd, const Record& record, bool truncate_after, std::string_view path);
+// Writes `record` in place at offset 0 with one pwrite. If the file is known to hold at least
+// `known_size` bytes, more than a page beyond the record, the rest is cut off (junk such as a
+// planted file). Pass 0 when it does not matter (renewals).
+Result<void> write_record(int fd, const Record& record, std::size_t known_size,
+                          std::string_view path);
 
 // The pid holding a flock(2) lock on inode (dev, ino) according to /proc/locks, 0 if none is
 // listed, -1 if /proc/locks cannot be read.

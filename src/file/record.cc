@@ -3,23 +3,30 @@
 #include <zlib.h>
 
 #include <charconv>
-#include <cstdio>
-#include <vector>
+#include <cstring>
 
 namespace heartlock::detail {
 namespace {
 
 constexpr std::string_view kMagic = "heartlock-lock";
+// Written with a fixed width so serialize() can fill it in after the body, in the same buffer:
+// "heartlock-lock 1 000311 1a2b3c4d\n". The parser accepts any width.
+constexpr std::size_t kHeaderSize = kMagic.size() + 3 + 6 + 1 + 8 + 1;
 
 // Escapes backslash, newline and carriage return so each value stays on one line.
 void append_escaped(std::string& out, std::string_view value) {
-  for (char c : value) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      default: out.push_back(c);
+  while (!value.empty()) {
+    // A plain scan: find_first_of with a set calls memchr once per character.
+    std::size_t pos = 0;
+    while (pos < value.size() && value[pos] != '\\' && value[pos] != '\n' && value[pos] != '\r') {
+      ++pos;
     }
+    out.append(value.substr(0, pos));
+    if (pos == value.size()) {
+      return;
+    }
+    out += value[pos] == '\\' ? "\\\\" : value[pos] == '\n' ? "\\n" : "\\r";
+    value.remove_prefix(pos + 1);
   }
 }
 
@@ -45,7 +52,12 @@ void field(std::string& out, std::string_view key, std::string_view value) {
 }
 
 void field(std::string& out, std::string_view key, std::int64_t value) {
-  field(out, key, std::to_string(value));
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  out += key;
+  out.push_back(' ');
+  out.append(buf, end);
+  out.push_back('\n');
 }
 
 std::uint32_t checksum(std::string_view body) {
@@ -56,7 +68,15 @@ std::uint32_t checksum(std::string_view body) {
 template <class T>
 bool to_number(std::string_view s, T& out, int base = 10) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
-  return ec == std::errc() && p == s.data() + s.size();
+  return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+}
+
+// Splits off the text up to `sep` (or all of it).
+std::string_view next_token(std::string_view& rest, char sep) {
+  auto pos = rest.find(sep);
+  std::string_view token = rest.substr(0, pos);
+  rest.remove_prefix(pos == std::string_view::npos ? rest.size() : pos + 1);
+  return token;
 }
 
 ParsedRecord corrupt(std::string why) {
@@ -69,32 +89,46 @@ ParsedRecord corrupt(std::string why) {
 }  // namespace
 
 std::string serialize(const Record& r) {
-  std::string body;
-  body.reserve(512);
-  field(body, "state", r.state == Record::State::held ? "held" : "released");
-  field(body, "name", r.name);
-  field(body, "owner", r.owner);
-  field(body, "host", r.host);
-  field(body, "boot_id", r.boot_id);
-  field(body, "pid", r.pid);
-  field(body, "pid_start", static_cast<std::int64_t>(r.pid_start));
-  field(body, "token", static_cast<std::int64_t>(r.token));
-  field(body, "acquired_wall_ms", r.acquired_wall_ms);
-  field(body, "acquired_at_ns", r.acquired_at.count());
-  field(body, "renewed_at_ns", r.renewed_at.count());
-  field(body, "heartbeat_at_ns", r.heartbeat_at.count());
-  field(body, "hold_until_ns", r.hold_until.count());
-  field(body, "ttl_ms", r.ttl.count());
-  field(body, "stale_after_ms", r.stale_after.count());
+  std::string out(kHeaderSize, ' ');
+  out.reserve(kHeaderSize + 320 + r.command.size() + r.name.size());
+  field(out, "state", r.state == Record::State::held ? "held" : "released");
+  field(out, "name", r.name);
+  field(out, "owner", r.owner);
+  field(out, "host", r.host);
+  field(out, "boot_id", r.boot_id);
+  field(out, "pid", r.pid);
+  field(out, "pid_start", static_cast<std::int64_t>(r.pid_start));
+  field(out, "token", static_cast<std::int64_t>(r.token));
+  field(out, "acquired_wall_ms", r.acquired_wall_ms);
+  field(out, "acquired_at_ns", r.acquired_at.count());
+  field(out, "renewed_at_ns", r.renewed_at.count());
+  field(out, "heartbeat_at_ns", r.heartbeat_at.count());
+  field(out, "hold_until_ns", r.hold_until.count());
+  field(out, "ttl_ms", r.ttl.count());
+  field(out, "stale_after_ms", r.stale_after.count());
   if (r.slot) {
-    field(body, "slot", *r.slot);
+    field(out, "slot", *r.slot);
   }
-  field(body, "command", r.command);
-  char header[64];
-  int n = std::snprintf(header, sizeof header, "%s %d %zu %08x\n", kMagic.data(), kRecordVersion,
-                        body.size(), checksum(body));
-  std::string out(header, static_cast<std::size_t>(n));
-  out += body;
+  field(out, "command", r.command);
+  std::size_t body_size = out.size() - kHeaderSize;
+  std::uint32_t crc = checksum(std::string_view(out).substr(kHeaderSize));
+  // The header, in place: magic, version, 6-digit length, 8-digit hex checksum.
+  char* h = out.data();
+  std::memcpy(h, kMagic.data(), kMagic.size());
+  h += kMagic.size();
+  *h++ = ' ';
+  *h++ = static_cast<char>('0' + kRecordVersion);
+  *h++ = ' ';
+  for (int i = 5; i >= 0; --i, body_size /= 10) {
+    h[i] = static_cast<char>('0' + body_size % 10);
+  }
+  h += 6;
+  *h++ = ' ';
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 7; i >= 0; --i, crc >>= 4) {
+    h[i] = kHex[crc & 15];
+  }
+  h[8] = '\n';
   return out;
 }
 
@@ -106,22 +140,17 @@ ParsedRecord parse_record(std::string_view bytes) {
   if (eol == std::string_view::npos || eol > 64) {
     return corrupt("no record header");
   }
-  std::string_view header = bytes.substr(0, eol);
   // "<magic> <version> <length> <crc>"
-  std::vector<std::string_view> parts;
-  for (std::size_t pos = 0; pos <= header.size();) {
-    auto sp = header.find(' ', pos);
-    if (sp == std::string_view::npos) {
-      sp = header.size();
-    }
-    parts.push_back(header.substr(pos, sp - pos));
-    pos = sp + 1;
-  }
+  std::string_view header = bytes.substr(0, eol);
+  std::string_view magic = next_token(header, ' ');
+  std::string_view version_text = next_token(header, ' ');
+  std::string_view length_text = next_token(header, ' ');
+  std::string_view crc_text = next_token(header, ' ');
   int version = 0;
   std::size_t length = 0;
   std::uint32_t crc = 0;
-  if (parts.size() != 4 || parts[0] != kMagic || !to_number(parts[1], version) ||
-      !to_number(parts[2], length) || !to_number(parts[3], crc, 16)) {
+  if (magic != kMagic || !header.empty() || !to_number(version_text, version) ||
+      !to_number(length_text, length) || !to_number(crc_text, crc, 16)) {
     return corrupt("malformed record header");
   }
   if (version != kRecordVersion) {
@@ -142,66 +171,62 @@ ParsedRecord parse_record(std::string_view bytes) {
   Record& r = out.record;
   bool have_state = false;
   bool have_token = false;
+  auto text = [](std::string_view v) {
+    return v.find('\\') == std::string_view::npos ? std::string(v) : unescape(v);
+  };
   while (!body.empty()) {
-    auto nl = body.find('\n');
-    std::string_view line = body.substr(0, nl);
-    body.remove_prefix(nl == std::string_view::npos ? body.size() : nl + 1);
+    std::string_view line = next_token(body, '\n');
     auto sp = line.find(' ');
     if (sp == std::string_view::npos) {
       return corrupt("record line without a value");
     }
     std::string_view key = line.substr(0, sp);
-    std::string value = unescape(line.substr(sp + 1));
+    std::string_view value = line.substr(sp + 1);
     std::int64_t num = 0;
-    bool numeric = to_number(std::string_view(value), num);
-    auto need_number = [&](auto& target) {
-      if (!numeric) {
-        return false;
-      }
-      target = static_cast<std::remove_reference_t<decltype(target)>>(num);
-      return true;
-    };
+    const bool numeric = to_number(value, num);
     bool ok = true;
     if (key == "state") {
       have_state = value == "held" || value == "released";
       r.state = value == "held" ? Record::State::held : Record::State::released;
       ok = have_state;
     } else if (key == "name") {
-      r.name = value;
+      r.name = text(value);
     } else if (key == "owner") {
-      r.owner = value;
+      r.owner = text(value);
     } else if (key == "host") {
-      r.host = value;
+      r.host = text(value);
     } else if (key == "boot_id") {
-      r.boot_id = value;
+      r.boot_id = text(value);
     } else if (key == "command") {
-      r.command = value;
+      r.command = text(value);
+    } else if (!numeric) {
+      // Every other field we know is a number; unknown keys come from a newer version.
+      ok = key != "pid" && key != "pid_start" && key != "token" && key != "acquired_wall_ms" &&
+           key != "slot" && !key.ends_with("_ns") && !key.ends_with("_ms");
     } else if (key == "pid") {
-      ok = need_number(r.pid);
+      r.pid = num;
     } else if (key == "pid_start") {
-      ok = need_number(r.pid_start);
+      r.pid_start = static_cast<std::uint64_t>(num);
     } else if (key == "token") {
-      ok = have_token = need_number(r.token);
+      r.token = static_cast<std::uint64_t>(num);
+      have_token = true;
     } else if (key == "acquired_wall_ms") {
-      ok = need_number(r.acquired_wall_ms);
+      r.acquired_wall_ms = num;
     } else if (key == "slot") {
       r.slot = num;
-      ok = numeric;
-    } else if (key == "acquired_at_ns" || key == "renewed_at_ns" || key == "heartbeat_at_ns" ||
-               key == "hold_until_ns") {
-      BootTime t(num);
-      (key == "acquired_at_ns"    ? r.acquired_at
-       : key == "renewed_at_ns"   ? r.renewed_at
-       : key == "heartbeat_at_ns" ? r.heartbeat_at
-                                  : r.hold_until) = t;
-      ok = numeric;
+    } else if (key == "acquired_at_ns") {
+      r.acquired_at = BootTime(num);
+    } else if (key == "renewed_at_ns") {
+      r.renewed_at = BootTime(num);
+    } else if (key == "heartbeat_at_ns") {
+      r.heartbeat_at = BootTime(num);
+    } else if (key == "hold_until_ns") {
+      r.hold_until = BootTime(num);
     } else if (key == "ttl_ms") {
       r.ttl = std::chrono::milliseconds(num);
-      ok = numeric;
     } else if (key == "stale_after_ms") {
       r.stale_after = std::chrono::milliseconds(num);
-      ok = numeric;
-    }  // unknown keys: written by a newer version; ignore
+    }
     if (!ok) {
       return corrupt("bad value for record field " + std::string(key));
     }

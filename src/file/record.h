@@ -50,6 +50,7 @@ struct ParsedRecord {
   Status status = Status::empty;
   Record record;
   std::string why;  // for corrupt
+  std::size_t bytes_read = 0;  // the file holds at least this many bytes
 };
 
 // Never throws; anything that is not a whole, checksummed record is corrupt.
