@@ -11,8 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <benchmark/benchmark.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -23,6 +21,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "heartlock/heartlock.h"
 
@@ -158,7 +158,8 @@ double handover_us(bool kill_holder, int rounds) {
     ::waitpid(holder, nullptr, 0);
     samples.push_back(static_cast<double>(acquired_at - t0) / 1000.0);
     if (std::getenv("HEARTLOCK_BENCH_VERBOSE") != nullptr) {
-      std::printf("%s round %d: %.3f ms\n", kill_holder ? "takeover" : "handoff", i, samples.back() / 1000);
+      std::printf("%s round %d: %.3f ms\n", kill_holder ? "takeover" : "handoff", i,
+                  samples.back() / 1000);
     }
     for (int fd : {ready[0], ready[1], go[0], go[1], stamp[0], stamp[1]}) {
       ::close(fd);

@@ -2,8 +2,9 @@
 
 #include <cstdlib>
 
-#include "exit_codes.h"
 #include "heartlock/duration.h"
+
+#include "exit_codes.h"
 
 namespace heartlock::cli {
 
@@ -16,9 +17,12 @@ Events make_events(const CommonArgs& args) {
 
 int exit_code_for(const Error& error) {
   switch (error.code) {
-    case Errc::invalid_argument: return kExitUsage;
-    case Errc::internal: return kExitInternal;
-    default: return kExitUnavailable;
+    case Errc::invalid_argument:
+      return kExitUsage;
+    case Errc::internal:
+      return kExitInternal;
+    default:
+      return kExitUnavailable;
   }
 }
 

@@ -8,8 +8,9 @@
 #include <string>
 #include <string_view>
 
-#include "events.h"
 #include "heartlock/heartlock.h"
+
+#include "events.h"
 
 namespace heartlock::cli {
 

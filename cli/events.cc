@@ -1,11 +1,11 @@
 #include "events.h"
 
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "heartlock/duration.h"
 
@@ -19,8 +19,8 @@ std::mutex& output_mutex() {
 
 std::shared_ptr<spdlog::logger> human_logger() {
   static auto logger = [] {
-    auto l = std::make_shared<spdlog::logger>(
-        "heartlock", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    auto l = std::make_shared<spdlog::logger>("heartlock",
+                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
     l->set_pattern("heartlock: %v");
     l->set_level(spdlog::level::trace);
     return l;
@@ -30,10 +30,14 @@ std::shared_ptr<spdlog::logger> human_logger() {
 
 std::string_view level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::debug: return "debug";
-    case LogLevel::info: return "info";
-    case LogLevel::warn: return "warn";
-    case LogLevel::error: return "error";
+    case LogLevel::debug:
+      return "debug";
+    case LogLevel::info:
+      return "info";
+    case LogLevel::warn:
+      return "warn";
+    case LogLevel::error:
+      return "error";
   }
   return "info";
 }
@@ -66,10 +70,18 @@ void Events::emit(LogLevel level, std::string_view event, std::string_view text,
   }
   auto logger = human_logger();
   switch (level) {
-    case LogLevel::debug: logger->debug("{}", text); break;
-    case LogLevel::info: logger->info("{}", text); break;
-    case LogLevel::warn: logger->warn("{}", text); break;
-    case LogLevel::error: logger->error("{}", text); break;
+    case LogLevel::debug:
+      logger->debug("{}", text);
+      break;
+    case LogLevel::info:
+      logger->info("{}", text);
+      break;
+    case LogLevel::warn:
+      logger->warn("{}", text);
+      break;
+    case LogLevel::error:
+      logger->error("{}", text);
+      break;
   }
   logger->flush();
 }
@@ -94,9 +106,8 @@ nlohmann::json to_json(const LockInfo& info) {
     hj["host"] = h.host;
     hj["pid"] = h.pid;
     hj["token"] = h.token;
-    hj["since_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         h.since.time_since_epoch())
-                         .count();
+    hj["since_ms"] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(h.since.time_since_epoch()).count();
     if (h.heartbeat_age) {
       hj["heartbeat_age_ms"] = h.heartbeat_age->count();
     }
@@ -119,8 +130,8 @@ std::string describe_holder(const LockInfo& info) {
   std::string out = std::string(to_string(info.state));
   if (info.holder && !info.holder->foreign && info.holder->pid > 0) {
     const Holder& h = *info.holder;
-    out += " by pid " + std::to_string(h.pid) + " on " + h.host + " (token " +
-           std::to_string(h.token);
+    out +=
+        " by pid " + std::to_string(h.pid) + " on " + h.host + " (token " + std::to_string(h.token);
     auto held = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::system_clock::now() - h.since);
     if (info.state != LockState::free && info.state != LockState::dead) {
@@ -131,8 +142,8 @@ std::string describe_holder(const LockInfo& info) {
     }
     out += ")";
   }
-  const bool plain_held = info.state == LockState::held && info.holder && !info.holder->foreign &&
-                          !info.min_hold_left;
+  const bool plain_held =
+      info.state == LockState::held && info.holder && !info.holder->foreign && !info.min_hold_left;
   if (!info.detail.empty() && !plain_held) {
     out += ": " + info.detail;
   }

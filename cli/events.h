@@ -3,9 +3,10 @@
 #ifndef HEARTLOCK_CLI_EVENTS_H_
 #define HEARTLOCK_CLI_EVENTS_H_
 
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include "heartlock/heartlock.h"
 

@@ -37,8 +37,8 @@ int send_heartbeat(const CommonArgs& common) {
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path + 1, name.data(), name.size());
   auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-  ssize_t sent = ::sendto(fd, token, std::strlen(token), 0,
-                          reinterpret_cast<sockaddr*>(&addr), len);
+  ssize_t sent =
+      ::sendto(fd, token, std::strlen(token), 0, reinterpret_cast<sockaddr*>(&addr), len);
   int err = errno;
   ::close(fd);
   if (sent < 0) {

@@ -1,16 +1,19 @@
 // The heartlock executable: parses the command line and hands over to one subcommand.
-#include <CLI/CLI.hpp>
 #include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "heartlock/version.h"
 
 #include "admin_commands.h"
 #include "exit_codes.h"
-#include "heartlock/version.h"
 #include "run_command.h"
 #include "supervisor.h"
 
 namespace {
 
-constexpr const char* kFooter = R"(Backends: file:///dir or a directory (default: $HEARTLOCK_DIR, /run/lock/heartlock,
+constexpr const char* kFooter =
+    R"(Backends: file:///dir or a directory (default: $HEARTLOCK_DIR, /run/lock/heartlock,
 $XDG_RUNTIME_DIR/heartlock or /tmp/heartlock-UID). Set with -b or HEARTLOCK_BACKEND.
 Durations: 500ms, 30s, 5m, 2h, 1d, or sums such as 1h30m.
 
@@ -31,8 +34,9 @@ int main(int argc, char** argv) {
   // these through a signalfd.
   block_supervised_signals();
 
-  CLI::App app{"heartlock: run jobs once, never twice at the same time; leases with heartbeats "
-               "and fencing tokens"};
+  CLI::App app{
+      "heartlock: run jobs once, never twice at the same time; leases with heartbeats "
+      "and fencing tokens"};
   app.footer(kFooter);
   app.require_subcommand(1);
   app.fallthrough();

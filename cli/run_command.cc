@@ -122,8 +122,8 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
     std::uint64_t one = 1;
     (void)!::write(lost_fd, &one, sizeof one);
   };
-  auto acquired = wait ? store->acquire(key, lease_options, *wait)
-                       : store->try_acquire(key, lease_options);
+  auto acquired =
+      wait ? store->acquire(key, lease_options, *wait) : store->try_acquire(key, lease_options);
   if (!acquired) {
     events.error("lock " + key + ": " + acquired.error().message);
     ::close(lost_fd);
@@ -164,8 +164,7 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
                   {{"key", key}});
       exit_code = kExitLost;
     } else if (released.error().code != Errc::lost) {
-      events.emit(LogLevel::warn, "release", "release of " + key + ": " +
-                                                 released.error().message);
+      events.emit(LogLevel::warn, "release", "release of " + key + ": " + released.error().message);
     }
   }
   events.emit(LogLevel::debug, "finished",

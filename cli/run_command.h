@@ -2,9 +2,10 @@
 #ifndef HEARTLOCK_CLI_RUN_COMMAND_H_
 #define HEARTLOCK_CLI_RUN_COMMAND_H_
 
-#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "common.h"
 

@@ -2,9 +2,10 @@
 #include <cstdio>
 #include <iostream>
 
+#include "heartlock/duration.h"
+
 #include "admin_commands.h"
 #include "exit_codes.h"
-#include "heartlock/duration.h"
 
 namespace heartlock::cli {
 namespace {
@@ -15,8 +16,8 @@ std::string age(const std::optional<std::chrono::milliseconds>& d) {
 
 void print_table(const std::vector<LockInfo>& locks) {
   std::vector<std::vector<std::string>> rows;
-  rows.push_back({"NAME", "STATE", "TOKEN", "HOLDER", "HELD FOR", "HEARTBEAT", "COMMAND",
-                  "LOCK FILE"});
+  rows.push_back(
+      {"NAME", "STATE", "TOKEN", "HOLDER", "HELD FOR", "HEARTBEAT", "COMMAND", "LOCK FILE"});
   for (const auto& info : locks) {
     std::string token = "-";
     std::string holder = "-";

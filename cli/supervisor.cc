@@ -4,11 +4,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sched.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,9 +17,12 @@
 #include <cstring>
 #include <string_view>
 
+#include <sched.h>
+
+#include "heartlock/duration.h"
+
 #include "../src/core/process_identity.h"
 #include "exit_codes.h"
-#include "heartlock/duration.h"
 
 extern char** environ;
 
@@ -255,8 +257,8 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
   out.write.close();
   err.write.close();
   if (spawn_error != 0) {
-    events.error("cannot run '" + options.argv[0] + "': " +
-                 std::system_category().message(spawn_error));
+    events.error("cannot run '" + options.argv[0] +
+                 "': " + std::system_category().message(spawn_error));
     return {Outcome::Kind::spawn_failed,
             spawn_error == ENOENT ? kExitNotFound : kExitCannotExecute};
   }
@@ -406,8 +408,7 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
                     "lease " + lease.name() + " lost (" +
                         std::string(reason ? to_string(*reason) : "unknown") +
                         "); stopping the command's process group",
-                    {{"key", lease.name()},
-                     {"reason", reason ? to_string(*reason) : "unknown"}});
+                    {{"key", lease.name()}, {"reason", reason ? to_string(*reason) : "unknown"}});
         stopping = Outcome::Kind::lost;  // overrides a timeout in progress
         stop_group(Outcome::Kind::lost, SIGTERM);
       }

@@ -14,15 +14,16 @@
 #include <string>
 #include <vector>
 
-#include "events.h"
 #include "heartlock/heartlock.h"
+
+#include "events.h"
 
 namespace heartlock::cli {
 
 enum class HeartbeatMode {
-  alive,     // the wrapper heartbeats while COMMAND lives
-  explicit_, // only `heartlock heartbeat` calls from inside COMMAND count
-  output,    // each line COMMAND prints counts
+  alive,      // the wrapper heartbeats while COMMAND lives
+  explicit_,  // only `heartlock heartbeat` calls from inside COMMAND count
+  output,     // each line COMMAND prints counts
 };
 
 struct SuperviseOptions {

@@ -10,7 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -20,8 +19,11 @@
 #include <random>
 #include <thread>
 
+#include <CLI/CLI.hpp>
+
 #include "heartlock/duration.h"
 #include "heartlock/heartlock.h"
+
 #include "torture_check.h"
 
 namespace {
@@ -127,8 +129,8 @@ int main(int argc, char** argv) {
       config.log_path = scratch + "/log";
     }
   }
-  int log = ::open(config.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC,
-                   0600);
+  int log =
+      ::open(config.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (log < 0) {
     std::cerr << "heartlock-torture: cannot open " << config.log_path << "\n";
     return 69;
@@ -197,9 +199,8 @@ int main(int argc, char** argv) {
 
   std::ifstream in(config.log_path);
   auto v = heartlock::tools::check_log(in);
-  std::cout << "sections=" << v.sections << " violations=" << v.violations
-            << " kills=" << v.kills << " stops=" << v.stops << " fenced=" << v.fenced
-            << std::endl;
+  std::cout << "sections=" << v.sections << " violations=" << v.violations << " kills=" << v.kills
+            << " stops=" << v.stops << " fenced=" << v.fenced << std::endl;
   for (const auto& p : v.problems) {
     std::cerr << "heartlock-torture: " << p << "\n";
   }
@@ -210,8 +211,8 @@ int main(int argc, char** argv) {
     std::error_code ec;
     std::filesystem::remove_all(scratch, ec);
   } else if (v.violations > 0) {
-    std::cerr << "heartlock-torture: log kept at " << config.log_path << " (seed "
-              << config.seed << ")\n";
+    std::cerr << "heartlock-torture: log kept at " << config.log_path << " (seed " << config.seed
+              << ")\n";
   }
   return v.violations == 0 && v.sections > 0 && failed_workers == 0 ? 0 : 1;
 }

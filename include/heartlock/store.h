@@ -41,8 +41,7 @@ class Store {
 
   // Like try_acquire, but waits up to `wait` for the lock to be freed. A waiter is woken when the
   // holder releases or dies, not by a polling sleep. Busy if still held after `wait`.
-  [[nodiscard]] virtual Result<Acquired> acquire(std::string_view name,
-                                                 const LeaseOptions& options,
+  [[nodiscard]] virtual Result<Acquired> acquire(std::string_view name, const LeaseOptions& options,
                                                  std::chrono::milliseconds wait) = 0;
 
   // The state of one lock. Errc::invalid_argument for a bad name.

@@ -6,9 +6,10 @@
 #include <chrono>
 #include <optional>
 
-#include "clock.h"
 #include "heartlock/error.h"
 #include "heartlock/options.h"
+
+#include "clock.h"
 
 namespace heartlock::detail {
 

@@ -4,9 +4,9 @@
 #ifndef HEARTLOCK_CORE_CLOCK_H_
 #define HEARTLOCK_CORE_CLOCK_H_
 
-#include <time.h>
-
 #include <chrono>
+
+#include <time.h>
 
 namespace heartlock::detail {
 

@@ -34,8 +34,8 @@ void LeaseState::lose_locked(LostReason reason, std::string why) {
     return;  // already lost; the first reason stands
   }
   if (log_) {
-    log_(LogLevel::warn, "lease " + name_ + " (token " + std::to_string(token_) + ") lost: " +
-                             std::string(to_string(reason)) + ": " + why);
+    log_(LogLevel::warn, "lease " + name_ + " (token " + std::to_string(token_) +
+                             ") lost: " + std::string(to_string(reason)) + ": " + why);
   }
   pending_callback_.emplace(reason, std::move(why));
 }
@@ -75,8 +75,7 @@ Result<void> LeaseState::renew_locked(BootTime now) {
     // Transient: the lease may still be valid on the backend until last_renewed_ + ttl. Give up
     // half a renew interval before that, so the holder stops before anyone else can start.
     if (now + interval_ / 2 >= last_renewed_ + options_.ttl) {
-      lose_locked(LostReason::backend_lost,
-                  "could not renew within the ttl: " + r.error().message);
+      lose_locked(LostReason::backend_lost, "could not renew within the ttl: " + r.error().message);
       return fail(Errc::lost, "lease " + name_ + " lost: " + r.error().message);
     }
     return std::unexpected(r.error());
@@ -97,13 +96,12 @@ std::optional<BootTime> LeaseState::tick(BootTime now) {
       return std::nullopt;
     }
     if (options_.max_hold.count() > 0 && now >= acquired_at_ + options_.max_hold) {
-      lose_locked(LostReason::max_hold, "held for max_hold " +
-                                            std::to_string(options_.max_hold.count()) + "ms");
+      lose_locked(LostReason::max_hold,
+                  "held for max_hold " + std::to_string(options_.max_hold.count()) + "ms");
       // The failsafe ends the lease for everyone: release it (fenced) so others can take it.
       (void)backend_->release(std::chrono::nanoseconds(0));
       backend_.reset();
-    } else if (options_.stale_after.count() > 0 &&
-               now - last_heartbeat() >= options_.stale_after) {
+    } else if (options_.stale_after.count() > 0 && now - last_heartbeat() >= options_.stale_after) {
       // Deadlocked: stop renewing. The lease stays visible as deadlocked, so contenders may take
       // it over, and the holder is told now rather than after a takeover.
       lose_locked(LostReason::deadlocked,
@@ -151,8 +149,8 @@ Result<void> LeaseState::release(BootTime now) {
     released_.store(true, std::memory_order_release);
     if (backend_) {
       auto held = now - acquired_at_;
-      auto hold_for = std::max(std::chrono::nanoseconds(0),
-                               std::chrono::nanoseconds(options_.min_hold) - held);
+      auto hold_for =
+          std::max(std::chrono::nanoseconds(0), std::chrono::nanoseconds(options_.min_hold) - held);
       auto r = backend_->release(hold_for);
       backend_.reset();
       if (!r) {

@@ -11,10 +11,11 @@
 #include <stop_token>
 #include <string>
 
-#include "backend_lease.h"
-#include "clock.h"
 #include "heartlock/error.h"
 #include "heartlock/options.h"
+
+#include "backend_lease.h"
+#include "clock.h"
 
 namespace heartlock::detail {
 

@@ -31,8 +31,8 @@ Result<Acquired> LeasingStore::acquire_until(std::string_view name, const LeaseO
   if (auto ok = validate(options); !ok) {
     return std::unexpected(ok.error());
   }
-  ClaimRequest request{.name = name, .options = options, .owner = make_owner(),
-                       .deadline = deadline};
+  ClaimRequest request{
+      .name = name, .options = options, .owner = make_owner(), .deadline = deadline};
   auto attempt = claim(request);
   if (!attempt) {
     return std::unexpected(attempt.error());

@@ -10,15 +10,16 @@
 #include <string_view>
 #include <variant>
 
+#include "heartlock/store.h"
+
 #include "backend_lease.h"
 #include "clock.h"
-#include "heartlock/store.h"
 #include "keepalive.h"
 
 namespace heartlock::detail {
 
 struct ClaimRequest {
-  std::string_view name;  // validated
+  std::string_view name;        // validated
   const LeaseOptions& options;  // validated
   std::string owner;
   // When to give up waiting; nullopt: try once. Backends wait for a release notification, not by

@@ -2,8 +2,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "../file/file_store.h"
 #include "heartlock/store.h"
+
+#include "../file/file_store.h"
 
 namespace heartlock {
 

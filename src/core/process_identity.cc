@@ -1,17 +1,18 @@
 #include "process_identity.h"
 
-#include <pthread.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include <array>
 #include <charconv>
-#include <fstream>
 #include <cstdio>
+#include <fstream>
 #include <mutex>
 #include <new>
 #include <random>
 #include <sstream>
+
+#include <pthread.h>
 
 namespace heartlock::detail {
 namespace {

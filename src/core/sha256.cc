@@ -1,8 +1,8 @@
 #include "sha256.h"
 
-#include <openssl/evp.h>
-
 #include <array>
+
+#include <openssl/evp.h>
 
 namespace heartlock::detail {
 

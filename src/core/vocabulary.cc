@@ -10,35 +10,52 @@ namespace heartlock {
 
 std::string_view to_string(Errc code) noexcept {
   switch (code) {
-    case Errc::invalid_argument: return "invalid_argument";
-    case Errc::unavailable: return "unavailable";
-    case Errc::lost: return "lost";
-    case Errc::not_owner: return "not_owner";
-    case Errc::permission_denied: return "permission_denied";
-    case Errc::unsupported: return "unsupported";
-    case Errc::internal: return "internal";
+    case Errc::invalid_argument:
+      return "invalid_argument";
+    case Errc::unavailable:
+      return "unavailable";
+    case Errc::lost:
+      return "lost";
+    case Errc::not_owner:
+      return "not_owner";
+    case Errc::permission_denied:
+      return "permission_denied";
+    case Errc::unsupported:
+      return "unsupported";
+    case Errc::internal:
+      return "internal";
   }
   return "internal";
 }
 
 std::string_view to_string(LostReason reason) noexcept {
   switch (reason) {
-    case LostReason::deadlocked: return "deadlocked";
-    case LostReason::expired: return "expired";
-    case LostReason::taken_over: return "taken_over";
-    case LostReason::max_hold: return "max_hold";
-    case LostReason::backend_lost: return "backend_lost";
+    case LostReason::deadlocked:
+      return "deadlocked";
+    case LostReason::expired:
+      return "expired";
+    case LostReason::taken_over:
+      return "taken_over";
+    case LostReason::max_hold:
+      return "max_hold";
+    case LostReason::backend_lost:
+      return "backend_lost";
   }
   return "backend_lost";
 }
 
 std::string_view to_string(LockState state) noexcept {
   switch (state) {
-    case LockState::free: return "free";
-    case LockState::held: return "held";
-    case LockState::deadlocked: return "deadlocked";
-    case LockState::dead: return "dead";
-    case LockState::expired: return "expired";
+    case LockState::free:
+      return "free";
+    case LockState::held:
+      return "held";
+    case LockState::deadlocked:
+      return "deadlocked";
+    case LockState::dead:
+      return "dead";
+    case LockState::expired:
+      return "expired";
   }
   return "held";
 }
@@ -65,9 +82,9 @@ Result<void> validate(const LeaseOptions& o) {
     return fail(Errc::invalid_argument, "durations must not be negative");
   }
   if (o.stale_after.count() > 0 && o.stale_after <= renew_interval(o)) {
-    return fail(Errc::invalid_argument,
-                "stale_after " + ms(o.stale_after) + " must be longer than the renew interval " +
-                    ms(renew_interval(o)) + " (ttl/3)");
+    return fail(Errc::invalid_argument, "stale_after " + ms(o.stale_after) +
+                                            " must be longer than the renew interval " +
+                                            ms(renew_interval(o)) + " (ttl/3)");
   }
   if (o.stale_after.count() > 0 && !o.keepalive) {
     return fail(Errc::invalid_argument,

@@ -67,8 +67,8 @@ UniqueFd watch_dir(int dir) {
   }
   std::string path = "/proc/self/fd/" + std::to_string(dir);
   if (::inotify_add_watch(fd, path.c_str(),
-                          IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_MOVED_TO |
-                              IN_DELETE) < 0) {
+                          IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_MOVED_TO | IN_DELETE) <
+      0) {
     ::close(fd);
     return UniqueFd();
   }
@@ -144,8 +144,7 @@ void FileStore::return_watch(UniqueFd watch) {
   }  // else: closed here, off nobody's critical path but this waiter's, which is done
 }
 
-Record FileStore::new_record(const ClaimRequest& request, std::uint64_t token,
-                             BootTime now) const {
+Record FileStore::new_record(const ClaimRequest& request, std::uint64_t token, BootTime now) const {
   ProcessIdentity self = self_identity();
   Record r;
   r.state = Record::State::held;
@@ -156,9 +155,9 @@ Record FileStore::new_record(const ClaimRequest& request, std::uint64_t token,
   r.pid = self.pid;
   r.pid_start = self.start_ticks;
   r.token = token;
-  r.acquired_wall_ms = std::chrono::duration_cast<milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
+  r.acquired_wall_ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   r.acquired_at = r.renewed_at = r.heartbeat_at = now;
   r.ttl = request.options.ttl;
   r.stale_after = request.options.stale_after;
@@ -175,8 +174,8 @@ LockInfo FileStore::observe(std::string_view name, const std::string& file, int 
   seen.parsed = read_record(fd, true);
   seen.boot_id = boot_id();
   const Record& r = seen.parsed.record;
-  const bool live_record = seen.parsed.status == ParsedRecord::Status::ok &&
-                           r.state == Record::State::held;
+  const bool live_record =
+      seen.parsed.status == ParsedRecord::Status::ok && r.state == Record::State::held;
   if (live_record) {
     seen.holder = liveness(r.pid, r.pid_start, r.boot_id);
   }
@@ -233,10 +232,9 @@ Result<Attempt> FileStore::claim(const ClaimRequest& request) {
         if (!request.deadline || boot_now() >= *request.deadline) {
           return got;
         }
-        wait_event(watch.get(),
-                   poll_timeout_ms(std::min(*request.deadline,
-                                            takeover_possible_at(*busy, boot_now())),
-                                   kMaxWaitSlice));
+        wait_event(watch.get(), poll_timeout_ms(std::min(*request.deadline,
+                                                         takeover_possible_at(*busy, boot_now())),
+                                                kMaxWaitSlice));
         continue;
       }
       ++reopens;  // the file was replaced under us: try the new one
@@ -303,9 +301,9 @@ Result<Attempt> FileStore::claim_locked(const ClaimRequest& request, const std::
   // right now. Only a record still saying "held" (its holder crashed) or an unreadable one may:
   // then order ourselves against that takeover with the guard. It has either renamed its file in
   // already (we see the path moved and retry) or will find our fresh record and back off.
-  const bool contested = previous.status == ParsedRecord::Status::corrupt ||
-                         (previous.status == ParsedRecord::Status::ok &&
-                          previous.record.state == Record::State::held);
+  const bool contested =
+      previous.status == ParsedRecord::Status::corrupt ||
+      (previous.status == ParsedRecord::Status::ok && previous.record.state == Record::State::held);
   Guard guard;
   if (contested) {
     auto taken = take_guard(fd.get(), path);
@@ -373,43 +371,52 @@ Result<std::optional<Attempt>> FileStore::take_over(const ClaimRequest& request,
   // The arbiter is rename(2): a new file, already locked and holding our record, replaces the
   // old one in one step. Exactly one contender can do that while holding the guard, and nothing
   // is ever unlinked, so no newer owner's file can be removed.
+  BootTime now = boot_now();
+  std::uint64_t token = now_seen.holder->token + 1;
+  Record record = new_record(request, token, now);
+  FileId id;
+  auto fd = replace_file(file, record, true, id);
+  if (!fd) {
+    return std::unexpected(fd.error());
+  }
+  guard->unlock();
+  log(LogLevel::warn, "took over lock " + now_seen.name + " from " + now_seen.holder->owner + " (" +
+                          std::string(to_string(now_seen.state)) + ": " + now_seen.detail +
+                          "); token " + std::to_string(token));
+  return std::optional<Attempt>(Claim{
+      .lease = std::make_unique<FileLease>(dir_, file, path, std::move(*fd), id, std::move(record)),
+      .token = token,
+      .location = path,
+      .acquired_at = now,
+  });
+}
+
+Result<UniqueFd> FileStore::replace_file(const std::string& file, const Record& record,
+                                         bool lock_it, FileId& id) {
+  // A hidden temporary name: encoded lock names never start with '.', so it cannot collide.
   std::string tmp = "." + file + "." + random_hex(6) + ".new";
-  int raw = ::openat(dir_->get(), tmp.c_str(),
-                     O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int raw =
+      ::openat(dir_->get(), tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (raw < 0) {
     return fail(Errc::unavailable, "cannot create " + path_of(tmp) + ": " + errno_text(errno));
   }
   UniqueFd fd(raw);
   struct stat st {};
-  ::fstat(fd.get(), &st);
-  const FileId id{st.st_dev, st.st_ino};
-  auto drop_tmp = [&] { ::unlinkat(dir_->get(), tmp.c_str(), 0); };
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    drop_tmp();
-    return fail(Errc::internal, "cannot lock the new file " + path_of(tmp));
+  if (::fstat(fd.get(), &st) != 0 || (lock_it && ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)) {
+    ::unlinkat(dir_->get(), tmp.c_str(), 0);
+    return fail(Errc::internal, "cannot prepare the new file " + path_of(tmp));
   }
-  BootTime now = boot_now();
-  std::uint64_t token = now_seen.holder->token + 1;
-  Record record = new_record(request, token, now);
-  if (auto ok = write_record(fd.get(), record, 0, path); !ok) {
-    drop_tmp();
+  id = FileId{st.st_dev, st.st_ino};
+  if (auto ok = write_record(fd.get(), record, 0, path_of(file)); !ok) {
+    ::unlinkat(dir_->get(), tmp.c_str(), 0);
     return std::unexpected(ok.error());
   }
   if (::renameat(dir_->get(), tmp.c_str(), dir_->get(), file.c_str()) != 0) {
     int err = errno;
-    drop_tmp();
-    return fail(Errc::unavailable, "cannot rename over " + path + ": " + errno_text(err));
+    ::unlinkat(dir_->get(), tmp.c_str(), 0);
+    return fail(Errc::unavailable, "cannot rename over " + path_of(file) + ": " + errno_text(err));
   }
-  guard->unlock();
-  log(LogLevel::warn, "took over lock " + now_seen.name + " from " + now_seen.holder->owner +
-                          " (" + std::string(to_string(now_seen.state)) + ": " + now_seen.detail +
-                          "); token " + std::to_string(token));
-  return std::optional<Attempt>(Claim{
-      .lease = std::make_unique<FileLease>(dir_, file, path, std::move(fd), id, std::move(record)),
-      .token = token,
-      .location = path,
-      .acquired_at = now,
-  });
+  return fd;
 }
 
 Result<void> FileStore::kill_holder(std::int64_t holder_pid, std::uint64_t start_ticks,
@@ -519,17 +526,9 @@ Result<void> FileStore::break_lease(std::string_view name, std::uint64_t token) 
     return write_record(fd->get(), record, current.bytes_read, path);
   }
   // A live holder: fence it off by renaming a fresh, unlocked file over its own.
-  std::string tmp = "." + file + "." + random_hex(6) + ".new";
-  int raw = ::openat(dir_->get(), tmp.c_str(),
-                     O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (raw < 0) {
-    return fail(Errc::unavailable, "cannot create " + path_of(tmp) + ": " + errno_text(errno));
-  }
-  UniqueFd fresh(raw);
-  auto wrote = write_record(fresh.get(), record, 0, path);
-  if (!wrote || ::renameat(dir_->get(), tmp.c_str(), dir_->get(), file.c_str()) != 0) {
-    ::unlinkat(dir_->get(), tmp.c_str(), 0);
-    return fail(Errc::unavailable, "cannot replace " + path);
+  FileId fresh_id;
+  if (auto fresh = replace_file(file, record, false, fresh_id); !fresh) {
+    return std::unexpected(fresh.error());
   }
   log(LogLevel::warn, "broke lease " + std::to_string(token) + " on " + std::string(name));
   return {};

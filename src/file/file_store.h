@@ -44,10 +44,14 @@ class FileStore final : public LeasingStore {
   Result<Attempt> claim(const ClaimRequest& request) override;
 
  private:
-  Result<Attempt> claim_locked(const ClaimRequest& request, const std::string& file,
-                               UniqueFd& fd, const FileId& id);
+  Result<Attempt> claim_locked(const ClaimRequest& request, const std::string& file, UniqueFd& fd,
+                               const FileId& id);
   Result<std::optional<Attempt>> take_over(const ClaimRequest& request, const std::string& file,
                                            int old_fd, const FileId& old_id, const LockInfo& seen);
+  // Writes `record` to a new file (flocked first if `lock_it`) and renames it over `file`: the
+  // one atomic step of a takeover or a broken lease. Never unlinks anything but its own temp.
+  Result<UniqueFd> replace_file(const std::string& file, const Record& record, bool lock_it,
+                                FileId& id);
   Result<void> kill_holder(std::int64_t pid, std::uint64_t start_ticks,
                            const LeaseOptions& options);
   LockInfo observe(std::string_view name, const std::string& file, int fd, const FileId& id,

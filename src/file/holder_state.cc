@@ -103,8 +103,8 @@ LockInfo describe(std::string_view name, const Observation& seen, BootTime now,
 }
 
 bool may_take_over(const LockInfo& info) {
-  return (info.state == LockState::expired || info.state == LockState::deadlocked) &&
-         info.holder && !info.holder->foreign;
+  return (info.state == LockState::expired || info.state == LockState::deadlocked) && info.holder &&
+         !info.holder->foreign;
 }
 
 }  // namespace heartlock::detail

@@ -7,19 +7,20 @@
 #include <string>
 #include <string_view>
 
+#include "heartlock/lease.h"
+
 #include "../core/clock.h"
 #include "../core/process_identity.h"
-#include "heartlock/lease.h"
 #include "record.h"
 
 namespace heartlock::detail {
 
 struct Observation {
   ParsedRecord parsed;
-  bool locked = false;           // someone holds the flock(2) lock on the current file
-  std::int64_t flock_pid = 0;    // from /proc/locks when known
+  bool locked = false;                  // someone holds the flock(2) lock on the current file
+  std::int64_t flock_pid = 0;           // from /proc/locks when known
   Liveness holder = Liveness::unknown;  // of the process the record names
-  std::string boot_id;           // this boot
+  std::string boot_id;                  // this boot
 };
 
 // Describes the lock. Rules:

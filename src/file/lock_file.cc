@@ -50,8 +50,8 @@ Result<UniqueFd> open_lock_file(int dir, const std::string& file, bool create,
     if (err == ENOENT && !create) {
       return fail(Errc::not_owner, "no lock file " + std::string(path));
     }
-    return fail(errc_of(err), "cannot open lock file " + std::string(path) + ": " +
-                                  errno_text(err));
+    return fail(errc_of(err),
+                "cannot open lock file " + std::string(path) + ": " + errno_text(err));
   }
   UniqueFd out(fd);
   struct stat st {};
@@ -158,8 +158,8 @@ Result<void> write_record(int fd, const Record& record, std::size_t known_size,
   ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), 0);
   if (n != static_cast<ssize_t>(bytes.size())) {
     int err = n < 0 ? errno : ENOSPC;
-    return fail(errc_of(err), "cannot write lock file " + std::string(path) + ": " +
-                                  errno_text(err));
+    return fail(errc_of(err),
+                "cannot write lock file " + std::string(path) + ": " + errno_text(err));
   }
   // A few stray bytes after the body are harmless (the header says where it ends) and come from
   // every other write (a "released" record is longer than a "held" one); ftruncate costs as much

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "heartlock/error.h"
+
 #include "record.h"
 
 namespace heartlock::detail {

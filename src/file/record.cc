@@ -1,9 +1,9 @@
 #include "record.h"
 
-#include <zlib.h>
-
 #include <charconv>
 #include <cstring>
+
+#include <zlib.h>
 
 namespace heartlock::detail {
 namespace {

@@ -49,7 +49,7 @@ struct ParsedRecord {
   enum class Status { ok, empty, corrupt };
   Status status = Status::empty;
   Record record;
-  std::string why;  // for corrupt
+  std::string why;             // for corrupt
   std::size_t bytes_read = 0;  // the file holds at least this many bytes
 };
 

@@ -65,8 +65,8 @@ Result<std::unique_ptr<Store>> open_file_store(std::string path, StoreOptions op
     int err = errno;
     struct stat link {};
     // With O_DIRECTORY a symlink fails as ENOTDIR rather than ELOOP: ask lstat which it was.
-    if (err == ELOOP || (err == ENOTDIR && ::lstat(path.c_str(), &link) == 0 &&
-                         S_ISLNK(link.st_mode))) {
+    if (err == ELOOP ||
+        (err == ENOTDIR && ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode))) {
       return fail(Errc::permission_denied,
                   "lock directory " + path + " is a symlink; refusing to follow it");
     }
@@ -87,8 +87,8 @@ Result<std::unique_ptr<Store>> open_file_store(std::string path, StoreOptions op
                     ", not by this user (uid " + std::to_string(::geteuid()) + "); refusing it");
   }
   if (::faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) != 0) {
-    return fail(Errc::permission_denied, "lock directory " + path + " is not writable: " +
-                                             errno_text(errno));
+    return fail(Errc::permission_denied,
+                "lock directory " + path + " is not writable: " + errno_text(errno));
   }
   return std::make_unique<FileStore>(std::move(path), std::move(dir), std::move(options));
 }

@@ -2,10 +2,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-
-#include <fstream>
 
 #include "../../src/file/name_codec.h"
 #include "../support/test_support.h"
@@ -154,28 +154,28 @@ TEST_F(CliTest, MissingHeartbeatsLoseTheLeaseAndStopTheCommand) {
 }
 
 TEST_F(CliTest, ExplicitHeartbeatsKeepTheLease) {
-  auto r = run({"run", "--heartbeat", "explicit", "--ttl", "150ms", "--stale-after", "400ms",
-                "--", "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do \"$HL\" heartbeat || exit 9; "
-                                  "sleep 0.1; done"});
+  auto r = run({"run", "--heartbeat", "explicit", "--ttl", "150ms", "--stale-after", "400ms", "--",
+                "sh", "-c",
+                "for i in 1 2 3 4 5 6 7 8 9 10; do \"$HL\" heartbeat || exit 9; "
+                "sleep 0.1; done"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 TEST_F(CliTest, OutputLinesAreHeartbeatsAndPassThroughUnchanged) {
   auto r = run({"run", "--heartbeat", "output", "--ttl", "150ms", "--stale-after", "400ms", "--",
-                "sh", "-c", "for i in 1 2 3 4 5 6 7 8; do echo tick $i; echo err $i >&2; "
-                            "sleep 0.1; done"});
+                "sh", "-c",
+                "for i in 1 2 3 4 5 6 7 8; do echo tick $i; echo err $i >&2; "
+                "sleep 0.1; done"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "tick 1\ntick 2\ntick 3\ntick 4\ntick 5\ntick 6\ntick 7\ntick 8\n");
   EXPECT_NE(r.err.find("err 8"), std::string::npos);
 }
 
-TEST_F(CliTest, HeartbeatOutsideRunIsAUsageError) {
-  EXPECT_EQ(run({"heartbeat"}).exit_code, 64);
-}
+TEST_F(CliTest, HeartbeatOutsideRunIsAUsageError) { EXPECT_EQ(run({"heartbeat"}).exit_code, 64); }
 
 TEST_F(CliTest, KilledWrapperTakesItsCommandAlong) {
-  auto wrapper = start({"run", "-k", "job", "--", "sh", "-c",
-                        "sleep 60 & echo $! > " + file("pid") + "; wait"});
+  auto wrapper = start(
+      {"run", "-k", "job", "--", "sh", "-c", "sleep 60 & echo $! > " + file("pid") + "; wait"});
   pid_t grandchild = read_pid("pid");
   ASSERT_GT(grandchild, 0);
   wrapper.signal(SIGKILL);
@@ -184,9 +184,9 @@ TEST_F(CliTest, KilledWrapperTakesItsCommandAlong) {
 }
 
 TEST_F(CliTest, TermToTheWrapperReachesTheCommand) {
-  auto wrapper = start({"run", "-k", "job", "--", "sh", "-c",
-                        "trap 'exit 7' TERM; echo $$ > " + file("pid") +
-                            "; while :; do sleep 0.05; done"});
+  auto wrapper =
+      start({"run", "-k", "job", "--", "sh", "-c",
+             "trap 'exit 7' TERM; echo $$ > " + file("pid") + "; while :; do sleep 0.05; done"});
   read_pid("pid");
   wrapper.signal(SIGTERM);
   EXPECT_EQ(wrapper.exit_code(), 7);
@@ -231,8 +231,8 @@ TEST_F(CliTest, StatusShowsHoldersAndReleaseIsFenced) {
 }
 
 TEST_F(CliTest, WaitGetsTheLockWhenTheHolderFinishes) {
-  auto holder = start({"run", "-k", "job", "--", "sh", "-c",
-                       "touch " + file("go") + "; sleep 0.3"});
+  auto holder =
+      start({"run", "-k", "job", "--", "sh", "-c", "touch " + file("go") + "; sleep 0.3"});
   ASSERT_TRUE(eventually([&] { return ::access(file("go").c_str(), F_OK) == 0; }));
   auto waited = run({"run", "-k", "job", "-w", "30s", "--", "true"});
   EXPECT_EQ(waited.exit_code, 0) << waited.err;
@@ -247,8 +247,7 @@ TEST_F(CliTest, MinHoldBlocksTheNextRun) {
 }
 
 TEST_F(CliTest, FlockInteropFromTheCli) {
-  auto holder = start({"run", "-k", "job", "--", "sh", "-c",
-                       "touch " + file("go") + "; sleep 30"});
+  auto holder = start({"run", "-k", "job", "--", "sh", "-c", "touch " + file("go") + "; sleep 30"});
   ASSERT_TRUE(eventually([&] { return ::access(file("go").c_str(), F_OK) == 0; }));
   auto r = testing::run_command({"flock", "-n", locks() + "/job.lock", "true"});
   EXPECT_EQ(r.exit_code, 1);

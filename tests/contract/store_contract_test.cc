@@ -1,16 +1,17 @@
 // The contract every backend meets. Each backend instantiates this suite with a factory; the
 // tests speak only the public API. Timing: short ttls make the suite quick; nothing asserts how
 // long something took, only what happened, waiting with bounded polls.
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <set>
 #include <thread>
 
-#include "../support/test_support.h"
+#include <gtest/gtest.h>
+
 #include "heartlock/heartlock.h"
+
+#include "../support/test_support.h"
 
 namespace heartlock {
 namespace {
@@ -158,14 +159,8 @@ TEST_P(StoreContract, UnrenewedLeaseExpiresAndIsTakenOver) {
   auto b = open();
   auto old = a->try_acquire("job", {.ttl = 60ms, .keepalive = false});
   ASSERT_THAT(old, IsAcquired());
-  std::optional<Lease> fresh;
-  ASSERT_TRUE(eventually([&] {
-    auto got = b->try_acquire("job", {});
-    if (got && got->acquired()) {
-      fresh.emplace(std::move(*got).lease());
-    }
-    return fresh.has_value();
-  }));
+  std::optional<Lease> fresh = testing::acquire_eventually(*b, "job");
+  ASSERT_TRUE(fresh);
   EXPECT_GT(fresh->token(), old->lease().token());
   EXPECT_THAT(old->lease().renew(), HasErrc(Errc::lost));
   EXPECT_THAT(old->lease().release(), HasErrc(Errc::lost));
@@ -177,25 +172,18 @@ TEST_P(StoreContract, DeadlockedHolderIsToldAndTakenOver) {
   auto b = open();
   std::atomic<int> calls{0};
   std::atomic<int> reason{-1};
-  auto stuck = a->try_acquire("job", {.ttl = 90ms,
-                                      .stale_after = 150ms,
-                                      .on_lost = [&](LostReason r, std::string_view) {
-                                        reason = static_cast<int>(r);
-                                        ++calls;
-                                      }});
+  auto stuck = a->try_acquire(
+      "job", {.ttl = 90ms, .stale_after = 150ms, .on_lost = [&](LostReason r, std::string_view) {
+                reason = static_cast<int>(r);
+                ++calls;
+              }});
   ASSERT_THAT(stuck, IsAcquired());
   ASSERT_TRUE(eventually([&] { return stuck->lease().lost(); }));
   EXPECT_EQ(stuck->lease().lost_reason(), LostReason::deadlocked);
   EXPECT_EQ(reason.load(), static_cast<int>(LostReason::deadlocked));
   EXPECT_TRUE(stuck->lease().stop_token().stop_requested());
-  std::optional<Lease> fresh;
-  ASSERT_TRUE(eventually([&] {
-    auto got = b->try_acquire("job", {});
-    if (got && got->acquired()) {
-      fresh.emplace(std::move(*got).lease());
-    }
-    return fresh.has_value();
-  }));
+  std::optional<Lease> fresh = testing::acquire_eventually(*b, "job");
+  ASSERT_TRUE(fresh);
   EXPECT_GT(fresh->token(), stuck->lease().token());
   EXPECT_EQ(calls.load(), 1);
 }
@@ -319,10 +307,10 @@ TEST_P(StoreContract, InvalidNamesAndOptionsAreRejected) {
 }
 
 INSTANTIATE_TEST_SUITE_P(File, StoreContract,
-                         ::testing::Values(Backend{
-                             "file", [](const testing::TempDir& dir) {
-                               return "file://" + dir.path() + "/locks";
-                             }}),
+                         ::testing::Values(Backend{"file",
+                                                   [](const testing::TempDir& dir) {
+                                                     return "file://" + dir.path() + "/locks";
+                                                   }}),
                          [](const auto& param_info) { return param_info.param.name; });
 
 }  // namespace

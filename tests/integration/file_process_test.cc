@@ -6,13 +6,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include <gtest/gtest.h>
 
-#include <fstream>
+#include "heartlock/heartlock.h"
 
 #include "../../src/file/name_codec.h"
 #include "../support/test_support.h"
-#include "heartlock/heartlock.h"
 
 namespace heartlock {
 namespace {
@@ -54,19 +55,6 @@ class FileProcessTest : public ::testing::Test {
       return then(got->lease());
     });
   }
-  std::optional<Lease> acquire_eventually(Store& store, const std::string& name,
-                                          LeaseOptions options = {}) {
-    std::optional<Lease> out;
-    eventually([&] {
-      auto got = store.try_acquire(name, options);
-      if (got && got->acquired()) {
-        out.emplace(std::move(*got).lease());
-      }
-      return out.has_value();
-    });
-    return out;
-  }
-
   testing::TempDir dir_;
 };
 
@@ -109,7 +97,7 @@ TEST_F(FileProcessTest, StoppedHolderIsTakenOverAndFencedWhenItResumes) {
   ASSERT_EQ(ready.wait(), 'A');
   child.signal(SIGSTOP);
   auto store = open();
-  auto mine = acquire_eventually(*store, "job");
+  auto mine = testing::acquire_eventually(*store, "job");
   ASSERT_TRUE(mine) << "an expired holder must be taken over";
   child.signal(SIGCONT);
   EXPECT_EQ(child.exit_code(), 0);
@@ -132,7 +120,7 @@ TEST_F(FileProcessTest, DeadlockedHolderIsToldAndTakenOver) {
   });
   ASSERT_EQ(ready.wait(), 'A');
   auto store = open();
-  auto mine = acquire_eventually(*store, "job");
+  auto mine = testing::acquire_eventually(*store, "job");
   ASSERT_TRUE(mine);
   taken.notify();
   EXPECT_EQ(child.exit_code(), 0);
@@ -145,7 +133,7 @@ TEST_F(FileProcessTest, KillStaleKillsTheDeadlockedHolderFirst) {
   auto child = holder("job", {.ttl = 90ms, .stale_after = 200ms}, ready, sleep_forever);
   ASSERT_EQ(ready.wait(), 'A');
   auto store = open();
-  auto mine = acquire_eventually(*store, "job", {.kill_stale = true, .kill_grace = 5s});
+  auto mine = testing::acquire_eventually(*store, "job", {.kill_stale = true, .kill_grace = 5s});
   ASSERT_TRUE(mine);
   auto status = child.wait_for(10s);
   ASSERT_TRUE(status);

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,14 +10,16 @@
 #include <filesystem>
 #include <fstream>
 
+#include <stdlib.h>
+
 extern char** environ;
 
 namespace heartlock::testing {
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                        "/heartlock-test-XXXXXX";
+  std::string pattern =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/heartlock-test-XXXXXX";
   char* made = ::mkdtemp(pattern.data());
   if (made == nullptr) {
     throw std::runtime_error("mkdtemp failed");
@@ -119,6 +120,22 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds wit
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
+}
+
+std::optional<Lease> acquire_eventually(Store& store, std::string_view name,
+                                        const LeaseOptions& options,
+                                        std::chrono::milliseconds within) {
+  std::optional<Lease> out;
+  eventually(
+      [&] {
+        auto got = store.try_acquire(name, options);
+        if (got && got->acquired()) {
+          out.emplace(std::move(*got).lease());
+        }
+        return out.has_value();
+      },
+      within);
+  return out;
 }
 
 std::string heartlock_binary() { return HEARTLOCK_BIN; }

@@ -3,7 +3,6 @@
 #ifndef HEARTLOCK_TESTS_SUPPORT_TEST_SUPPORT_H_
 #define HEARTLOCK_TESTS_SUPPORT_TEST_SUPPORT_H_
 
-#include <gmock/gmock.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -13,6 +12,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gmock/gmock.h>
 
 #include "heartlock/heartlock.h"
 
@@ -83,6 +84,11 @@ class Signal {
 // For waiting on another process, never for asserting a duration.
 bool eventually(const std::function<bool()>& done,
                 std::chrono::milliseconds within = std::chrono::seconds(20));
+
+// Tries to acquire `name` until it succeeds (a takeover, a release) or `within` passes.
+std::optional<Lease> acquire_eventually(Store& store, std::string_view name,
+                                        const LeaseOptions& options = {},
+                                        std::chrono::milliseconds within = std::chrono::seconds(20));
 
 // The path of the built heartlock executable.
 std::string heartlock_binary();

@@ -1,9 +1,9 @@
 // The keepalive decisions, driven by explicit times (a fake clock) and a fake backend.
 #include "../../src/core/lease_state.h"
 
-#include <gtest/gtest.h>
-
 #include <deque>
+
+#include <gtest/gtest.h>
 
 #include "../support/test_support.h"
 

@@ -1,8 +1,8 @@
 #include "../../src/file/name_codec.h"
 
-#include <gtest/gtest.h>
-
 #include <set>
+
+#include <gtest/gtest.h>
 
 namespace heartlock::detail {
 namespace {

@@ -1,9 +1,9 @@
 #include "../../src/file/record.h"
 
+#include <cstdio>
+
 #include <gtest/gtest.h>
 #include <zlib.h>
-
-#include <cstdio>
 
 namespace heartlock::detail {
 namespace {
@@ -94,11 +94,11 @@ TEST(RecordTest, RecordWithoutTokenIsCorrupt) {
   auto at = body.find("token ");
   body.erase(at, body.find('\n', at) - at + 1);
   char crc[16];
-  std::snprintf(crc, sizeof crc, "%08lx",
-                crc32(0L, reinterpret_cast<const Bytef*>(body.data()),
-                      static_cast<uInt>(body.size())));
-  auto parsed = parse_record("heartlock-lock 1 " + std::to_string(body.size()) + " " + crc +
-                             "\n" + body);
+  std::snprintf(
+      crc, sizeof crc, "%08lx",
+      crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
+  auto parsed =
+      parse_record("heartlock-lock 1 " + std::to_string(body.size()) + " " + crc + "\n" + body);
   EXPECT_EQ(parsed.status, ParsedRecord::Status::corrupt);
   EXPECT_EQ(parsed.why, "record lacks state or token");
 }

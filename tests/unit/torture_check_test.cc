@@ -1,9 +1,9 @@
 // The torture log verifier must catch each kind of violation and accept fenced stale writes.
 #include "torture_check.h"
 
-#include <gtest/gtest.h>
-
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 namespace heartlock::tools {
 namespace {

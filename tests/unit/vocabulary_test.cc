@@ -1,9 +1,10 @@
 // Durations, option validation and name validation: bad input gets a precise error.
 #include <gtest/gtest.h>
 
-#include "../support/test_support.h"
 #include "heartlock/duration.h"
 #include "heartlock/heartlock.h"
+
+#include "../support/test_support.h"
 
 namespace heartlock {
 namespace {
