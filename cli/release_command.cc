@@ -24,8 +24,9 @@ int release_lock(const std::string& name, bool force, const CommonArgs& common) 
   }
   const bool healthy = info->state == LockState::held && !info->min_hold_left;
   if (healthy && !force) {
-    events.error("refusing to release " + name +
-                 ": its holder is alive and renewing (use --force to break its lease anyway)");
+    events.error("refusing to release " + name + ": its holder is alive" +
+                 (info->holder && info->holder->foreign ? "" : " and renewing") +
+                 " (use --force to break its lease anyway)");
     return kExitBusy;
   }
   std::uint64_t token = info->holder ? info->holder->token : 0;

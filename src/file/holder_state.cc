@@ -66,7 +66,7 @@ LockInfo describe(std::string_view name, const Observation& seen, BootTime now,
     return info;
   }
 
-  std::string by = seen.flock_pid > 0 ? " (pid " + std::to_string(seen.flock_pid) + ")" : "";
+  std::string who = seen.flock_pid > 0 ? "pid " + std::to_string(seen.flock_pid) : "a process";
   if (!readable || r.state == Record::State::released) {
     info.state = LockState::held;
     if (info.holder) {
@@ -76,14 +76,14 @@ LockInfo describe(std::string_view name, const Observation& seen, BootTime now,
       info.holder = Holder{.pid = seen.flock_pid > 0 ? seen.flock_pid : 0, .foreign = true};
     }
     info.detail = !readable && seen.parsed.status == ParsedRecord::Status::corrupt
-                      ? "held" + by + "; its record is unreadable (" + seen.parsed.why + ")"
-                      : "held" + by + " by a process that wrote no heartlock record (flock(1)?)";
+                      ? who + " holds it, and its record is unreadable (" + seen.parsed.why + ")"
+                      : who + " holds it without a heartlock record (flock(1)?)";
     return info;
   }
   if (!same_boot || seen.holder == Liveness::dead) {
     info.state = LockState::held;
     info.holder->foreign = true;
-    info.detail = "held" + by + ", but recorded holder pid " + std::to_string(r.pid) +
+    info.detail = who + " holds it; the recorded holder pid " + std::to_string(r.pid) +
                   " is gone (a child inherited the lock, or flock(1) took it)";
     return info;
   }
