@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages heartlock needs to build and test, if any are missing.
-# Usage: scripts/install-deps.sh [servers]   ("servers": also the Redis/PostgreSQL/etcd servers)
+# Usage: scripts/install-deps.sh [servers]   ("servers": also the servers the tests start)
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config make
-  libssl-dev zlib1g-dev
+  libssl-dev zlib1g-dev libhiredis-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  util-linux procps
+  util-linux procps openssl
 )
+if [ "${1:-}" = servers ]; then
+  packages+=(redis-server)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -27,5 +30,15 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo="sudo"
 fi
 echo "install-deps: installing ${missing[*]}"
+# Server packages would start their daemons on the default ports; the tests start their own on
+# free ports. A policy-rc.d that answers 101 ("action forbidden") keeps them from starting.
+policy=/usr/sbin/policy-rc.d
+placed_policy=""
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod +x "$policy"
+  placed_policy=yes
+fi
+trap 'if [ -n "$placed_policy" ]; then $sudo rm -f "$policy"; fi' EXIT
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

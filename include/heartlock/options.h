@@ -27,8 +27,9 @@ enum class LostReason {
 std::string_view to_string(LostReason reason) noexcept;
 
 // Called once, from the keepalive thread or from the thread that noticed the loss, with the reason
-// and a human-readable explanation. It must not block and must not call back into the Lease
-// except for lost()/lost_reason()/token().
+// and a human-readable explanation. It runs before Lease::lost(), lost_reason() and stop_token()
+// report the loss, so code that sees those knows on_lost has finished. It must not block and must
+// not call renew() or release() on the Lease. Exceptions it throws are logged and dropped.
 using LostCallback = std::function<void(LostReason, std::string_view)>;
 
 // Options for one acquisition. Build with designated initialisers:

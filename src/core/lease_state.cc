@@ -29,10 +29,10 @@ std::optional<LostReason> LeaseState::lost_reason() const noexcept {
 }
 
 void LeaseState::lose_locked(LostReason reason, std::string why) {
-  int expected = -1;
-  if (!lost_.compare_exchange_strong(expected, static_cast<int>(reason))) {
+  if (lost_internal_ >= 0) {
     return;  // already lost; the first reason stands
   }
+  lost_internal_ = static_cast<int>(reason);
   if (log_) {
     log_(LogLevel::warn, "lease " + name_ + " (token " + std::to_string(token_) +
                              ") lost: " + std::string(to_string(reason)) + ": " + why);
@@ -49,10 +49,22 @@ void LeaseState::run_pending_callback() {
   if (!pending) {
     return;
   }
-  stop_.request_stop();
   if (options_.on_lost) {
-    options_.on_lost(pending->first, pending->second);
+    try {
+      options_.on_lost(pending->first, pending->second);
+    } catch (const std::exception& e) {
+      if (log_) {
+        log_(LogLevel::error, "on_lost callback of " + name_ + " threw: " + e.what());
+      }
+    } catch (...) {
+      if (log_) {
+        log_(LogLevel::error, "on_lost callback of " + name_ + " threw");
+      }
+    }
   }
+  // Published after the callback: see lost_.
+  lost_.store(static_cast<int>(pending->first), std::memory_order_release);
+  stop_.request_stop();
 }
 
 std::optional<BootTime> LeaseState::next_due_locked(BootTime now) const {
@@ -92,7 +104,7 @@ std::optional<BootTime> LeaseState::tick(BootTime now) {
   std::optional<BootTime> next;
   {
     std::lock_guard lock(mu_);
-    if (!backend_ || lost_.load() >= 0) {
+    if (!backend_ || lost_internal_ >= 0) {
       return std::nullopt;
     }
     if (options_.max_hold.count() > 0 && now >= acquired_at_ + options_.max_hold) {
@@ -114,7 +126,7 @@ std::optional<BootTime> LeaseState::tick(BootTime now) {
       auto r = renew_locked(now);
       if (r) {
         next = next_due_locked(now);
-      } else if (lost_.load() < 0) {
+      } else if (lost_internal_ < 0) {
         next = now + interval_ / 4;  // transient failure: retry sooner
       }
     } else {
@@ -130,8 +142,9 @@ Result<void> LeaseState::renew(BootTime now) {
   Result<void> r;
   {
     std::lock_guard lock(mu_);
-    if (auto reason = lost_reason()) {
-      return fail(Errc::lost, "lease " + name_ + " was lost: " + std::string(to_string(*reason)));
+    if (lost_internal_ >= 0) {
+      return fail(Errc::lost, "lease " + name_ + " was lost: " +
+                                  std::string(to_string(static_cast<LostReason>(lost_internal_))));
     }
     if (!backend_) {
       return fail(Errc::invalid_argument, "lease " + name_ + " was released");
@@ -159,9 +172,10 @@ Result<void> LeaseState::release(BootTime now) {
         lose_locked(**r, "found on release that the lease was no longer ours");
       }
     }
-    if (out && lost_.load() >= 0) {
+    if (out && lost_internal_ >= 0) {
       out = fail(Errc::lost, "lease " + name_ + " (token " + std::to_string(token_) +
-                                 ") had been lost: " + std::string(to_string(*lost_reason())));
+                                 ") had been lost: " +
+                                 std::string(to_string(static_cast<LostReason>(lost_internal_))));
     }
   }
   run_pending_callback();

@@ -88,13 +88,16 @@ class LeaseState {
   const LogSink log_;
 
   std::atomic<std::int64_t> last_heartbeat_;
-  std::atomic<int> lost_{-1};  // a LostReason, or -1
+  // The loss as the world sees it (lost(), lost_reason()): published only after on_lost has
+  // returned, so whoever sees it knows the callback is done. A LostReason, or -1.
+  std::atomic<int> lost_{-1};
   std::atomic<bool> released_{false};
   std::stop_source stop_;
 
   std::mutex mu_;
   std::unique_ptr<BackendLease> backend_;  // reset once the backend lease has ended
   BootTime last_renewed_;
+  int lost_internal_ = -1;  // set at once when lost; what renew/tick/release decide on
   std::optional<std::pair<LostReason, std::string>> pending_callback_;
 };
 

@@ -198,5 +198,39 @@ TEST_F(LeaseStateTest, ExplicitRenewAfterLossFails) {
   EXPECT_EQ(log_->renews, 1);
 }
 
+TEST_F(LeaseStateTest, LossIsPublishedOnlyAfterOnLostReturns) {
+  LeaseState* self = nullptr;
+  bool seen_inside = true;
+  auto lease = std::make_unique<LeaseState>(LeaseInit{
+      .name = "job",
+      .token = 1,
+      .options = {.ttl = 3s,
+                  .stale_after = 5s,
+                  .on_lost = [&](LostReason, std::string_view) {
+                    seen_inside = self->lost_reason().has_value() ||
+                                  self->stop_token().stop_requested();
+                  }},
+      .acquired_at = kT0,
+      .backend = std::make_unique<FakeBackend>(log_)});
+  self = lease.get();
+  lease->tick(kT0 + 6s);
+  EXPECT_FALSE(seen_inside) << "whoever sees lost() must know on_lost has finished";
+  EXPECT_EQ(lease->lost_reason(), LostReason::deadlocked);
+  EXPECT_TRUE(lease->stop_token().stop_requested());
+}
+
+TEST_F(LeaseStateTest, ThrowingOnLostIsContained) {
+  auto lease = std::make_unique<LeaseState>(LeaseInit{
+      .name = "job",
+      .token = 1,
+      .options = {.ttl = 3s,
+                  .stale_after = 5s,
+                  .on_lost = [](LostReason, std::string_view) { throw std::runtime_error("x"); }},
+      .acquired_at = kT0,
+      .backend = std::make_unique<FakeBackend>(log_)});
+  EXPECT_NO_THROW(lease->tick(kT0 + 6s));
+  EXPECT_EQ(lease->lost_reason(), LostReason::deadlocked);
+}
+
 }  // namespace
 }  // namespace heartlock::detail
