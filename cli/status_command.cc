@@ -29,8 +29,10 @@ void print_table(const std::vector<LockInfo>& locks) {
       token = h.token > 0 ? std::to_string(h.token) : "-";
       if (h.foreign) {
         holder = h.pid > 0 ? "pid " + std::to_string(h.pid) + " (no record)" : "unknown";
-      } else {
+      } else if (h.pid > 0) {
         holder = std::to_string(h.pid) + "@" + h.host;
+      }
+      if (!h.foreign) {
         command = h.command.empty() ? "-" : h.command;
         if (info.state != LockState::free && info.state != LockState::dead) {
           beat = age(h.heartbeat_age);

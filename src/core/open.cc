@@ -5,6 +5,9 @@
 #include "heartlock/store.h"
 
 #include "../file/file_store.h"
+#ifdef HEARTLOCK_WITH_REDIS
+#include "../redis/redis_store.h"
+#endif
 
 namespace heartlock {
 
@@ -31,6 +34,11 @@ Result<std::unique_ptr<Store>> Store::open(std::string_view url, StoreOptions op
     rest.remove_prefix(5);
   } else if (auto scheme_end = rest.find("://"); scheme_end != std::string_view::npos) {
     std::string scheme(rest.substr(0, scheme_end));
+#ifdef HEARTLOCK_WITH_REDIS
+    if (scheme == "redis" || scheme == "rediss") {
+      return detail::open_redis_store(url, std::move(options));
+    }
+#endif
     for (const char* known :
          {"redis", "rediss", "redis-sentinel", "postgres", "postgresql", "etcd", "etcds"}) {
       if (scheme == known) {

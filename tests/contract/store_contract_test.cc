@@ -11,6 +11,7 @@
 
 #include "heartlock/heartlock.h"
 
+#include "../support/redis_server.h"
 #include "../support/test_support.h"
 
 namespace heartlock {
@@ -312,6 +313,17 @@ INSTANTIATE_TEST_SUITE_P(File, StoreContract,
                                                      return "file://" + dir.path() + "/locks";
                                                    }}),
                          [](const auto& param_info) { return param_info.param.name; });
+
+#ifdef HEARTLOCK_WITH_REDIS
+// A real redis-server, one per test binary; each test gets its own key prefix.
+INSTANTIATE_TEST_SUITE_P(Redis, StoreContract,
+                         ::testing::Values(Backend{"redis",
+                                                   [](const testing::TempDir&) {
+                                                     return testing::shared_redis().url() +
+                                                            "?prefix=" + testing::unique_prefix();
+                                                   }}),
+                         [](const auto& param_info) { return param_info.param.name; });
+#endif
 
 }  // namespace
 }  // namespace heartlock

@@ -1,0 +1,416 @@
+#include "connection.h"
+
+#include <hiredis/hiredis.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include <cerrno>
+#include <system_error>
+
+namespace heartlock::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string errno_message(int err) { return std::system_category().message(err); }
+
+std::string ssl_error_text() {
+  unsigned long code = ERR_get_error();
+  if (code == 0) {
+    return "TLS error";
+  }
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+
+int poll_timeout(Clock::time_point deadline) {
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+  return left.count() < 0 ? 0 : static_cast<int>(left.count());
+}
+
+// Waits until fd is readable/writable or the deadline passes; false on timeout.
+bool wait_fd(int fd, short events, Clock::time_point deadline) {
+  pollfd p{fd, events, 0};
+  for (;;) {
+    int n = ::poll(&p, 1, poll_timeout(deadline));
+    if (n > 0) {
+      return true;
+    }
+    if (n == 0) {
+      return false;
+    }
+    if (errno != EINTR) {
+      return true;  // let the following I/O report the error
+    }
+  }
+}
+
+RedisReply convert(const redisReply* r) {
+  RedisReply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = RedisReply::Type::string;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = RedisReply::Type::status;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = RedisReply::Type::error;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = RedisReply::Type::integer;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = RedisReply::Type::array;
+      out.elements.reserve(r->elements);
+      for (std::size_t i = 0; i < r->elements; ++i) {
+        out.elements.push_back(convert(r->element[i]));
+      }
+      break;
+    default:
+      out.type = RedisReply::Type::nil;
+  }
+  return out;
+}
+
+// The wire form of a command, formatted by hiredis (binary-safe, length-prefixed).
+std::string format(const RedisCommand& command) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  argv.reserve(command.size());
+  lens.reserve(command.size());
+  for (const auto& arg : command) {
+    argv.push_back(arg.data());
+    lens.push_back(arg.size());
+  }
+  char* out = nullptr;
+  int len = redisFormatCommandArgv(&out, static_cast<int>(argv.size()), argv.data(), lens.data());
+  if (len < 0 || out == nullptr) {
+    return {};
+  }
+  std::string bytes(out, static_cast<std::size_t>(len));
+  redisFreeCommand(out);
+  return bytes;
+}
+
+bool is_ip_address(const std::string& host) {
+  in6_addr buf{};
+  return ::inet_pton(AF_INET, host.c_str(), &buf) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), &buf) == 1;
+}
+
+}  // namespace
+
+RedisConnection::~RedisConnection() {
+  if (ssl_ != nullptr) {
+    SSL_free(static_cast<SSL*>(ssl_));
+  }
+  if (ssl_ctx_ != nullptr) {
+    SSL_CTX_free(static_cast<SSL_CTX*>(ssl_ctx_));
+  }
+  if (reader_ != nullptr) {
+    redisReaderFree(static_cast<redisReader*>(reader_));
+  }
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
+Error RedisConnection::transport_error(const std::string& what) {
+  broken_ = true;
+  return Error{Errc::unavailable, "redis " + where_ + ": " + what};
+}
+
+Result<std::unique_ptr<RedisConnection>> RedisConnection::connect(const RedisEndpoint& endpoint,
+                                                                 const RedisUrl& url) {
+  std::unique_ptr<RedisConnection> c(new RedisConnection());
+  c->where_ = endpoint.text();
+  c->timeout_ = url.timeout;
+  const auto deadline = Clock::now() + url.timeout;
+
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  std::string port = std::to_string(endpoint.port);
+  if (int rc = ::getaddrinfo(endpoint.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return fail(Errc::unavailable,
+                "redis " + c->where_ + ": cannot resolve host: " + ::gai_strerror(rc));
+  }
+  std::string last_error = "no address";
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+    if (fd < 0) {
+      last_error = errno_message(errno);
+      continue;
+    }
+    int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      if (!wait_fd(fd, POLLOUT, deadline)) {
+        ::close(fd);
+        last_error = "connect timed out";
+        continue;
+      }
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      rc = err == 0 ? 0 : -1;
+      errno = err;
+    }
+    if (rc != 0) {
+      last_error = errno_message(errno);
+      ::close(fd);
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->fd_ = fd;
+    break;
+  }
+  ::freeaddrinfo(found);
+  if (c->fd_ < 0) {
+    return fail(Errc::unavailable, "redis " + c->where_ + ": " + last_error);
+  }
+
+  if (url.tls) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    c->ssl_ctx_ = ctx;
+    if (ctx == nullptr) {
+      return fail(Errc::internal, "redis " + c->where_ + ": " + ssl_error_text());
+    }
+    if (url.insecure) {
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    } else {
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+      int ok = url.cacert.empty()
+                   ? SSL_CTX_set_default_verify_paths(ctx)
+                   : SSL_CTX_load_verify_locations(ctx, url.cacert.c_str(), nullptr);
+      if (ok != 1) {
+        return fail(Errc::invalid_argument,
+                    "redis " + c->where_ + ": cannot load CA certificates: " + ssl_error_text());
+      }
+    }
+    if (!url.cert.empty() &&
+        (SSL_CTX_use_certificate_chain_file(ctx, url.cert.c_str()) != 1 ||
+         SSL_CTX_use_PrivateKey_file(ctx, (url.key.empty() ? url.cert : url.key).c_str(),
+                                     SSL_FILETYPE_PEM) != 1)) {
+      return fail(Errc::invalid_argument,
+                  "redis " + c->where_ + ": cannot load the client certificate: " +
+                      ssl_error_text());
+    }
+    SSL* ssl = SSL_new(ctx);
+    c->ssl_ = ssl;
+    SSL_set_fd(ssl, c->fd_);
+    if (!is_ip_address(endpoint.host)) {
+      SSL_set_tlsext_host_name(ssl, endpoint.host.c_str());  // SNI
+      SSL_set1_host(ssl, endpoint.host.c_str());             // and check the name
+    } else {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), endpoint.host.c_str());
+    }
+    for (;;) {
+      int rc = SSL_connect(ssl);
+      if (rc == 1) {
+        break;
+      }
+      int err = SSL_get_error(ssl, rc);
+      if ((err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) &&
+          wait_fd(c->fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+        continue;
+      }
+      long verify = SSL_get_verify_result(ssl);
+      if (verify != X509_V_OK) {
+        return fail(Errc::permission_denied,
+                    "redis " + c->where_ + ": TLS certificate did not verify: " +
+                        X509_verify_cert_error_string(verify));
+      }
+      return fail(Errc::unavailable,
+                  "redis " + c->where_ + ": TLS handshake failed: " + ssl_error_text());
+    }
+  }
+  c->reader_ = redisReaderCreate();
+
+  if (!url.password.empty()) {
+    RedisCommand auth = url.user.empty() ? RedisCommand{"AUTH", url.password}
+                                         : RedisCommand{"AUTH", url.user, url.password};
+    auto reply = c->command(auth);
+    if (!reply) {
+      return std::unexpected(reply.error());
+    }
+    if (reply->is_error()) {
+      // The server's message names no password ("WRONGPASS invalid username-password pair").
+      return fail(Errc::permission_denied,
+                  "redis " + c->where_ + ": authentication failed: " + reply->str);
+    }
+  }
+  if (url.db != 0) {
+    auto reply = c->command({"SELECT", std::to_string(url.db)});
+    if (!reply) {
+      return std::unexpected(reply.error());
+    }
+    if (reply->is_error()) {
+      return fail(Errc::invalid_argument,
+                  "redis " + c->where_ + ": cannot select database " + std::to_string(url.db) +
+                      ": " + reply->str);
+    }
+  }
+  return c;
+}
+
+Result<void> RedisConnection::write_all(const std::string& bytes) {
+  const auto deadline = Clock::now() + timeout_;
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    if (ssl_ != nullptr) {
+      int n = SSL_write(static_cast<SSL*>(ssl_), bytes.data() + done,
+                        static_cast<int>(bytes.size() - done));
+      if (n > 0) {
+        done += static_cast<std::size_t>(n);
+        continue;
+      }
+      int err = SSL_get_error(static_cast<SSL*>(ssl_), n);
+      if ((err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) &&
+          wait_fd(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+        continue;
+      }
+      return std::unexpected(transport_error("write failed: " + ssl_error_text()));
+    }
+    ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (!wait_fd(fd_, POLLOUT, deadline)) {
+        return std::unexpected(transport_error("write timed out"));
+      }
+      continue;
+    }
+    return std::unexpected(transport_error("write failed: " + errno_message(errno)));
+  }
+  return {};
+}
+
+Result<std::size_t> RedisConnection::read_some(char* buf, std::size_t size,
+                                               Clock::time_point deadline) {
+  for (;;) {
+    if (ssl_ != nullptr) {
+      int n = SSL_read(static_cast<SSL*>(ssl_), buf, static_cast<int>(size));
+      if (n > 0) {
+        return static_cast<std::size_t>(n);
+      }
+      int err = SSL_get_error(static_cast<SSL*>(ssl_), n);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        if (!wait_fd(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+          return std::size_t{0};  // timeout
+        }
+        continue;
+      }
+      return std::unexpected(transport_error(err == SSL_ERROR_ZERO_RETURN
+                                                 ? "connection closed"
+                                                 : "read failed: " + ssl_error_text()));
+    }
+    ssize_t n = ::recv(fd_, buf, size, 0);
+    if (n > 0) {
+      return static_cast<std::size_t>(n);
+    }
+    if (n == 0) {
+      return std::unexpected(transport_error("connection closed by the server"));
+    }
+    if (errno == EAGAIN || errno == EINTR) {
+      if (!wait_fd(fd_, POLLIN, deadline)) {
+        return std::size_t{0};  // timeout
+      }
+      continue;
+    }
+    return std::unexpected(transport_error("read failed: " + errno_message(errno)));
+  }
+}
+
+Result<std::optional<RedisReply>> RedisConnection::read_reply(Clock::time_point deadline) {
+  auto* reader = static_cast<redisReader*>(reader_);
+  for (;;) {
+    void* raw = nullptr;
+    if (redisReaderGetReply(reader, &raw) != REDIS_OK) {
+      return std::unexpected(transport_error("protocol error: " + std::string(reader->errstr)));
+    }
+    if (raw != nullptr) {
+      RedisReply reply = convert(static_cast<redisReply*>(raw));
+      freeReplyObject(raw);
+      return std::optional<RedisReply>(std::move(reply));
+    }
+    if (Clock::now() >= deadline) {
+      return std::optional<RedisReply>();
+    }
+    char buf[16384];
+    auto n = read_some(buf, sizeof buf, deadline);
+    if (!n) {
+      return std::unexpected(n.error());
+    }
+    if (*n == 0) {
+      return std::optional<RedisReply>();
+    }
+    redisReaderFeed(reader, buf, *n);
+  }
+}
+
+Result<std::vector<RedisReply>> RedisConnection::pipeline(
+    const std::vector<RedisCommand>& commands) {
+  if (broken_) {
+    return fail(Errc::unavailable, "redis " + where_ + ": connection is broken");
+  }
+  std::string bytes;
+  for (const auto& c : commands) {
+    bytes += format(c);
+  }
+  if (auto ok = write_all(bytes); !ok) {
+    return std::unexpected(ok.error());
+  }
+  const auto deadline = Clock::now() + timeout_;
+  std::vector<RedisReply> replies;
+  replies.reserve(commands.size());
+  while (replies.size() < commands.size()) {
+    auto reply = read_reply(deadline);
+    if (!reply) {
+      return std::unexpected(reply.error());
+    }
+    if (!*reply) {
+      return std::unexpected(transport_error("no reply within " +
+                                             std::to_string(timeout_.count()) + "ms"));
+    }
+    replies.push_back(std::move(**reply));
+  }
+  return replies;
+}
+
+Result<RedisReply> RedisConnection::command(const RedisCommand& command) {
+  auto replies = pipeline({command});
+  if (!replies) {
+    return std::unexpected(replies.error());
+  }
+  return std::move(replies->front());
+}
+
+Result<void> RedisConnection::send(const RedisCommand& command) {
+  return write_all(format(command));
+}
+
+Result<std::optional<RedisReply>> RedisConnection::read_push(std::chrono::milliseconds timeout) {
+  return read_reply(Clock::now() + timeout);
+}
+
+}  // namespace heartlock::detail

@@ -1,0 +1,78 @@
+// RedisConnection: one connection to one Redis server.
+//
+// The transport is written here: sockets with connect and I/O timeouts, and TLS through OpenSSL,
+// because Debian 12's hiredis (0.14) has no TLS. hiredis does the protocol: its command formatter
+// (redisFormatCommandArgv, binary-safe, never string concatenation) and its reply reader.
+#ifndef HEARTLOCK_REDIS_CONNECTION_H_
+#define HEARTLOCK_REDIS_CONNECTION_H_
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "heartlock/error.h"
+#include "redis_url.h"
+
+namespace heartlock::detail {
+
+// A reply, copied out of hiredis so its types stay inside this file's .cc.
+struct RedisReply {
+  enum class Type { string, array, integer, nil, status, error };
+  Type type = Type::nil;
+  std::string str;  // string, status, error
+  long long integer = 0;
+  std::vector<RedisReply> elements;
+
+  bool is_error() const { return type == Type::error; }
+};
+
+using RedisCommand = std::vector<std::string>;
+
+// Thread-safety: none; callers serialise. Move-only.
+class RedisConnection {
+ public:
+  // Connects, negotiates TLS when asked, authenticates and selects the database. Errc::unavailable
+  // if the server cannot be reached, Errc::permission_denied for a refused password or a TLS
+  // certificate that does not verify.
+  static Result<std::unique_ptr<RedisConnection>> connect(const RedisEndpoint& endpoint,
+                                                         const RedisUrl& url);
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+
+  // Sends the commands in one write and reads one reply each (pipelining). Error replies are
+  // values; only transport failures are errors (Errc::unavailable), after which the connection is
+  // unusable (broken() is true).
+  Result<std::vector<RedisReply>> pipeline(const std::vector<RedisCommand>& commands);
+  Result<RedisReply> command(const RedisCommand& command);
+
+  // For subscribers: waits up to `timeout` for one pushed reply; nullopt on timeout.
+  Result<std::optional<RedisReply>> read_push(std::chrono::milliseconds timeout);
+  Result<void> send(const RedisCommand& command);
+
+  bool broken() const { return broken_; }
+  const std::string& where() const { return where_; }
+
+ private:
+  RedisConnection() = default;
+  Result<void> write_all(const std::string& bytes);
+  // Reads until the reader has one reply or the deadline passes.
+  Result<std::optional<RedisReply>> read_reply(std::chrono::steady_clock::time_point deadline);
+  Result<std::size_t> read_some(char* buf, std::size_t size,
+                                std::chrono::steady_clock::time_point deadline);
+  Error transport_error(const std::string& what);
+
+  int fd_ = -1;
+  void* ssl_ = nullptr;      // SSL*
+  void* ssl_ctx_ = nullptr;  // SSL_CTX*
+  void* reader_ = nullptr;   // redisReader*
+  std::chrono::milliseconds timeout_{2000};
+  std::string where_;
+  bool broken_ = false;
+};
+
+}  // namespace heartlock::detail
+
+#endif  // HEARTLOCK_REDIS_CONNECTION_H_

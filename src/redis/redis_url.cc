@@ -1,0 +1,193 @@
+#include "redis_url.h"
+
+#include <charconv>
+#include <cstdlib>
+
+#include "heartlock/duration.h"
+
+namespace heartlock::detail {
+namespace {
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+// Percent-decoding of URL parts (user names and passwords may hold '@' or ':').
+Result<std::string> decode(std::string_view s, std::string_view what) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size()) {
+        return fail(Errc::invalid_argument, "bad %-escape in the " + std::string(what));
+      }
+      int hi = hex(s[i + 1]);
+      int lo = hex(s[i + 2]);
+      if (hi < 0 || lo < 0) {
+        return fail(Errc::invalid_argument, "bad %-escape in the " + std::string(what));
+      }
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+Result<RedisEndpoint> parse_endpoint(std::string_view text) {
+  RedisEndpoint e;
+  std::string_view host = text;
+  std::string_view port;
+  if (text.starts_with('[')) {  // [::1]:6379
+    auto close = text.find(']');
+    if (close == std::string_view::npos) {
+      return fail(Errc::invalid_argument, "unclosed '[' in redis host " + std::string(text));
+    }
+    host = text.substr(1, close - 1);
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') {
+        return fail(Errc::invalid_argument, "bad redis host " + std::string(text));
+      }
+      port = text.substr(close + 2);
+    }
+  } else if (auto colon = text.rfind(':'); colon != std::string_view::npos) {
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (host.empty()) {
+    return fail(Errc::invalid_argument, "missing redis host in '" + std::string(text) + "'");
+  }
+  e.host = std::string(host);
+  if (!port.empty()) {
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), e.port);
+    if (ec != std::errc() || p != port.data() + port.size() || e.port <= 0 || e.port > 65535) {
+      return fail(Errc::invalid_argument, "bad redis port '" + std::string(port) + "'");
+    }
+  }
+  return e;
+}
+
+}  // namespace
+
+std::string RedisUrl::redacted() const {
+  std::string out = tls ? "rediss://" : "redis://";
+  if (!user.empty()) {
+    out += user + "@";
+  }
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    out += (i > 0 ? "," : "") + nodes[i].text();
+  }
+  out += "/" + std::to_string(db);
+  if (prefix != "heartlock:") {
+    out += "?prefix=" + prefix;
+  }
+  return out;
+}
+
+Result<RedisUrl> parse_redis_url(std::string_view url) {
+  RedisUrl out;
+  std::string_view rest = url;
+  if (rest.starts_with("rediss://")) {
+    out.tls = true;
+    rest.remove_prefix(9);
+  } else if (rest.starts_with("redis://")) {
+    rest.remove_prefix(8);
+  } else {
+    return fail(Errc::invalid_argument, "not a redis:// or rediss:// URL");
+  }
+  std::string_view query;
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  std::string_view path;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    path = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    std::string_view user = userinfo;
+    std::string_view password;
+    if (auto colon = userinfo.find(':'); colon != std::string_view::npos) {
+      user = userinfo.substr(0, colon);
+      password = userinfo.substr(colon + 1);
+    }
+    auto u = decode(user, "user name");
+    auto p = decode(password, "password");
+    if (!u || !p) {
+      return std::unexpected(!u ? u.error() : p.error());
+    }
+    out.user = *u;
+    out.password = *p;
+  }
+  if (out.password.empty()) {
+    if (const char* env = std::getenv("HEARTLOCK_REDIS_PASSWORD"); env != nullptr) {
+      out.password = env;
+    }
+  }
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    auto node = parse_endpoint(rest.substr(0, comma));
+    if (!node) {
+      return std::unexpected(node.error());
+    }
+    out.nodes.push_back(*node);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  if (out.nodes.empty()) {
+    return fail(Errc::invalid_argument, "redis URL names no host");
+  }
+  if (!path.empty()) {
+    auto [p, ec] = std::from_chars(path.data(), path.data() + path.size(), out.db);
+    if (ec != std::errc() || p != path.data() + path.size() || out.db < 0) {
+      return fail(Errc::invalid_argument, "bad redis database number '" + std::string(path) + "'");
+    }
+  }
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto eq = pair.find('=');
+    std::string_view name = pair.substr(0, eq);
+    auto value = decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), name);
+    if (!value) {
+      return std::unexpected(value.error());
+    }
+    if (name == "prefix") {
+      out.prefix = *value;
+    } else if (name == "timeout") {
+      auto d = parse_duration(*value);
+      if (!d || d->count() == 0) {
+        return fail(Errc::invalid_argument, "bad redis timeout '" + *value + "'");
+      }
+      out.timeout = *d;
+    } else if (name == "cacert") {
+      out.cacert = *value;
+    } else if (name == "cert") {
+      out.cert = *value;
+    } else if (name == "key") {
+      out.key = *value;
+    } else if (name == "insecure") {
+      if (*value != "0" && *value != "1") {
+        return fail(Errc::invalid_argument, "insecure must be 0 or 1");
+      }
+      out.insecure = *value == "1";
+    } else {
+      return fail(Errc::invalid_argument, "unknown redis URL option '" + std::string(name) + "'");
+    }
+  }
+  return out;
+}
+
+}  // namespace heartlock::detail

@@ -1,0 +1,130 @@
+// The Redis backend under faults, against real redis-server processes: the server dies while a
+// lease is held, a holder pauses past its ttl, and the torture checker.
+#include <signal.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "../support/redis_server.h"
+#include "../support/test_support.h"
+#include "heartlock/heartlock.h"
+
+namespace heartlock {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Child;
+using testing::eventually;
+using testing::HasErrc;
+using testing::IsAcquired;
+using testing::IsBusy;
+using testing::IsOk;
+using testing::Signal;
+
+std::unique_ptr<Store> open(const std::string& url) {
+  auto store = Store::open(url);
+  if (!store) {
+    ADD_FAILURE() << store.error().message;
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+TEST(RedisFaultTest, ServerKilledWhileHoldingMeansLostBeforeTheTtlRunsOut) {
+  testing::RedisServer server;
+  auto store = open(server.url());
+  std::atomic<int> reason{-1};
+  auto got = store->try_acquire(
+      "job", {.ttl = 600ms, .on_lost = [&](LostReason r, std::string_view) { reason = int(r); }});
+  ASSERT_THAT(got, IsAcquired());
+  server.kill();
+  ASSERT_TRUE(eventually([&] { return got->lease().lost(); }, 10s));
+  EXPECT_EQ(got->lease().lost_reason(), LostReason::backend_lost);
+  EXPECT_EQ(reason.load(), static_cast<int>(LostReason::backend_lost));
+  EXPECT_THAT(got->lease().renew(), HasErrc(Errc::lost));
+}
+
+TEST(RedisFaultTest, UnreachableServerIsUnavailableNotBusy) {
+  testing::RedisServer server;
+  std::string url = server.url();
+  server.kill();
+  auto store = open(url);
+  EXPECT_THAT(store->try_acquire("job", {}), HasErrc(Errc::unavailable));
+  EXPECT_THAT(store->inspect("job"), HasErrc(Errc::unavailable));
+}
+
+TEST(RedisFaultTest, WrongPasswordIsPermissionDeniedAndNeverPrinted) {
+  testing::RedisServer server({"--requirepass", "right-one"});
+  auto url = server.url();
+  auto store = open("redis://:not-the-one@" + url.substr(8));
+  auto got = store->try_acquire("job", {});
+  ASSERT_THAT(got, HasErrc(Errc::permission_denied));
+  EXPECT_EQ(got.error().message.find("not-the-one"), std::string::npos) << got.error().message;
+  EXPECT_EQ(store->url().find("not-the-one"), std::string::npos);
+  auto good = open("redis://:right-one@" + url.substr(8));
+  EXPECT_THAT(good->try_acquire("job", {}), IsAcquired());
+}
+
+TEST(RedisFaultTest, StoppedHolderExpiresIsTakenOverAndFenced) {
+  testing::RedisServer server;
+  Signal ready;
+  auto child = Child::fork([&]() -> int {
+    auto store = open(server.url());
+    auto got = store->try_acquire("job", {.ttl = 200ms});
+    if (!got || got->busy()) {
+      ready.notify('B');
+      return 2;
+    }
+    ready.notify('A');
+    if (!eventually([&] { return got->lease().lost(); }, 20s)) {
+      return 10;
+    }
+    auto reason = got->lease().lost_reason();
+    auto released = got->lease().release();
+    return reason == LostReason::taken_over && !released ? 0 : 11;
+  });
+  ASSERT_EQ(ready.wait(), 'A');
+  child.signal(SIGSTOP);
+  auto store = open(server.url());
+  auto mine = testing::acquire_eventually(*store, "job");
+  ASSERT_TRUE(mine);
+  child.signal(SIGCONT);
+  EXPECT_EQ(child.exit_code(), 0);
+  EXPECT_THAT(mine->renew(), IsOk());
+  EXPECT_THAT(open(server.url())->try_acquire("job", {}), IsBusy());
+}
+
+TEST(RedisFaultTest, CliStopsTheCommandWhenTheServerDies) {
+  testing::RedisServer server;
+  testing::TempDir dir;
+  auto run = Child::fork([&]() -> int {
+    ::setpgid(0, 0);
+    std::string bin = testing::heartlock_binary();
+    std::string pidfile = dir.file("pid");
+    ::execl(bin.c_str(), bin.c_str(), "-b", server.url().c_str(), "run", "--ttl", "600ms",
+            "--kill-grace", "300ms", "--", "sh", "-c", ("echo $$ > " + pidfile + "; exec sleep 60").c_str(),
+            nullptr);
+    return 127;
+  });
+  pid_t command = 0;
+  ASSERT_TRUE(eventually([&] {
+    std::ifstream in(dir.file("pid"));
+    return static_cast<bool>(in >> command) && command > 0;
+  }));
+  server.kill();
+  EXPECT_EQ(run.exit_code(), 79);
+  EXPECT_FALSE(testing::process_alive(command));
+}
+
+TEST(RedisFaultTest, TortureFindsNoViolations) {
+  testing::RedisServer server;
+  auto r = testing::run_command({HEARTLOCK_TORTURE, "--workers", "6", "--seconds", "8", "--ttl",
+                                 "400ms", "--backend", server.url()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("violations=0"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace heartlock

@@ -1,0 +1,116 @@
+#include "redis_server.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include <atomic>
+#include <stdexcept>
+
+namespace heartlock::testing {
+namespace {
+
+// A port the kernel just handed out for 127.0.0.1 (closed again; racy in theory, fine here).
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot find a free port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool answers_ping(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::write(fd, "PING\r\n", 6) == 6) {
+    char buf[16] = {};
+    // A server with a password answers -NOAUTH: it is up all the same.
+    ok = ::read(fd, buf, sizeof buf - 1) > 0 &&
+         (std::string(buf).starts_with("+PONG") || std::string(buf).starts_with("-NOAUTH"));
+  }
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+RedisServer::RedisServer(std::vector<std::string> extra_args)
+    : extra_args_(std::move(extra_args)), port_(free_port()) {
+  start();
+}
+
+RedisServer::~RedisServer() { kill(); }
+
+void RedisServer::start() {
+  std::vector<std::string> args = {"redis-server", "--port", std::to_string(port_),
+                                   "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                   "--dir", dir_.path(), "--loglevel", "warning",
+                                   "--logfile", dir_.file("log")};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test process, however it ends
+    std::vector<char*> argv;
+    for (auto& a : args) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  bool up = eventually([&] {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return true;  // exited: stop waiting
+    }
+    return answers_ping(port_);
+  }, std::chrono::seconds(15));
+  if (pid_ < 0 || !up) {
+    throw std::runtime_error(
+        "redis-server did not start on port " + std::to_string(port_) +
+        " (is it installed? scripts/install-deps.sh servers); log: " + dir_.file("log"));
+  }
+}
+
+void RedisServer::kill() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+}
+
+RedisServer& shared_redis() {
+  static RedisServer* server = new RedisServer();  // killed by the OS with the test binary...
+  static const bool registered = [] {
+    std::atexit([] { server->kill(); });  // ...but stopped explicitly at exit
+    return true;
+  }();
+  (void)registered;
+  return *server;
+}
+
+std::string unique_prefix() {
+  static std::atomic<int> counter{0};
+  return "t" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ":";
+}
+
+}  // namespace heartlock::testing
