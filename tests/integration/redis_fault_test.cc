@@ -128,3 +128,53 @@ TEST(RedisFaultTest, TortureFindsNoViolations) {
 
 }  // namespace
 }  // namespace heartlock
+
+namespace heartlock {
+namespace {
+
+class RedisTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::make_test_certificates(certs_);
+    testing::make_test_certificates(other_, "other-ca");
+    server_ = std::make_unique<testing::RedisServer>(
+        std::vector<std::string>{"--tls-cert-file", certs_.file("server.pem"), "--tls-key-file",
+                                 certs_.file("server.key"), "--tls-ca-cert-file",
+                                 certs_.file("ca.pem"), "--tls-auth-clients", "no"},
+        true);
+  }
+  std::string url(const std::string& query) const {
+    return "rediss://127.0.0.1:" + std::to_string(server_->port()) + "?" + query;
+  }
+
+  testing::TempDir certs_;
+  testing::TempDir other_;
+  std::unique_ptr<testing::RedisServer> server_;
+};
+
+TEST_F(RedisTlsTest, VerifiedServerWorks) {
+  auto store = open(url("cacert=" + certs_.file("ca.pem")));
+  auto got = store->try_acquire("job", {});
+  ASSERT_THAT(got, IsAcquired());
+  EXPECT_THAT(open(url("cacert=" + certs_.file("ca.pem")))->try_acquire("job", {}), IsBusy());
+}
+
+TEST_F(RedisTlsTest, WrongCaIsAClearVerificationError) {
+  auto store = open(url("cacert=" + other_.file("other-ca.pem")));
+  auto got = store->try_acquire("job", {});
+  ASSERT_THAT(got, HasErrc(Errc::permission_denied));
+  EXPECT_NE(got.error().message.find("did not verify"), std::string::npos)
+      << got.error().message;
+  auto cli = testing::run_command({testing::heartlock_binary(), "-b",
+                                   url("cacert=" + other_.file("other-ca.pem")), "run", "--",
+                                   "true"});
+  EXPECT_EQ(cli.exit_code, 69) << cli.err;
+}
+
+TEST_F(RedisTlsTest, InsecureSkipsVerification) {
+  auto store = open(url("insecure=1&cacert=" + other_.file("other-ca.pem")));
+  EXPECT_THAT(store->try_acquire("job", {}), IsAcquired());
+}
+
+}  // namespace
+}  // namespace heartlock

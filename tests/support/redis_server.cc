@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include <atomic>
+#include <fstream>
 #include <stdexcept>
 
 namespace heartlock::testing {
@@ -29,6 +30,17 @@ int free_port() {
   }
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+bool accepts(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
 }
 
 bool answers_ping(int port) {
@@ -51,18 +63,21 @@ bool answers_ping(int port) {
 
 }  // namespace
 
-RedisServer::RedisServer(std::vector<std::string> extra_args)
-    : extra_args_(std::move(extra_args)), port_(free_port()) {
+RedisServer::RedisServer(std::vector<std::string> extra_args, bool tls)
+    : extra_args_(std::move(extra_args)), tls_(tls), port_(free_port()) {
   start();
 }
 
 RedisServer::~RedisServer() { kill(); }
 
 void RedisServer::start() {
-  std::vector<std::string> args = {"redis-server", "--port", std::to_string(port_),
+  std::vector<std::string> args = {"redis-server", "--port", tls_ ? "0" : std::to_string(port_),
                                    "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                                    "--dir", dir_.path(), "--loglevel", "warning",
                                    "--logfile", dir_.file("log")};
+  if (tls_) {
+    args.insert(args.end(), {"--tls-port", std::to_string(port_)});
+  }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = ::fork();
   if (pid_ == 0) {
@@ -81,7 +96,7 @@ void RedisServer::start() {
       pid_ = -1;
       return true;  // exited: stop waiting
     }
-    return answers_ping(port_);
+    return tls_ ? accepts(port_) : answers_ping(port_);
   }, std::chrono::seconds(15));
   if (pid_ < 0 || !up) {
     throw std::runtime_error(
@@ -96,6 +111,28 @@ void RedisServer::kill() {
     ::waitpid(pid_, nullptr, 0);
     pid_ = -1;
   }
+}
+
+void make_test_certificates(const TempDir& dir, const std::string& ca_name) {
+  auto run = [&](std::vector<std::string> argv) {
+    auto r = run_command(argv);
+    if (r.exit_code != 0) {
+      throw std::runtime_error("openssl failed: " + r.err);
+    }
+  };
+  run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+       "-nodes", "-keyout", dir.file(ca_name + ".key"), "-out", dir.file(ca_name + ".pem"),
+       "-days", "2", "-subj", "/CN=heartlock test " + ca_name});
+  run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+       "-keyout", dir.file("server.key"), "-out", dir.file("server.csr"), "-subj",
+       "/CN=127.0.0.1"});
+  {
+    std::ofstream ext(dir.file("san.ext"));
+    ext << "subjectAltName=IP:127.0.0.1\n";
+  }
+  run({"openssl", "x509", "-req", "-in", dir.file("server.csr"), "-CA", dir.file(ca_name + ".pem"),
+       "-CAkey", dir.file(ca_name + ".key"), "-CAcreateserial", "-out", dir.file("server.pem"),
+       "-days", "2", "-extfile", dir.file("san.ext")});
 }
 
 RedisServer& shared_redis() {

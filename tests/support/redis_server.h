@@ -15,7 +15,8 @@ namespace heartlock::testing {
 // it) if redis-server is missing or does not answer PING within seconds.
 class RedisServer {
  public:
-  explicit RedisServer(std::vector<std::string> extra_args = {});
+  // With `tls`, the server listens only for TLS on port(); pass the tls-* arguments in extra_args.
+  explicit RedisServer(std::vector<std::string> extra_args = {}, bool tls = false);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -30,9 +31,14 @@ class RedisServer {
  private:
   TempDir dir_;
   std::vector<std::string> extra_args_;
+  bool tls_ = false;
   int port_ = 0;
   pid_t pid_ = -1;
 };
+
+// Makes a CA and a server certificate for 127.0.0.1 with openssl in `dir`: ca.pem, server.pem,
+// server.key. Throws if openssl fails.
+void make_test_certificates(const TempDir& dir, const std::string& ca_name = "ca");
 
 // One server for the whole test binary, started on first use.
 RedisServer& shared_redis();
