@@ -24,7 +24,8 @@ test: deps
 torture: build
 	@build/dev/tools/heartlock-torture --workers 8 --seconds 120 --ttl 300ms
 
-bench: deps
+bench:
+	@scripts/install-deps.sh servers
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 	@scripts/bench.sh build/release
