@@ -22,7 +22,7 @@ long long to_ll(std::string_view s) {
 }
 
 long long integer_of(const RedisReply& r) {
-  return r.type == RedisReply::Type::integer ? r.integer
+  return r.type == RedisReply::Type::integer  ? r.integer
          : r.type == RedisReply::Type::string ? to_ll(r.str)
                                               : 0;
 }
@@ -31,6 +31,12 @@ Error reply_error(const std::string& where, const RedisReply& r) {
   if (r.str.starts_with("NOAUTH") || r.str.starts_with("WRONGPASS") ||
       r.str.starts_with("NOPERM")) {
     return Error{Errc::permission_denied, "redis " + where + ": " + r.str};
+  }
+  if (r.str.find("unauthenticated") != std::string::npos) {
+    // Redis answers a long command from a client that has not authenticated with a protocol
+    // error instead of NOAUTH (and closes the connection): it is still a credentials problem.
+    return Error{Errc::permission_denied,
+                 "redis " + where + ": authentication required (give user and password): " + r.str};
   }
   return Error{Errc::unavailable, "redis " + where + ": " + r.str};
 }
@@ -56,8 +62,8 @@ class RedisLease final : public BackendLease {
 
   Result<std::optional<LostReason>> release(std::chrono::nanoseconds hold_for) override {
     auto hold = std::chrono::ceil<milliseconds>(hold_for);
-    auto r = client_->run(release_script(), {key_, channel_},
-                          {owner_, std::to_string(hold.count())});
+    auto r =
+        client_->run(release_script(), {key_, channel_}, {owner_, std::to_string(hold.count())});
     return verdict(r);
   }
 
@@ -67,9 +73,12 @@ class RedisLease final : public BackendLease {
       return std::unexpected(r.error());
     }
     switch (integer_of(*r)) {
-      case 1: return std::optional<LostReason>();
-      case 0: return std::optional<LostReason>(LostReason::expired);
-      default: return std::optional<LostReason>(LostReason::taken_over);
+      case 1:
+        return std::optional<LostReason>();
+      case 0:
+        return std::optional<LostReason>(LostReason::expired);
+      default:
+        return std::optional<LostReason>(LostReason::taken_over);
     }
   }
 
@@ -103,8 +112,7 @@ Result<std::vector<RedisReply>> RedisClient::commands(const std::vector<RedisCom
   return (*c)->pipeline(commands);
 }
 
-Result<RedisReply> RedisClient::run(const RedisScript& script,
-                                    const std::vector<std::string>& keys,
+Result<RedisReply> RedisClient::run(const RedisScript& script, const std::vector<std::string>& keys,
                                     const std::vector<std::string>& args) {
   RedisCommand cmd{"EVALSHA", script.sha1, std::to_string(keys.size())};
   cmd.insert(cmd.end(), keys.begin(), keys.end());
@@ -197,11 +205,11 @@ RedisStore::~RedisStore() { stop_keepalive(); }
 Result<Attempt> RedisStore::try_once(const ClaimRequest& request) {
   ProcessIdentity self = self_identity();
   const auto& o = request.options;
-  auto r = client_->run(
-      acquire_script(), {lock_key(request.name), fence_key(request.name)},
-      {request.owner, std::to_string(o.ttl.count()), self.host, std::to_string(self.pid),
-       o.command, std::to_string(o.stale_after.count()),
-       o.slot ? std::to_string(o.slot->time_since_epoch().count()) : std::string()});
+  auto r =
+      client_->run(acquire_script(), {lock_key(request.name), fence_key(request.name)},
+                   {request.owner, std::to_string(o.ttl.count()), self.host,
+                    std::to_string(self.pid), o.command, std::to_string(o.stale_after.count()),
+                    o.slot ? std::to_string(o.slot->time_since_epoch().count()) : std::string()});
   if (!r) {
     return std::unexpected(r.error());
   }
@@ -248,8 +256,8 @@ Result<Attempt> RedisStore::claim(const ClaimRequest& request) {
       return attempt;
     }
     // Until the deadline, the key's expiry (no message is sent then), or the slice.
-    auto wait = std::min(std::chrono::duration_cast<milliseconds>(*request.deadline - now),
-                         kMaxWaitSlice);
+    auto wait =
+        std::min(std::chrono::duration_cast<milliseconds>(*request.deadline - now), kMaxWaitSlice);
     if (busy.holder && busy.holder->renew_age) {
       auto expires = busy.min_hold_left
                          ? *busy.min_hold_left

@@ -3,13 +3,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include <gtest/gtest.h>
 
-#include <fstream>
+#include "heartlock/heartlock.h"
 
 #include "../support/redis_server.h"
 #include "../support/test_support.h"
-#include "heartlock/heartlock.h"
 
 namespace heartlock {
 namespace {
@@ -67,6 +68,24 @@ TEST(RedisFaultTest, WrongPasswordIsPermissionDeniedAndNeverPrinted) {
   EXPECT_THAT(good->try_acquire("job", {}), IsAcquired());
 }
 
+TEST(RedisFaultTest, AclUserWithPassword) {
+  // A named ACL user that may run scripts and publish on its own keys only.
+  testing::RedisServer server({"--user", "default", "off", "--user", "jobs", "on", ">s3cret",
+                               "~heartlock:*", "&heartlock:*", "+@all"});
+  auto hostport = server.url().substr(8);
+  auto good = open("redis://jobs:s3cret@" + hostport);
+  auto got = good->try_acquire("job", {});
+  ASSERT_THAT(got, IsAcquired());
+  EXPECT_THAT(good->inspect("job"), IsOk());
+  auto wrong = open("redis://jobs:guess@" + hostport);
+  auto refused = wrong->try_acquire("job", {});
+  ASSERT_THAT(refused, HasErrc(Errc::permission_denied));
+  EXPECT_EQ(refused.error().message.find("guess"), std::string::npos);
+  auto nobody = open("redis://" + hostport);
+  EXPECT_THAT(nobody->try_acquire("job", {}), HasErrc(Errc::permission_denied))
+      << "the default user is off: NOAUTH must be a permission error, not 'unavailable'";
+}
+
 TEST(RedisFaultTest, StoppedHolderExpiresIsTakenOverAndFenced) {
   testing::RedisServer server;
   Signal ready;
@@ -104,8 +123,8 @@ TEST(RedisFaultTest, CliStopsTheCommandWhenTheServerDies) {
     std::string bin = testing::heartlock_binary();
     std::string pidfile = dir.file("pid");
     ::execl(bin.c_str(), bin.c_str(), "-b", server.url().c_str(), "run", "--ttl", "600ms",
-            "--kill-grace", "300ms", "--", "sh", "-c", ("echo $$ > " + pidfile + "; exec sleep 60").c_str(),
-            nullptr);
+            "--kill-grace", "300ms", "--", "sh", "-c",
+            ("echo $$ > " + pidfile + "; exec sleep 60").c_str(), nullptr);
     return 127;
   });
   pid_t command = 0;
@@ -163,11 +182,10 @@ TEST_F(RedisTlsTest, WrongCaIsAClearVerificationError) {
   auto store = open(url("cacert=" + other_.file("other-ca.pem")));
   auto got = store->try_acquire("job", {});
   ASSERT_THAT(got, HasErrc(Errc::permission_denied));
-  EXPECT_NE(got.error().message.find("did not verify"), std::string::npos)
-      << got.error().message;
-  auto cli = testing::run_command({testing::heartlock_binary(), "-b",
-                                   url("cacert=" + other_.file("other-ca.pem")), "run", "--",
-                                   "true"});
+  EXPECT_NE(got.error().message.find("did not verify"), std::string::npos) << got.error().message;
+  auto cli =
+      testing::run_command({testing::heartlock_binary(), "-b",
+                            url("cacert=" + other_.file("other-ca.pem")), "run", "--", "true"});
   EXPECT_EQ(cli.exit_code, 69) << cli.err;
 }
 
