@@ -193,7 +193,10 @@ int main(int argc, char** argv) {
         ::waitpid(pid, &status, 0);
       }
     }
-    failed_workers += WIFEXITED(status) && WEXITSTATUS(status) != 0;
+    // A worker that exited with an error, or died of a signal other than our own SIGKILL (an
+    // abort, a crash), failed.
+    failed_workers += (WIFEXITED(status) && WEXITSTATUS(status) != 0) ||
+                      (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL);
   }
   ::close(log);
 

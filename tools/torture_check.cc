@@ -17,6 +17,10 @@ Verdict check_log(std::istream& log) {
   Verdict v;
   std::map<long, Inside> inside;          // pid -> its open section
   std::map<long, bool> stopped_in_lease;  // pid -> stopped since its last exit
+  // pid -> between its "stop" and "cont" lines. The driver logs "stop" just before it sends
+  // SIGSTOP, so the worker may still write a line or two after it: a section entered in that
+  // window counts as paused too.
+  std::map<long, bool> paused;
   std::uint64_t max_token = 0;
   auto problem = [&](std::string text) {
     ++v.violations;
@@ -66,7 +70,7 @@ Verdict check_log(std::istream& log) {
           }
         }
         inside.clear();  // everyone else is fenced from now on
-        inside[pid] = Inside{token, false};
+        inside[pid] = Inside{token, paused[pid]};
         max_token = token;
         ++v.sections;
       } else {
@@ -78,6 +82,7 @@ Verdict check_log(std::istream& log) {
       in >> pid;
       if (what == "stop") {
         ++v.stops;
+        paused[pid] = true;
         stopped_in_lease[pid] = true;
         if (auto it = inside.find(pid); it != inside.end()) {
           it->second.stopped = true;
@@ -85,6 +90,9 @@ Verdict check_log(std::istream& log) {
       } else if (what == "kill") {
         ++v.kills;
         inside.erase(pid);
+        paused[pid] = false;
+      } else {
+        paused[pid] = false;  // cont
       }
     } else if (!line.empty()) {
       problem("line " + std::to_string(lineno) + ": unknown: " + line);

@@ -7,7 +7,8 @@
 // that was stopped during its section (it may have been taken over). Violations:
 //   - an accepted entry whose token is not larger than every earlier one (duplicate tokens),
 //   - an entry while another worker is inside and that worker was neither stopped nor killed
-//     since its own entry (two live holders at once),
+//     during its section (two live holders at once); a worker counts as stopped from its "stop"
+//     line to its "cont" line, since it may write a line after "stop" is logged,
 //   - a fenced (stale-token) write by a worker that was never stopped during its section.
 #ifndef HEARTLOCK_TOOLS_TORTURE_CHECK_H_
 #define HEARTLOCK_TOOLS_TORTURE_CHECK_H_

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <optional>
+#include <vector>
 
 #include "heartlock/error.h"
 #include "heartlock/options.h"
@@ -12,6 +13,19 @@
 #include "clock.h"
 
 namespace heartlock::detail {
+
+class BackendLease;
+
+// Renews many leases of one backend in one round trip (Redis: one pipelined write). The keepalive
+// groups due leases by the batch they name and hands each group over at once.
+// Thread-safety: called from the keepalive thread only, with every lease's LeaseState locked.
+class RenewBatch {
+ public:
+  virtual ~RenewBatch() = default;
+  // One result per lease, in order, each as BackendLease::renew would answer.
+  virtual std::vector<Result<std::optional<LostReason>>> renew_all(
+      const std::vector<BackendLease*>& leases, const std::vector<BootTime>& last_heartbeats) = 0;
+};
 
 // Thread-safety: LeaseState serialises every call; implementations need no locking of their own.
 class BackendLease {
@@ -28,6 +42,9 @@ class BackendLease {
   // ours, nullopt if released.
   [[nodiscard]] virtual Result<std::optional<LostReason>> release(
       std::chrono::nanoseconds hold_for) = 0;
+
+  // The batch this lease can be renewed with, or nullptr (renewed alone). Must outlive the lease.
+  virtual RenewBatch* batch() { return nullptr; }
 };
 
 }  // namespace heartlock::detail

@@ -1,8 +1,16 @@
 #include "keepalive.h"
 
+#include <map>
 #include <vector>
 
 namespace heartlock::detail {
+namespace {
+
+// How far ahead of its due time a lease may be renewed along with the ones that are due. Half a
+// renew interval must have passed anyway (LeaseState decides), so short-ttl leases are unaffected.
+constexpr std::chrono::milliseconds kCoalesce{250};
+
+}  // namespace
 
 Keepalive::~Keepalive() { stop(); }
 
@@ -50,7 +58,9 @@ void Keepalive::run(const std::stop_token& stop) {
     }
     // Take every due lease out, tick them without the lock (ticks do I/O), put them back.
     std::vector<std::shared_ptr<LeaseState>> ready;
-    while (!due_.empty() && due_.begin()->first <= now) {
+    // Also take what falls due shortly: renewing those now aligns their due times, so that a
+    // backend that batches renews many leases in one round trip per tick.
+    while (!due_.empty() && due_.begin()->first <= now + kCoalesce) {
       if (auto lease = due_.begin()->second.lock()) {
         ready.push_back(std::move(lease));
       }
@@ -58,13 +68,25 @@ void Keepalive::run(const std::stop_token& stop) {
     }
     lock.unlock();
     std::vector<std::pair<BootTime, std::shared_ptr<LeaseState>>> again;
+    // Leases whose backend can renew many at once (Redis: one pipelined round trip) go together.
+    std::map<RenewBatch*, std::vector<std::shared_ptr<LeaseState>>> batches;
     for (auto& lease : ready) {
-      if (auto next = lease->tick(boot_now())) {
+      if (RenewBatch* batch = lease->batch()) {
+        batches[batch].push_back(std::move(lease));
+      } else if (auto next = lease->tick(boot_now())) {
         again.emplace_back(*next, std::move(lease));
       }
     }
-    // TODO(#3): backends that can batch (Redis) renew all due leases in one round trip.
+    for (auto& [batch, group] : batches) {
+      auto next = LeaseState::tick_batch(group, *batch, boot_now());
+      for (std::size_t i = 0; i < group.size(); ++i) {
+        if (next[i]) {
+          again.emplace_back(*next[i], std::move(group[i]));
+        }
+      }
+    }
     ready.clear();
+    batches.clear();
     lock.lock();
     for (auto& [due, lease] : again) {
       due_.emplace(due, lease);

@@ -81,13 +81,14 @@ std::optional<BootTime> LeaseState::next_due_locked(BootTime now) const {
 
 BootTime LeaseState::first_due() const { return *next_due_locked(acquired_at_); }
 
-Result<void> LeaseState::renew_locked(BootTime now) {
-  auto r = backend_->renew(last_heartbeat());
+Result<void> LeaseState::apply_renewal_locked(BootTime now,
+                                              const Result<std::optional<LostReason>>& r) {
   if (!r) {
     // Transient: the lease may still be valid on the backend until last_renewed_ + ttl. Give up
     // half a renew interval before that, so the holder stops before anyone else can start.
     if (now + interval_ / 2 >= last_renewed_ + options_.ttl) {
-      lose_locked(LostReason::backend_lost, "could not renew within the ttl: " + r.error().message);
+      lose_locked(LostReason::backend_lost,
+                  "could not renew within the ttl: " + r.error().message);
       return fail(Errc::lost, "lease " + name_ + " lost: " + r.error().message);
     }
     return std::unexpected(r.error());
@@ -100,41 +101,107 @@ Result<void> LeaseState::renew_locked(BootTime now) {
   return {};
 }
 
+Result<void> LeaseState::renew_locked(BootTime now) {
+  return apply_renewal_locked(now, backend_->renew(last_heartbeat()));
+}
+
+std::optional<BootTime> LeaseState::after_renewal_locked(BootTime now,
+                                                         const Result<void>& renewed) const {
+  if (renewed) {
+    return next_due_locked(now);
+  }
+  if (lost_internal_ < 0) {
+    return now + interval_ / 4;  // transient failure: retry sooner
+  }
+  return std::nullopt;
+}
+
+LeaseState::Plan LeaseState::plan_locked(BootTime now) {
+  if (!backend_ || lost_internal_ >= 0) {
+    return {};
+  }
+  if (options_.max_hold.count() > 0 && now >= acquired_at_ + options_.max_hold) {
+    lose_locked(LostReason::max_hold,
+                "held for max_hold " + std::to_string(options_.max_hold.count()) + "ms");
+    // The failsafe ends the lease for everyone: release it (fenced) so others can take it.
+    (void)backend_->release(std::chrono::nanoseconds(0));
+    backend_.reset();
+    return {};
+  }
+  if (options_.stale_after.count() > 0 && now - last_heartbeat() >= options_.stale_after) {
+    // Deadlocked: stop renewing. The lease stays visible as deadlocked, so contenders may take
+    // it over, and the holder is told now rather than after a takeover.
+    lose_locked(LostReason::deadlocked,
+                "no heartbeat for " +
+                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       now - last_heartbeat())
+                                       .count()) +
+                    "ms (stale_after " + std::to_string(options_.stale_after.count()) + "ms)");
+    return {};
+  }
+  // Due after a renew interval; accepted from half of it, so the keepalive can renew leases that
+  // fall due close together in one batch.
+  if (now - last_renewed_ >= interval_ / 2) {
+    return {.renew = true};
+  }
+  return {.next = std::max(*next_due_locked(last_renewed_), now)};
+}
+
 std::optional<BootTime> LeaseState::tick(BootTime now) {
   std::optional<BootTime> next;
   {
     std::lock_guard lock(mu_);
-    if (!backend_ || lost_internal_ >= 0) {
-      return std::nullopt;
-    }
-    if (options_.max_hold.count() > 0 && now >= acquired_at_ + options_.max_hold) {
-      lose_locked(LostReason::max_hold,
-                  "held for max_hold " + std::to_string(options_.max_hold.count()) + "ms");
-      // The failsafe ends the lease for everyone: release it (fenced) so others can take it.
-      (void)backend_->release(std::chrono::nanoseconds(0));
-      backend_.reset();
-    } else if (options_.stale_after.count() > 0 && now - last_heartbeat() >= options_.stale_after) {
-      // Deadlocked: stop renewing. The lease stays visible as deadlocked, so contenders may take
-      // it over, and the holder is told now rather than after a takeover.
-      lose_locked(LostReason::deadlocked,
-                  "no heartbeat for " +
-                      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         now - last_heartbeat())
-                                         .count()) +
-                      "ms (stale_after " + std::to_string(options_.stale_after.count()) + "ms)");
-    } else if (now - last_renewed_ >= interval_ - interval_ / 10) {
-      auto r = renew_locked(now);
-      if (r) {
-        next = next_due_locked(now);
-      } else if (lost_internal_ < 0) {
-        next = now + interval_ / 4;  // transient failure: retry sooner
-      }
-    } else {
-      next = next_due_locked(last_renewed_);
-      next = std::max(*next, now);
-    }
+    Plan plan = plan_locked(now);
+    next = plan.renew ? after_renewal_locked(now, renew_locked(now)) : plan.next;
   }
   run_pending_callback();
+  return next;
+}
+
+RenewBatch* LeaseState::batch() {
+  std::lock_guard lock(mu_);
+  return backend_ ? backend_->batch() : nullptr;
+}
+
+std::vector<std::optional<BootTime>> LeaseState::tick_batch(
+    const std::vector<std::shared_ptr<LeaseState>>& leases, RenewBatch& batch, BootTime now) {
+  std::vector<std::optional<BootTime>> next(leases.size());
+  {
+    // Only the keepalive thread ever holds more than one lease's mutex, so this cannot deadlock.
+    std::vector<std::unique_lock<std::mutex>> locks;
+    locks.reserve(leases.size());
+    std::vector<std::size_t> due;
+    std::vector<BackendLease*> backends;
+    std::vector<BootTime> heartbeats;
+    for (std::size_t i = 0; i < leases.size(); ++i) {
+      LeaseState& lease = *leases[i];
+      locks.emplace_back(lease.mu_);
+      Plan plan = lease.plan_locked(now);
+      if (!plan.renew) {
+        next[i] = plan.next;
+      } else if (lease.backend_->batch() != &batch) {
+        next[i] = lease.after_renewal_locked(now, lease.renew_locked(now));  // moved meanwhile
+      } else {
+        due.push_back(i);
+        backends.push_back(lease.backend_.get());
+        heartbeats.push_back(lease.last_heartbeat());
+      }
+    }
+    if (!due.empty()) {
+      auto results = batch.renew_all(backends, heartbeats);
+      for (std::size_t k = 0; k < due.size(); ++k) {
+        LeaseState& lease = *leases[due[k]];
+        Result<std::optional<LostReason>> result =
+            k < results.size() ? results[k]
+                               : Result<std::optional<LostReason>>(
+                                     fail(Errc::internal, "batch renewal lost a result"));
+        next[due[k]] = lease.after_renewal_locked(now, lease.apply_renewal_locked(now, result));
+      }
+    }
+  }
+  for (const auto& lease : leases) {
+    lease->run_pending_callback();
+  }
   return next;
 }
 

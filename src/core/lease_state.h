@@ -56,6 +56,14 @@ class LeaseState {
   // wants to run next, or nullopt once the lease is released or lost.
   std::optional<BootTime> tick(BootTime now);
 
+  // The batch this lease renews with (see RenewBatch), or nullptr.
+  RenewBatch* batch();
+
+  // tick() for several leases sharing `batch`: one renew_all() call for all that are due.
+  // Returns each lease's next due time, in order.
+  static std::vector<std::optional<BootTime>> tick_batch(
+      const std::vector<std::shared_ptr<LeaseState>>& leases, RenewBatch& batch, BootTime now);
+
   // When the keepalive should first tick: the first renewal, or an earlier max_hold or
   // stale_after deadline.
   BootTime first_due() const;
@@ -75,6 +83,17 @@ class LeaseState {
   void lose_locked(LostReason reason, std::string why);
   void run_pending_callback();
   std::optional<BootTime> next_due_locked(BootTime now) const;
+  // Phase one of a tick, mu_ held: enforces max_hold and stale_after. Returns whether a renewal is
+  // due now, and otherwise when to look again (nullopt: finished).
+  struct Plan {
+    bool renew = false;
+    std::optional<BootTime> next;
+  };
+  Plan plan_locked(BootTime now);
+  // Applies what the backend answered to a renewal; mu_ held. The error for a transient failure.
+  Result<void> apply_renewal_locked(BootTime now, const Result<std::optional<LostReason>>& r);
+  // After a renewal: when to look again.
+  std::optional<BootTime> after_renewal_locked(BootTime now, const Result<void>& renewed) const;
   // Renews once; mu_ held. Returns the error for a transient failure.
   Result<void> renew_locked(BootTime now);
 

@@ -1,12 +1,13 @@
 #include "process_identity.h"
 
+#include <fcntl.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
-#include <fstream>
 #include <mutex>
 #include <new>
 #include <random>
@@ -18,17 +19,14 @@ namespace heartlock::detail {
 namespace {
 
 std::string read_first_line(const char* path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
+  std::string text = read_small_file(path, 4096).value_or("");
+  return text.substr(0, text.find('\n'));
 }
 
 // Parses /proc/<pid>/stat. The command name (field 2) may contain spaces and ')', so fields are
 // counted from the last ')'. Returns the state letter and the start time (field 22).
 bool read_stat(std::int64_t pid, char& state, std::uint64_t& start) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text = read_small_file("/proc/" + std::to_string(pid) + "/stat", 4096).value_or("");
   auto close = text.rfind(')');
   if (close == std::string::npos) {
     return false;
@@ -48,6 +46,29 @@ bool read_stat(std::int64_t pid, char& state, std::uint64_t& start) {
 }
 
 }  // namespace
+
+std::optional<std::string> read_small_file(const std::string& path, std::size_t limit) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return std::nullopt;
+  }
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0 || out.size() >= limit) {
+      ::close(fd);
+      if (n < 0) {
+        return std::nullopt;
+      }
+      return out;
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+}
 
 const std::string& boot_id() {
   static const std::string id = read_first_line("/proc/sys/kernel/random/boot_id");

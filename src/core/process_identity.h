@@ -3,6 +3,7 @@
 #define HEARTLOCK_CORE_PROCESS_IDENTITY_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,11 @@ std::string random_hex(std::size_t bytes);
 
 // A new owner id, unique per acquisition: host:pid:random.
 std::string make_owner();
+
+// The whole content of a small file (such as one in /proc), or nullopt if it cannot be read.
+// Plain open/read: std::ifstream throws from its buffer when read(2) fails, which happens when a
+// process exits while its /proc/<pid>/stat is being read.
+std::optional<std::string> read_small_file(const std::string& path, std::size_t limit = 1 << 20);
 
 }  // namespace heartlock::detail
 

@@ -8,10 +8,11 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <fstream>
 #include <sstream>
 #include <system_error>
 #include <thread>
+
+#include "../core/process_identity.h"
 
 namespace heartlock::detail {
 namespace {
@@ -178,14 +179,15 @@ Result<void> write_record(int fd, const Record& record, std::size_t known_size,
 }
 
 std::int64_t flock_holder_pid(dev_t dev, ino_t ino) {
-  std::ifstream in("/proc/locks");
-  if (!in) {
+  auto text = read_small_file("/proc/locks", 64 << 20);
+  if (!text) {
     return -1;
   }
   // Lines look like "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF"; waiters carry "->".
   char want[64];
   std::snprintf(want, sizeof want, "%02x:%02x:%lu", major(dev), minor(dev),
                 static_cast<unsigned long>(ino));
+  std::istringstream in(*text);
   std::string line;
   while (std::getline(in, line)) {
     if (line.find("->") != std::string::npos || line.find(" FLOCK ") == std::string::npos) {

@@ -41,23 +41,57 @@ Error reply_error(const std::string& where, const RedisReply& r) {
   return Error{Errc::unavailable, "redis " + where + ": " + r.str};
 }
 
+Result<std::optional<LostReason>> verdict(const Result<RedisReply>& r) {
+  if (!r) {
+    return std::unexpected(r.error());
+  }
+  switch (integer_of(*r)) {
+    case 1: return std::optional<LostReason>();
+    case 0: return std::optional<LostReason>(LostReason::expired);
+    default: return std::optional<LostReason>(LostReason::taken_over);
+  }
+}
+
+}  // namespace
+
+// Renews all due leases of a store with one pipelined write of EVALSHA renew calls: one round
+// trip per keepalive tick however many leases the process holds.
+class RedisRenewBatch final : public RenewBatch {
+ public:
+  explicit RedisRenewBatch(std::shared_ptr<RedisClient> client) : client_(std::move(client)) {}
+  std::vector<Result<std::optional<LostReason>>> renew_all(
+      const std::vector<BackendLease*>& leases,
+      const std::vector<BootTime>& last_heartbeats) override;
+
+ private:
+  std::shared_ptr<RedisClient> client_;
+};
+
+namespace {
+
 // A lease on Redis: renew and release run owner-fenced scripts.
 class RedisLease final : public BackendLease {
  public:
-  RedisLease(std::shared_ptr<RedisClient> client, std::string key, std::string channel,
-             std::string owner, milliseconds ttl)
+  RedisLease(std::shared_ptr<RedisClient> client, std::shared_ptr<RedisRenewBatch> batch,
+             std::string key, std::string channel, std::string owner, milliseconds ttl)
       : client_(std::move(client)),
+        batch_(std::move(batch)),
         key_(std::move(key)),
         channel_(std::move(channel)),
         owner_(std::move(owner)),
         ttl_(ttl) {}
 
   Result<std::optional<LostReason>> renew(BootTime last_heartbeat) override {
+    return verdict(client_->run(renew_script(), {key_}, renew_args(last_heartbeat)));
+  }
+
+  RenewBatch* batch() override { return batch_.get(); }
+  const std::string& key() const { return key_; }
+
+  std::vector<std::string> renew_args(BootTime last_heartbeat) const {
     auto age = std::chrono::duration_cast<milliseconds>(boot_now() - last_heartbeat);
-    auto r = client_->run(renew_script(), {key_},
-                          {owner_, std::to_string(ttl_.count()),
-                           std::to_string(std::max<long long>(0, age.count()))});
-    return verdict(r);
+    return {owner_, std::to_string(ttl_.count()),
+            std::to_string(std::max<long long>(0, age.count()))};
   }
 
   Result<std::optional<LostReason>> release(std::chrono::nanoseconds hold_for) override {
@@ -68,21 +102,8 @@ class RedisLease final : public BackendLease {
   }
 
  private:
-  static Result<std::optional<LostReason>> verdict(const Result<RedisReply>& r) {
-    if (!r) {
-      return std::unexpected(r.error());
-    }
-    switch (integer_of(*r)) {
-      case 1:
-        return std::optional<LostReason>();
-      case 0:
-        return std::optional<LostReason>(LostReason::expired);
-      default:
-        return std::optional<LostReason>(LostReason::taken_over);
-    }
-  }
-
   std::shared_ptr<RedisClient> client_;
+  std::shared_ptr<RedisRenewBatch> batch_;
   std::string key_;
   std::string channel_;
   std::string owner_;
@@ -90,6 +111,35 @@ class RedisLease final : public BackendLease {
 };
 
 }  // namespace
+
+std::vector<Result<std::optional<LostReason>>> RedisRenewBatch::renew_all(
+    const std::vector<BackendLease*>& leases, const std::vector<BootTime>& last_heartbeats) {
+  std::vector<RedisCommand> commands;
+  commands.reserve(leases.size());
+  for (std::size_t i = 0; i < leases.size(); ++i) {
+    auto* lease = static_cast<RedisLease*>(leases[i]);
+    RedisCommand cmd{"EVALSHA", renew_script().sha1, "1", lease->key()};
+    auto args = lease->renew_args(last_heartbeats[i]);
+    cmd.insert(cmd.end(), args.begin(), args.end());
+    commands.push_back(std::move(cmd));
+  }
+  std::vector<Result<std::optional<LostReason>>> out;
+  out.reserve(leases.size());
+  auto replies = client_->commands(commands);
+  for (std::size_t i = 0; i < leases.size(); ++i) {
+    if (!replies) {
+      out.push_back(std::unexpected(replies.error()));
+    } else if ((*replies)[i].is_error() && (*replies)[i].str.starts_with("NOSCRIPT")) {
+      // The server does not know the script yet: this one goes alone, with its source.
+      out.push_back(leases[i]->renew(last_heartbeats[i]));
+    } else if ((*replies)[i].is_error()) {
+      out.push_back(std::unexpected(Error{Errc::unavailable, "redis: " + (*replies)[i].str}));
+    } else {
+      out.push_back(verdict((*replies)[i]));
+    }
+  }
+  return out;
+}
 
 Result<RedisConnection*> RedisClient::connection_locked() {
   if (!conn_ || conn_->broken()) {
@@ -198,7 +248,8 @@ Result<std::unique_ptr<Store>> open_redis_store(std::string_view url, StoreOptio
 RedisStore::RedisStore(RedisUrl url, StoreOptions options)
     : LeasingStore(std::move(options)),
       prefix_(url.prefix),
-      client_(std::make_shared<RedisClient>(std::move(url))) {}
+      client_(std::make_shared<RedisClient>(std::move(url))),
+      batch_(std::make_shared<RedisRenewBatch>(client_)) {}
 
 RedisStore::~RedisStore() { stop_keepalive(); }
 
@@ -219,7 +270,7 @@ Result<Attempt> RedisStore::try_once(const ClaimRequest& request) {
   }
   if (integer_of(e[0]) == 1 && e.size() >= 2) {
     return Attempt(Claim{
-        .lease = std::make_unique<RedisLease>(client_, lock_key(request.name),
+        .lease = std::make_unique<RedisLease>(client_, batch_, lock_key(request.name),
                                               channel(request.name), request.owner, o.ttl),
         .token = static_cast<std::uint64_t>(integer_of(e[1])),
         .location = url() + " " + lock_key(request.name),

@@ -50,6 +50,8 @@ class RedisClient {
 LockInfo describe_redis(std::string_view name, const RedisReply& fields, long long pttl_ms,
                         long long now_ms, std::string location);
 
+class RedisRenewBatch;
+
 class RedisStore final : public LeasingStore {
  public:
   RedisStore(RedisUrl url, StoreOptions options);
@@ -75,6 +77,7 @@ class RedisStore final : public LeasingStore {
 
   std::string prefix_;
   std::shared_ptr<RedisClient> client_;
+  std::shared_ptr<RedisRenewBatch> batch_;
 };
 
 }  // namespace heartlock::detail

@@ -12,6 +12,8 @@
 
 #include <stdlib.h>
 
+#include "../../src/core/process_identity.h"
+
 extern char** environ;
 
 namespace heartlock::testing {
@@ -141,8 +143,7 @@ std::optional<Lease> acquire_eventually(Store& store, std::string_view name,
 std::string heartlock_binary() { return HEARTLOCK_BIN; }
 
 bool process_alive(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text = detail::read_small_file("/proc/" + std::to_string(pid) + "/stat").value_or("");
   auto close = text.rfind(')');
   if (close == std::string::npos || close + 2 >= text.size()) {
     return false;

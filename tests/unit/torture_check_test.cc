@@ -29,6 +29,17 @@ TEST(TortureCheckTest, TakeoverOfAStoppedHolderIsFencedNotAViolation) {
   EXPECT_EQ(v.fenced, 1u);
 }
 
+TEST(TortureCheckTest, EntryWrittenJustAfterStopIsLoggedCountsAsPaused) {
+  // The driver logs "stop" before the signal lands; the worker may still enter.
+  auto v = check("stop 10\nenter 1 10\nenter 2 11\nexit 2 11\ncont 10\nexit 1 10\n");
+  EXPECT_EQ(v.violations, 0u);
+  EXPECT_EQ(v.fenced, 1u);
+}
+
+TEST(TortureCheckTest, AfterContTheWorkerIsLiveAgain) {
+  EXPECT_EQ(check("stop 10\ncont 10\nenter 1 10\nenter 2 11\n").violations, 1u);
+}
+
 TEST(TortureCheckTest, TakeoverOfAKilledHolderIsFine) {
   EXPECT_EQ(check("enter 1 10\nkill 10\nenter 2 11\nexit 2 11\n").violations, 0u);
 }
