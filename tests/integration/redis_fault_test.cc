@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -135,6 +136,26 @@ TEST(RedisFaultTest, CliStopsTheCommandWhenTheServerDies) {
   server.kill();
   EXPECT_EQ(run.exit_code(), 79);
   EXPECT_FALSE(testing::process_alive(command));
+}
+
+TEST(RedisFaultTest, ManyLeasesOfOneStayAliveFarPastTheirTtl) {
+  // 500 leases renewed by one keepalive (pipelined per tick) for three ttls.
+  testing::RedisServer server;
+  auto store = open(server.url());
+  std::vector<Lease> leases;
+  for (int i = 0; i < 500; ++i) {
+    auto got = store->try_acquire("job-" + std::to_string(i), {.ttl = 300ms});
+    ASSERT_THAT(got, IsAcquired());
+    leases.push_back(std::move(*got).lease());
+  }
+  std::this_thread::sleep_for(900ms);  // three ttls: unrenewed leases would be gone
+  auto other = open(server.url());
+  for (int i = 0; i < 500; i += 50) {
+    EXPECT_THAT(other->try_acquire("job-" + std::to_string(i), {}), IsBusy()) << i;
+  }
+  for (auto& lease : leases) {
+    EXPECT_FALSE(lease.lost()) << lease.name();
+  }
 }
 
 TEST(RedisFaultTest, TortureFindsNoViolations) {

@@ -45,6 +45,39 @@ class FakeBackend final : public BackendLease {
   std::shared_ptr<BackendLog> log_;
 };
 
+// Renews every lease it is given in one call, answering from a queue.
+class FakeBatch final : public RenewBatch {
+ public:
+  std::vector<Result<std::optional<LostReason>>> renew_all(const std::vector<BackendLease*>& leases,
+                                                           const std::vector<BootTime>&) override {
+    ++calls;
+    sizes.push_back(leases.size());
+    std::vector<Result<std::optional<LostReason>>> out;
+    for (std::size_t i = 0; i < leases.size(); ++i) {
+      out.push_back(i < answers.size() ? answers[i] : std::optional<LostReason>());
+    }
+    return out;
+  }
+  int calls = 0;
+  std::vector<std::size_t> sizes;
+  std::vector<Result<std::optional<LostReason>>> answers;
+};
+
+class BatchedBackend final : public BackendLease {
+ public:
+  explicit BatchedBackend(FakeBatch* batch) : batch_(batch) {}
+  Result<std::optional<LostReason>> renew(BootTime) override {
+    return fail(Errc::internal, "batched leases must not renew alone");
+  }
+  Result<std::optional<LostReason>> release(std::chrono::nanoseconds) override {
+    return std::optional<LostReason>();
+  }
+  RenewBatch* batch() override { return batch_; }
+
+ private:
+  FakeBatch* batch_;
+};
+
 class LeaseStateTest : public ::testing::Test {
  protected:
   // t0 is an arbitrary boot time; all times below are relative to it.
@@ -198,20 +231,63 @@ TEST_F(LeaseStateTest, ExplicitRenewAfterLossFails) {
   EXPECT_EQ(log_->renews, 1);
 }
 
+TEST_F(LeaseStateTest, DueLeasesOfOneBatchRenewInOneCall) {
+  FakeBatch batch;
+  batch.answers = {std::optional<LostReason>(), std::optional<LostReason>(LostReason::taken_over),
+                   std::optional<LostReason>()};
+  std::vector<std::shared_ptr<LeaseState>> leases;
+  for (int i = 0; i < 3; ++i) {
+    leases.push_back(std::make_shared<LeaseState>(
+        LeaseInit{.name = "job" + std::to_string(i),
+                  .token = 1,
+                  .options = {.ttl = 30s},
+                  .acquired_at = kT0,
+                  .backend = std::make_unique<BatchedBackend>(&batch)}));
+    EXPECT_EQ(leases.back()->batch(), &batch);
+  }
+  auto next = LeaseState::tick_batch(leases, batch, kT0 + 10s);
+  EXPECT_EQ(batch.calls, 1);
+  EXPECT_EQ(batch.sizes, std::vector<std::size_t>{3});
+  EXPECT_EQ(next[0], kT0 + 20s);
+  EXPECT_FALSE(next[1]) << "the lease the backend says was taken over is finished";
+  EXPECT_EQ(leases[1]->lost_reason(), LostReason::taken_over);
+  EXPECT_FALSE(leases[0]->lost_reason());
+  EXPECT_EQ(next[2], kT0 + 20s);
+}
+
+TEST_F(LeaseStateTest, LeasesNotYetDueAreLeftOutOfTheBatch) {
+  FakeBatch batch;
+  auto early =
+      std::make_shared<LeaseState>(LeaseInit{.name = "early",
+                                             .options = {.ttl = 30s},
+                                             .acquired_at = kT0 + 9s,
+                                             .backend = std::make_unique<BatchedBackend>(&batch)});
+  auto due =
+      std::make_shared<LeaseState>(LeaseInit{.name = "due",
+                                             .options = {.ttl = 30s},
+                                             .acquired_at = kT0,
+                                             .backend = std::make_unique<BatchedBackend>(&batch)});
+  auto next = LeaseState::tick_batch({early, due}, batch, kT0 + 10s);
+  EXPECT_EQ(batch.sizes, std::vector<std::size_t>{1});
+  EXPECT_EQ(next[0], kT0 + 19s);
+  EXPECT_EQ(next[1], kT0 + 20s);
+}
+
 TEST_F(LeaseStateTest, LossIsPublishedOnlyAfterOnLostReturns) {
   LeaseState* self = nullptr;
   bool seen_inside = true;
-  auto lease = std::make_unique<LeaseState>(LeaseInit{
-      .name = "job",
-      .token = 1,
-      .options = {.ttl = 3s,
-                  .stale_after = 5s,
-                  .on_lost = [&](LostReason, std::string_view) {
-                    seen_inside = self->lost_reason().has_value() ||
-                                  self->stop_token().stop_requested();
-                  }},
-      .acquired_at = kT0,
-      .backend = std::make_unique<FakeBackend>(log_)});
+  auto lease = std::make_unique<LeaseState>(
+      LeaseInit{.name = "job",
+                .token = 1,
+                .options = {.ttl = 3s,
+                            .stale_after = 5s,
+                            .on_lost =
+                                [&](LostReason, std::string_view) {
+                                  seen_inside = self->lost_reason().has_value() ||
+                                                self->stop_token().stop_requested();
+                                }},
+                .acquired_at = kT0,
+                .backend = std::make_unique<FakeBackend>(log_)});
   self = lease.get();
   lease->tick(kT0 + 6s);
   EXPECT_FALSE(seen_inside) << "whoever sees lost() must know on_lost has finished";
