@@ -166,37 +166,40 @@ RenewBatch* LeaseState::batch() {
 std::vector<std::optional<BootTime>> LeaseState::tick_batch(
     const std::vector<std::shared_ptr<LeaseState>>& leases, RenewBatch& batch, BootTime now) {
   std::vector<std::optional<BootTime>> next(leases.size());
-  {
-    // Only the keepalive thread ever holds more than one lease's mutex, so this cannot deadlock.
-    std::vector<std::unique_lock<std::mutex>> locks;
-    locks.reserve(leases.size());
-    std::vector<std::size_t> due;
-    std::vector<BackendLease*> backends;
-    std::vector<BootTime> heartbeats;
-    for (std::size_t i = 0; i < leases.size(); ++i) {
-      LeaseState& lease = *leases[i];
-      locks.emplace_back(lease.mu_);
-      Plan plan = lease.plan_locked(now);
-      if (!plan.renew) {
-        next[i] = plan.next;
-      } else if (lease.backend_->batch() != &batch) {
-        next[i] = lease.after_renewal_locked(now, lease.renew_locked(now));  // moved meanwhile
-      } else {
-        due.push_back(i);
-        backends.push_back(lease.backend_.get());
-        heartbeats.push_back(lease.last_heartbeat());
-      }
+  std::vector<std::size_t> due;
+  std::vector<BackendLease*> backends;
+  std::vector<BootTime> heartbeats;
+  // Plan each lease under its own mutex; the round trip runs with none held (a process may hold
+  // thousands of leases), the due ones marked as renewing so that release() waits for it.
+  for (std::size_t i = 0; i < leases.size(); ++i) {
+    LeaseState& lease = *leases[i];
+    std::lock_guard lock(lease.mu_);
+    Plan plan = lease.plan_locked(now);
+    if (!plan.renew) {
+      next[i] = plan.next;
+    } else if (lease.backend_->batch() != &batch) {
+      next[i] = lease.after_renewal_locked(now, lease.renew_locked(now));
+    } else {
+      lease.renewing_ = true;
+      due.push_back(i);
+      backends.push_back(lease.backend_.get());
+      heartbeats.push_back(lease.last_heartbeat());
     }
-    if (!due.empty()) {
-      auto results = batch.renew_all(backends, heartbeats);
-      for (std::size_t k = 0; k < due.size(); ++k) {
-        LeaseState& lease = *leases[due[k]];
-        Result<std::optional<LostReason>> result =
-            k < results.size() ? results[k]
-                               : Result<std::optional<LostReason>>(
-                                     fail(Errc::internal, "batch renewal lost a result"));
+  }
+  if (!due.empty()) {
+    auto results = batch.renew_all(backends, heartbeats);
+    for (std::size_t k = 0; k < due.size(); ++k) {
+      LeaseState& lease = *leases[due[k]];
+      Result<std::optional<LostReason>> result =
+          k < results.size() ? results[k]
+                             : Result<std::optional<LostReason>>(
+                                   fail(Errc::internal, "batch renewal lost a result"));
+      {
+        std::lock_guard lock(lease.mu_);
         next[due[k]] = lease.after_renewal_locked(now, lease.apply_renewal_locked(now, result));
+        lease.renewing_ = false;
       }
+      lease.renewed_.notify_all();
     }
   }
   for (const auto& lease : leases) {
@@ -225,7 +228,8 @@ Result<void> LeaseState::renew(BootTime now) {
 Result<void> LeaseState::release(BootTime now) {
   Result<void> out;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    renewed_.wait(lock, [this] { return !renewing_; });
     released_.store(true, std::memory_order_release);
     if (backend_) {
       auto held = now - acquired_at_;

@@ -4,6 +4,7 @@
 #define HEARTLOCK_CORE_LEASE_STATE_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -114,6 +115,10 @@ class LeaseState {
   std::stop_source stop_;
 
   std::mutex mu_;
+  // A batched renewal of this lease is in flight without mu_ held (tick_batch): release() waits
+  // for it, so the backend lease it uses stays alive.
+  bool renewing_ = false;
+  std::condition_variable renewed_;
   std::unique_ptr<BackendLease> backend_;  // reset once the backend lease has ended
   BootTime last_renewed_;
   int lost_internal_ = -1;  // set at once when lost; what renew/tick/release decide on

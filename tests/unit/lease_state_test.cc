@@ -1,7 +1,9 @@
 // The keepalive decisions, driven by explicit times (a fake clock) and a fake backend.
 #include "../../src/core/lease_state.h"
 
+#include <atomic>
 #include <deque>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -271,6 +273,68 @@ TEST_F(LeaseStateTest, LeasesNotYetDueAreLeftOutOfTheBatch) {
   EXPECT_EQ(batch.sizes, std::vector<std::size_t>{1});
   EXPECT_EQ(next[0], kT0 + 19s);
   EXPECT_EQ(next[1], kT0 + 20s);
+}
+
+// A batch whose round trip blocks until released, to catch what happens during it.
+class BlockingBatch final : public RenewBatch {
+ public:
+  std::vector<Result<std::optional<LostReason>>> renew_all(const std::vector<BackendLease*>& leases,
+                                                           const std::vector<BootTime>&) override {
+    in_flight.store(true);
+    while (!go.load()) {
+      std::this_thread::yield();
+    }
+    return std::vector<Result<std::optional<LostReason>>>(leases.size(),
+                                                          std::optional<LostReason>());
+  }
+  std::atomic<bool> in_flight{false};
+  std::atomic<bool> go{false};
+};
+
+class BlockingBackend final : public BackendLease {
+ public:
+  BlockingBackend(BlockingBatch* batch, std::atomic<int>* releases)
+      : batch_(batch), releases_(releases) {}
+  Result<std::optional<LostReason>> renew(BootTime) override { return std::optional<LostReason>(); }
+  Result<std::optional<LostReason>> release(std::chrono::nanoseconds) override {
+    releases_->fetch_add(1);
+    return std::optional<LostReason>();
+  }
+  RenewBatch* batch() override { return batch_; }
+
+ private:
+  BlockingBatch* batch_;
+  std::atomic<int>* releases_;
+};
+
+TEST_F(LeaseStateTest, ReleaseWaitsForABatchedRenewalInFlight) {
+  BlockingBatch batch;
+  std::atomic<int> releases{0};
+  auto lease = std::make_shared<LeaseState>(
+      LeaseInit{.name = "job",
+                .options = {.ttl = 30s},
+                .acquired_at = kT0,
+                .backend = std::make_unique<BlockingBackend>(&batch, &releases)});
+  std::thread keepalive([&] { LeaseState::tick_batch({lease}, batch, kT0 + 10s); });
+  while (!batch.in_flight.load()) {
+    std::this_thread::yield();
+  }
+  std::atomic<bool> released{false};
+  std::thread releaser([&] {
+    (void)lease->release(kT0 + 11s);
+    released.store(true);
+  });
+  // The releaser must not get through (nor touch the backend) while the renewal is in flight.
+  for (int i = 0; i < 1000; ++i) {
+    std::this_thread::yield();
+  }
+  EXPECT_FALSE(released.load());
+  EXPECT_EQ(releases.load(), 0);
+  batch.go.store(true);
+  keepalive.join();
+  releaser.join();
+  EXPECT_TRUE(released.load());
+  EXPECT_EQ(releases.load(), 1);
 }
 
 TEST_F(LeaseStateTest, LossIsPublishedOnlyAfterOnLostReturns) {
