@@ -87,8 +87,7 @@ Result<void> LeaseState::apply_renewal_locked(BootTime now,
     // Transient: the lease may still be valid on the backend until last_renewed_ + ttl. Give up
     // half a renew interval before that, so the holder stops before anyone else can start.
     if (now + interval_ / 2 >= last_renewed_ + options_.ttl) {
-      lose_locked(LostReason::backend_lost,
-                  "could not renew within the ttl: " + r.error().message);
+      lose_locked(LostReason::backend_lost, "could not renew within the ttl: " + r.error().message);
       return fail(Errc::lost, "lease " + name_ + " lost: " + r.error().message);
     }
     return std::unexpected(r.error());

@@ -1,20 +1,20 @@
 #include "connection.h"
 
-#include <hiredis/hiredis.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-
 #include <cerrno>
 #include <system_error>
+
+#include <hiredis/hiredis.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 namespace heartlock::detail {
 namespace {
@@ -137,7 +137,7 @@ Error RedisConnection::transport_error(const std::string& what) {
 }
 
 Result<std::unique_ptr<RedisConnection>> RedisConnection::connect(const RedisEndpoint& endpoint,
-                                                                 const RedisUrl& url) {
+                                                                  const RedisUrl& url) {
   std::unique_ptr<RedisConnection> c(new RedisConnection());
   c->where_ = endpoint.text();
   c->timeout_ = url.timeout;
@@ -197,9 +197,8 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::connect(const RedisEnd
       SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
     } else {
       SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-      int ok = url.cacert.empty()
-                   ? SSL_CTX_set_default_verify_paths(ctx)
-                   : SSL_CTX_load_verify_locations(ctx, url.cacert.c_str(), nullptr);
+      int ok = url.cacert.empty() ? SSL_CTX_set_default_verify_paths(ctx)
+                                  : SSL_CTX_load_verify_locations(ctx, url.cacert.c_str(), nullptr);
       if (ok != 1) {
         return fail(Errc::invalid_argument,
                     "redis " + c->where_ + ": cannot load CA certificates: " + ssl_error_text());
@@ -209,9 +208,9 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::connect(const RedisEnd
         (SSL_CTX_use_certificate_chain_file(ctx, url.cert.c_str()) != 1 ||
          SSL_CTX_use_PrivateKey_file(ctx, (url.key.empty() ? url.cert : url.key).c_str(),
                                      SSL_FILETYPE_PEM) != 1)) {
-      return fail(Errc::invalid_argument,
-                  "redis " + c->where_ + ": cannot load the client certificate: " +
-                      ssl_error_text());
+      return fail(
+          Errc::invalid_argument,
+          "redis " + c->where_ + ": cannot load the client certificate: " + ssl_error_text());
     }
     SSL* ssl = SSL_new(ctx);
     c->ssl_ = ssl;
@@ -234,9 +233,9 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::connect(const RedisEnd
       }
       long verify = SSL_get_verify_result(ssl);
       if (verify != X509_V_OK) {
-        return fail(Errc::permission_denied,
-                    "redis " + c->where_ + ": TLS certificate did not verify: " +
-                        X509_verify_cert_error_string(verify));
+        return fail(Errc::permission_denied, "redis " + c->where_ +
+                                                 ": TLS certificate did not verify: " +
+                                                 X509_verify_cert_error_string(verify));
       }
       return fail(Errc::unavailable,
                   "redis " + c->where_ + ": TLS handshake failed: " + ssl_error_text());
@@ -263,9 +262,8 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::connect(const RedisEnd
       return std::unexpected(reply.error());
     }
     if (reply->is_error()) {
-      return fail(Errc::invalid_argument,
-                  "redis " + c->where_ + ": cannot select database " + std::to_string(url.db) +
-                      ": " + reply->str);
+      return fail(Errc::invalid_argument, "redis " + c->where_ + ": cannot select database " +
+                                              std::to_string(url.db) + ": " + reply->str);
     }
   }
   return c;
@@ -320,9 +318,8 @@ Result<std::size_t> RedisConnection::read_some(char* buf, std::size_t size,
         }
         continue;
       }
-      return std::unexpected(transport_error(err == SSL_ERROR_ZERO_RETURN
-                                                 ? "connection closed"
-                                                 : "read failed: " + ssl_error_text()));
+      return std::unexpected(transport_error(
+          err == SSL_ERROR_ZERO_RETURN ? "connection closed" : "read failed: " + ssl_error_text()));
     }
     ssize_t n = ::recv(fd_, buf, size, 0);
     if (n > 0) {
@@ -389,8 +386,8 @@ Result<std::vector<RedisReply>> RedisConnection::pipeline(
       return std::unexpected(reply.error());
     }
     if (!*reply) {
-      return std::unexpected(transport_error("no reply within " +
-                                             std::to_string(timeout_.count()) + "ms"));
+      return std::unexpected(
+          transport_error("no reply within " + std::to_string(timeout_.count()) + "ms"));
     }
     replies.push_back(std::move(**reply));
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "heartlock/error.h"
+
 #include "redis_url.h"
 
 namespace heartlock::detail {
@@ -37,7 +38,7 @@ class RedisConnection {
   // if the server cannot be reached, Errc::permission_denied for a refused password or a TLS
   // certificate that does not verify.
   static Result<std::unique_ptr<RedisConnection>> connect(const RedisEndpoint& endpoint,
-                                                         const RedisUrl& url);
+                                                          const RedisUrl& url);
   ~RedisConnection();
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;

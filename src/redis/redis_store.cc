@@ -46,9 +46,12 @@ Result<std::optional<LostReason>> verdict(const Result<RedisReply>& r) {
     return std::unexpected(r.error());
   }
   switch (integer_of(*r)) {
-    case 1: return std::optional<LostReason>();
-    case 0: return std::optional<LostReason>(LostReason::expired);
-    default: return std::optional<LostReason>(LostReason::taken_over);
+    case 1:
+      return std::optional<LostReason>();
+    case 0:
+      return std::optional<LostReason>(LostReason::expired);
+    default:
+      return std::optional<LostReason>(LostReason::taken_over);
   }
 }
 

@@ -67,7 +67,9 @@ class RedisStore final : public LeasingStore {
 
  private:
   Result<Attempt> try_once(const ClaimRequest& request);
-  std::string lock_key(std::string_view name) const { return prefix_ + "lock:" + std::string(name); }
+  std::string lock_key(std::string_view name) const {
+    return prefix_ + "lock:" + std::string(name);
+  }
   std::string fence_key(std::string_view name) const {
     return prefix_ + "fence:" + std::string(name);
   }

@@ -7,7 +7,7 @@ namespace {
 
 // The server's clock in milliseconds. TIME is allowed in scripts since Redis 5 (scripts replicate
 // their effects, not their code), and Debian 12 ships Redis 7.
-#define HEARTLOCK_LUA_NOW \
+#define HEARTLOCK_LUA_NOW          \
   "local t = redis.call('TIME')\n" \
   "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 

@@ -1,7 +1,7 @@
 // Acquires and releases one lock through the installed library.
-#include <heartlock/heartlock.h>
-
 #include <cstdio>
+
+#include <heartlock/heartlock.h>
 
 int main(int argc, char** argv) {
   if (argc != 2) {

@@ -1,13 +1,12 @@
 #include "redis_server.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include <atomic>
 #include <fstream>
@@ -71,10 +70,21 @@ RedisServer::RedisServer(std::vector<std::string> extra_args, bool tls)
 RedisServer::~RedisServer() { kill(); }
 
 void RedisServer::start() {
-  std::vector<std::string> args = {"redis-server", "--port", tls_ ? "0" : std::to_string(port_),
-                                   "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                   "--dir", dir_.path(), "--loglevel", "warning",
-                                   "--logfile", dir_.file("log")};
+  std::vector<std::string> args = {"redis-server",
+                                   "--port",
+                                   tls_ ? "0" : std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--dir",
+                                   dir_.path(),
+                                   "--loglevel",
+                                   "warning",
+                                   "--logfile",
+                                   dir_.file("log")};
   if (tls_) {
     args.insert(args.end(), {"--tls-port", std::to_string(port_)});
   }
@@ -90,14 +100,16 @@ void RedisServer::start() {
     ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
-  bool up = eventually([&] {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return true;  // exited: stop waiting
-    }
-    return tls_ ? accepts(port_) : answers_ping(port_);
-  }, std::chrono::seconds(15));
+  bool up = eventually(
+      [&] {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          return true;  // exited: stop waiting
+        }
+        return tls_ ? accepts(port_) : answers_ping(port_);
+      },
+      std::chrono::seconds(15));
   if (pid_ < 0 || !up) {
     throw std::runtime_error(
         "redis-server did not start on port " + std::to_string(port_) +
@@ -121,8 +133,8 @@ void make_test_certificates(const TempDir& dir, const std::string& ca_name) {
     }
   };
   run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-       "-nodes", "-keyout", dir.file(ca_name + ".key"), "-out", dir.file(ca_name + ".pem"),
-       "-days", "2", "-subj", "/CN=heartlock test " + ca_name});
+       "-nodes", "-keyout", dir.file(ca_name + ".key"), "-out", dir.file(ca_name + ".pem"), "-days",
+       "2", "-subj", "/CN=heartlock test " + ca_name});
   run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
        "-keyout", dir.file("server.key"), "-out", dir.file("server.csr"), "-subj",
        "/CN=127.0.0.1"});

@@ -86,9 +86,9 @@ bool eventually(const std::function<bool()>& done,
                 std::chrono::milliseconds within = std::chrono::seconds(20));
 
 // Tries to acquire `name` until it succeeds (a takeover, a release) or `within` passes.
-std::optional<Lease> acquire_eventually(Store& store, std::string_view name,
-                                        const LeaseOptions& options = {},
-                                        std::chrono::milliseconds within = std::chrono::seconds(20));
+std::optional<Lease> acquire_eventually(
+    Store& store, std::string_view name, const LeaseOptions& options = {},
+    std::chrono::milliseconds within = std::chrono::seconds(20));
 
 // The path of the built heartlock executable.
 std::string heartlock_binary();

@@ -11,8 +11,9 @@ using namespace std::chrono_literals;
 using testing::HasErrc;
 
 TEST(RedisUrlTest, ParsesTheFullForm) {
-  auto u = parse_redis_url("rediss://alice:p%40ss@cache.example:6380/3?prefix=jobs:&timeout=500ms"
-                           "&cacert=/etc/ca.pem&insecure=0");
+  auto u = parse_redis_url(
+      "rediss://alice:p%40ss@cache.example:6380/3?prefix=jobs:&timeout=500ms"
+      "&cacert=/etc/ca.pem&insecure=0");
   ASSERT_TRUE(u) << u.error().message;
   EXPECT_TRUE(u->tls);
   EXPECT_EQ(u->user, "alice");
@@ -43,10 +44,10 @@ TEST(RedisUrlTest, RedactedFormNeverShowsThePassword) {
 }
 
 TEST(RedisUrlTest, RejectsMalformedUrlsPrecisely) {
-  for (const char* bad : {"redis://", "redis://:6379", "redis://h:0", "redis://h:99999",
-                          "redis://h:port", "redis://h/x", "redis://h?timeout=5",
-                          "redis://h?bogus=1", "redis://h?insecure=yes", "redis://u:%zz@h",
-                          "redis://[::1"}) {
+  for (const char* bad :
+       {"redis://", "redis://:6379", "redis://h:0", "redis://h:99999", "redis://h:port",
+        "redis://h/x", "redis://h?timeout=5", "redis://h?bogus=1", "redis://h?insecure=yes",
+        "redis://u:%zz@h", "redis://[::1"}) {
     auto u = parse_redis_url(bad);
     EXPECT_THAT(u, HasErrc(Errc::invalid_argument)) << bad;
   }
