@@ -26,6 +26,8 @@
 
 #include "heartlock/heartlock.h"
 
+#include "bench_report.h"
+
 extern char** environ;
 
 namespace {
@@ -66,16 +68,6 @@ void BM_HeartlockAcquireRelease(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_HeartlockAcquireRelease)->Unit(benchmark::kMicrosecond);
-
-struct Collector : benchmark::ConsoleReporter {
-  std::map<std::string, double> us;
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const auto& run : runs) {
-      us[run.benchmark_name()] = run.GetAdjustedRealTime();
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-};
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -180,14 +172,14 @@ int main(int argc, char** argv) {
   // HEARTLOCK_BENCH_ROUNDS scales the hand-measured parts (for quick looks and tracing).
   const char* rounds_env = std::getenv("HEARTLOCK_BENCH_ROUNDS");
   int rounds = rounds_env != nullptr ? std::max(1, std::atoi(rounds_env)) : 25;
-  Collector collector;
+  heartlock::bench::Collector collector;
   benchmark::RunSpecifiedBenchmarks(&collector);
   auto [ours, floor] = cli_vs_flock(rounds * 8);
   double takeover = handover_us(true, rounds) / 1000.0;
   double handoff = handover_us(false, rounds) / 1000.0;
 
-  double raw = collector.us["BM_RawOpenFlockWriteClose"];
-  double acq = collector.us["BM_HeartlockAcquireRelease"];
+  double raw = collector.time("BM_RawOpenFlockWriteClose");
+  double acq = collector.time("BM_HeartlockAcquireRelease");
   std::printf("\nfloors: open+flock+write+close %.2f us; flock(1) run %.0f us\n", raw, floor);
   std::printf("heartlock: acquire+release %.2f us; heartlock run %.0f us\n\n", acq, ours);
   report("acquire+release / raw open+flock+write+close", acq / raw, "x", 2.0, true);

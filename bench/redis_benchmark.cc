@@ -18,6 +18,8 @@
 
 #include "heartlock/heartlock.h"
 
+#include "bench_report.h"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -62,16 +64,6 @@ void BM_HeartlockRedisAcquireRelease(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_HeartlockRedisAcquireRelease)->Unit(benchmark::kMicrosecond);
-
-struct Collector : benchmark::ConsoleReporter {
-  std::map<std::string, double> us;
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const auto& run : runs) {
-      us[run.benchmark_name()] = run.GetAdjustedRealTime();
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-};
 
 // Median time from release() to a waiter (blocked in acquire(), another store) holding the lock.
 double handoff_ms(int rounds) {
@@ -137,10 +129,10 @@ std::pair<double, double> many_leases(int count, int seconds) {
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  Collector collector;
+  heartlock::bench::Collector collector;
   benchmark::RunSpecifiedBenchmarks(&collector);
-  double raw = collector.us["BM_RawHiredisSetNxEvalsha"];
-  double ours = collector.us["BM_HeartlockRedisAcquireRelease"];
+  double raw = collector.time("BM_RawHiredisSetNxEvalsha");
+  double ours = collector.time("BM_HeartlockRedisAcquireRelease");
   double handoff = handoff_ms(25);
   auto [core_share, renewals] = many_leases(10000, 6);
   std::printf("\nfloor: raw hiredis SET NX PX + EVALSHA %.1f us; heartlock %.1f us\n\n", raw, ours);

@@ -31,26 +31,30 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-bool accepts(int port) {
+// A socket connected to 127.0.0.1:port, or -1.
+int connect_loopback(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool accepts(int port) {
+  int fd = connect_loopback(port);
   ::close(fd);
-  return ok;
+  return fd >= 0;
 }
 
 bool answers_ping(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = connect_loopback(port);
   bool ok = false;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::write(fd, "PING\r\n", 6) == 6) {
+  if (fd >= 0 && ::write(fd, "PING\r\n", 6) == 6) {
     char buf[16] = {};
     // A server with a password answers -NOAUTH: it is up all the same.
     ok = ::read(fd, buf, sizeof buf - 1) > 0 &&
