@@ -55,6 +55,11 @@ class Store {
   // Errc::not_owner if `token` is no longer the lock's current lease (nothing is changed).
   [[nodiscard]] virtual Result<void> break_lease(std::string_view name, std::uint64_t token) = 0;
 
+  // Ends exactly the lease `seen` (from inspect()) describes, also one held by a foreign tool
+  // that hands out no token (e.g. cronlock, fenced by the value it wrote). Errc::not_owner if the
+  // lock changed since; Errc::invalid_argument if `seen` shows no holder.
+  [[nodiscard]] virtual Result<void> break_lease(const LockInfo& seen);
+
   // The URL this store was opened from, without credentials.
   virtual std::string url() const = 0;
 };

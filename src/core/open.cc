@@ -35,19 +35,20 @@ Result<std::unique_ptr<Store>> Store::open(std::string_view url, StoreOptions op
   } else if (auto scheme_end = rest.find("://"); scheme_end != std::string_view::npos) {
     std::string scheme(rest.substr(0, scheme_end));
 #ifdef HEARTLOCK_WITH_REDIS
-    if (scheme == "redis" || scheme == "rediss") {
+    if (scheme == "redis" || scheme == "rediss" || scheme == "redis-sentinel") {
       return detail::open_redis_store(url, std::move(options));
     }
 #endif
     for (const char* known :
          {"redis", "rediss", "redis-sentinel", "postgres", "postgresql", "etcd", "etcds"}) {
       if (scheme == known) {
-        // TODO(#3, #4): the network backends.
+        // TODO(#4): PostgreSQL and etcd.
         return fail(Errc::unsupported, "the " + scheme + ":// backend is not in this build yet");
       }
     }
-    return fail(Errc::invalid_argument, "unknown backend scheme '" + scheme + "' in " +
-                                            std::string(url) + " (expected file://)");
+    return fail(Errc::invalid_argument,
+                "unknown backend scheme '" + scheme + "' in " + std::string(url) +
+                    " (expected file://, redis://, rediss:// or redis-sentinel://)");
   }
   if (rest.find('?') != std::string_view::npos) {
     return fail(Errc::invalid_argument,

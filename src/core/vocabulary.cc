@@ -112,4 +112,11 @@ Result<void> validate_name(std::string_view name) {
   return {};
 }
 
+Result<void> Store::break_lease(const LockInfo& seen) {
+  if (!seen.holder || seen.state == LockState::free) {
+    return fail(Errc::invalid_argument, "lock " + seen.name + " shows no holder to end");
+  }
+  return break_lease(seen.name, seen.holder->token);
+}
+
 }  // namespace heartlock

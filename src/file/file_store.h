@@ -37,6 +37,7 @@ class FileStore final : public LeasingStore {
 
   Result<LockInfo> inspect(std::string_view name) override;
   Result<std::vector<LockInfo>> list() override;
+  using Store::break_lease;
   Result<void> break_lease(std::string_view name, std::uint64_t token) override;
   std::string url() const override { return "file://" + path_; }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <set>
+#include <thread>
 
 #include "../core/process_identity.h"
 
@@ -10,6 +12,7 @@ namespace heartlock::detail {
 namespace {
 
 using std::chrono::milliseconds;
+using Patience = RedisClient::Patience;
 
 // How long a waiter sleeps at most between two tries. Waiters are woken by the release message;
 // this bound covers a holder that expired (no message is published then) and lost messages.
@@ -27,69 +30,90 @@ long long integer_of(const RedisReply& r) {
                                               : 0;
 }
 
-Error reply_error(const std::string& where, const RedisReply& r) {
-  if (r.str.starts_with("NOAUTH") || r.str.starts_with("WRONGPASS") ||
-      r.str.starts_with("NOPERM")) {
-    return Error{Errc::permission_denied, "redis " + where + ": " + r.str};
+// The lease's fate from every node's answer to an owner-fenced script (1 done, 0 gone, -1 another
+// owner's): done on a quorum, lost if a quorum can no longer be reached, otherwise unknown (the
+// error: retry).
+Result<std::optional<LostReason>> combine(const std::vector<Result<RedisReply>>& answers,
+                                          std::size_t quorum) {
+  std::size_t done = 0;
+  std::size_t unanswered = 0;
+  bool other_owner = false;
+  const Error* first_error = nullptr;
+  for (const auto& a : answers) {
+    if (!a) {
+      ++unanswered;
+      first_error = first_error != nullptr ? first_error : &a.error();
+      continue;
+    }
+    long long v = integer_of(*a);
+    done += v == 1 ? 1 : 0;
+    other_owner = other_owner || v < 0;
   }
-  if (r.str.find("unauthenticated") != std::string::npos) {
-    // Redis answers a long command from a client that has not authenticated with a protocol
-    // error instead of NOAUTH (and closes the connection): it is still a credentials problem.
-    return Error{Errc::permission_denied,
-                 "redis " + where + ": authentication required (give user and password): " + r.str};
+  if (done >= quorum) {
+    return std::optional<LostReason>();
   }
-  return Error{Errc::unavailable, "redis " + where + ": " + r.str};
+  if (done + unanswered >= quorum) {
+    std::string message = first_error->message;
+    if (answers.size() > 1) {
+      message = "Redlock: " + std::to_string(done) + " of " + std::to_string(answers.size()) +
+                " nodes confirmed (" + std::to_string(quorum) + " needed): " + message;
+    }
+    return std::unexpected(Error{first_error->code, message});
+  }
+  return std::optional<LostReason>(other_owner ? LostReason::taken_over : LostReason::expired);
 }
 
-Result<std::optional<LostReason>> verdict(const Result<RedisReply>& r) {
-  if (!r) {
-    return std::unexpected(r.error());
+std::vector<Result<RedisReply>> run_on_all(const RedisNodes& nodes, const RedisScript& script,
+                                           const std::vector<std::string>& keys,
+                                           const std::vector<std::string>& args,
+                                           Patience patience = Patience::once) {
+  std::vector<Result<RedisReply>> out;
+  out.reserve(nodes.size());
+  for (const auto& node : nodes) {
+    out.push_back(node->run(script, keys, args, patience));
   }
-  switch (integer_of(*r)) {
-    case 1:
-      return std::optional<LostReason>();
-    case 0:
-      return std::optional<LostReason>(LostReason::expired);
-    default:
-      return std::optional<LostReason>(LostReason::taken_over);
-  }
+  return out;
 }
 
 }  // namespace
 
-// Renews all due leases of a store with one pipelined write of EVALSHA renew calls: one round
-// trip per keepalive tick however many leases the process holds.
+// Renews all due leases of a store with one pipelined write of EVALSHA renew calls per node: one
+// round trip per keepalive tick (per Redlock node) however many leases the process holds.
 class RedisRenewBatch final : public RenewBatch {
  public:
-  explicit RedisRenewBatch(std::shared_ptr<RedisClient> client) : client_(std::move(client)) {}
+  RedisRenewBatch(RedisNodes nodes, const RedisScripts& scripts, std::size_t quorum)
+      : nodes_(std::move(nodes)), scripts_(scripts), quorum_(quorum) {}
   std::vector<Result<std::optional<LostReason>>> renew_all(
       const std::vector<BackendLease*>& leases,
       const std::vector<BootTime>& last_heartbeats) override;
 
  private:
-  std::shared_ptr<RedisClient> client_;
+  RedisNodes nodes_;
+  const RedisScripts& scripts_;
+  std::size_t quorum_;
 };
 
 namespace {
 
-// A lease on Redis: renew and release run owner-fenced scripts.
+// A lease on Redis: renew and release run owner-fenced scripts on every node.
 class RedisLease final : public BackendLease {
  public:
-  RedisLease(std::shared_ptr<RedisClient> client, std::shared_ptr<RedisRenewBatch> batch,
-             std::string key, std::string channel, std::string owner, milliseconds ttl)
-      : client_(std::move(client)),
+  RedisLease(RedisNodes nodes, std::shared_ptr<RedisRenewBatch> batch, const RedisScripts& scripts,
+             std::vector<std::string> keys, std::string owner, milliseconds ttl, std::size_t quorum)
+      : nodes_(std::move(nodes)),
         batch_(std::move(batch)),
-        key_(std::move(key)),
-        channel_(std::move(channel)),
+        scripts_(scripts),
+        keys_(std::move(keys)),
         owner_(std::move(owner)),
-        ttl_(ttl) {}
+        ttl_(ttl),
+        quorum_(quorum) {}
 
   Result<std::optional<LostReason>> renew(BootTime last_heartbeat) override {
-    return verdict(client_->run(renew_script(), {key_}, renew_args(last_heartbeat)));
+    return combine(run_on_all(nodes_, scripts_.renew, keys_, renew_args(last_heartbeat)), quorum_);
   }
 
   RenewBatch* batch() override { return batch_.get(); }
-  const std::string& key() const { return key_; }
+  const std::vector<std::string>& keys() const { return keys_; }
 
   std::vector<std::string> renew_args(BootTime last_heartbeat) const {
     auto age = std::chrono::duration_cast<milliseconds>(boot_now() - last_heartbeat);
@@ -99,18 +123,19 @@ class RedisLease final : public BackendLease {
 
   Result<std::optional<LostReason>> release(std::chrono::nanoseconds hold_for) override {
     auto hold = std::chrono::ceil<milliseconds>(hold_for);
-    auto r =
-        client_->run(release_script(), {key_, channel_}, {owner_, std::to_string(hold.count())});
-    return verdict(r);
+    return combine(
+        run_on_all(nodes_, scripts_.release, keys_, {owner_, std::to_string(hold.count())}),
+        quorum_);
   }
 
  private:
-  std::shared_ptr<RedisClient> client_;
+  RedisNodes nodes_;
   std::shared_ptr<RedisRenewBatch> batch_;
-  std::string key_;
-  std::string channel_;
+  const RedisScripts& scripts_;
+  std::vector<std::string> keys_;
   std::string owner_;
   milliseconds ttl_;
+  std::size_t quorum_;
 };
 
 }  // namespace
@@ -121,77 +146,40 @@ std::vector<Result<std::optional<LostReason>>> RedisRenewBatch::renew_all(
   commands.reserve(leases.size());
   for (std::size_t i = 0; i < leases.size(); ++i) {
     auto* lease = static_cast<RedisLease*>(leases[i]);
-    RedisCommand cmd{"EVALSHA", renew_script().sha1, "1", lease->key()};
+    RedisCommand cmd{"EVALSHA", scripts_.renew.sha1, std::to_string(lease->keys().size())};
+    cmd.insert(cmd.end(), lease->keys().begin(), lease->keys().end());
     auto args = lease->renew_args(last_heartbeats[i]);
     cmd.insert(cmd.end(), args.begin(), args.end());
     commands.push_back(std::move(cmd));
   }
+  // answers[lease][node]
+  std::vector<std::vector<Result<RedisReply>>> answers(leases.size());
+  for (const auto& node : nodes_) {
+    auto replies = node->commands(commands);
+    for (std::size_t i = 0; i < leases.size(); ++i) {
+      if (!replies) {
+        answers[i].push_back(std::unexpected(replies.error()));
+      } else if ((*replies)[i].is_error() && (*replies)[i].str.starts_with("NOSCRIPT")) {
+        // The server does not know the script yet: this one goes alone, with its source.
+        auto* lease = static_cast<RedisLease*>(leases[i]);
+        answers[i].push_back(
+            node->run(scripts_.renew, lease->keys(), lease->renew_args(last_heartbeats[i])));
+      } else if ((*replies)[i].is_error()) {
+        answers[i].push_back(std::unexpected(redis_reply_error(node->where(), (*replies)[i])));
+      } else {
+        answers[i].push_back(std::move((*replies)[i]));
+      }
+    }
+  }
   std::vector<Result<std::optional<LostReason>>> out;
   out.reserve(leases.size());
-  auto replies = client_->commands(commands);
-  for (std::size_t i = 0; i < leases.size(); ++i) {
-    if (!replies) {
-      out.push_back(std::unexpected(replies.error()));
-    } else if ((*replies)[i].is_error() && (*replies)[i].str.starts_with("NOSCRIPT")) {
-      // The server does not know the script yet: this one goes alone, with its source.
-      out.push_back(leases[i]->renew(last_heartbeats[i]));
-    } else if ((*replies)[i].is_error()) {
-      out.push_back(std::unexpected(Error{Errc::unavailable, "redis: " + (*replies)[i].str}));
-    } else {
-      out.push_back(verdict((*replies)[i]));
-    }
+  for (auto& a : answers) {
+    out.push_back(combine(a, quorum_));
   }
   return out;
 }
 
-Result<RedisConnection*> RedisClient::connection_locked() {
-  if (!conn_ || conn_->broken()) {
-    conn_.reset();
-    auto c = RedisConnection::connect(url_.nodes.front(), url_);
-    if (!c) {
-      return std::unexpected(c.error());
-    }
-    conn_ = std::move(*c);
-  }
-  return conn_.get();
-}
-
-Result<std::vector<RedisReply>> RedisClient::commands(const std::vector<RedisCommand>& commands) {
-  std::lock_guard lock(mu_);
-  auto c = connection_locked();
-  if (!c) {
-    return std::unexpected(c.error());
-  }
-  return (*c)->pipeline(commands);
-}
-
-Result<RedisReply> RedisClient::run(const RedisScript& script, const std::vector<std::string>& keys,
-                                    const std::vector<std::string>& args) {
-  RedisCommand cmd{"EVALSHA", script.sha1, std::to_string(keys.size())};
-  cmd.insert(cmd.end(), keys.begin(), keys.end());
-  cmd.insert(cmd.end(), args.begin(), args.end());
-  std::lock_guard lock(mu_);
-  auto c = connection_locked();
-  if (!c) {
-    return std::unexpected(c.error());
-  }
-  auto reply = (*c)->command(cmd);
-  if (reply && reply->is_error() && reply->str.starts_with("NOSCRIPT")) {
-    // First use on this server (or after a restart or SCRIPT FLUSH): send the source once.
-    cmd[0] = "EVAL";
-    cmd[1] = std::string(script.source);
-    reply = (*c)->command(cmd);
-  }
-  if (!reply) {
-    return reply;
-  }
-  if (reply->is_error()) {
-    return std::unexpected(reply_error((*c)->where(), *reply));
-  }
-  return reply;
-}
-
-LockInfo describe_redis(std::string_view name, const RedisReply& fields, long long pttl_ms,
+LockInfo describe_redis(std::string_view name, const RedisReply& fields, long long free_in_ms,
                         long long now_ms, std::string location) {
   LockInfo info;
   info.name = std::string(name);
@@ -206,6 +194,23 @@ LockInfo describe_redis(std::string_view name, const RedisReply& fields, long lo
     return info;
   }
   Holder h;
+  if (f["kind"] == "cronlock") {
+    // Written by cronlock (or golock): a deadline and nothing else.
+    const std::string& deadline = f["deadline_s"];
+    h.foreign = true;
+    h.owner = "cronlock:" + deadline;
+    info.holder = h;
+    info.state = LockState::held;
+    bool numeric = !deadline.empty() && std::all_of(deadline.begin(), deadline.end(),
+                                                    [](char c) { return c >= '0' && c <= '9'; });
+    info.detail = numeric
+                      ? "held by cronlock (no heartlock record) until epoch second " + deadline +
+                            ", in " + std::to_string(std::max(0LL, free_in_ms / 1000)) + "s"
+                      : "holds '" + deadline.substr(0, 40) +
+                            "', which is not a cronlock deadline: never taken over (end it "
+                            "with `heartlock release --force`)";
+    return info;
+  }
   h.owner = f["owner"];
   h.host = f["host"];
   h.pid = to_ll(f["pid"]);
@@ -222,13 +227,13 @@ LockInfo describe_redis(std::string_view name, const RedisReply& fields, long lo
   info.holder = h;
   if (f["state"] == "released") {
     info.state = LockState::held;
-    info.min_hold_left = milliseconds(std::max(0LL, pttl_ms));
-    info.detail = "released, but min_hold keeps it for " + std::to_string(pttl_ms) + "ms";
+    info.min_hold_left = milliseconds(std::max(0LL, free_in_ms));
+    info.detail = "released, but min_hold keeps it for " + std::to_string(free_in_ms) + "ms";
   } else if (h.stale_after.count() > 0 && *h.heartbeat_age > h.stale_after) {
     info.state = LockState::deadlocked;
     info.detail = "holder pid " + std::to_string(h.pid) + " on " + h.host +
                   " has not heartbeat for " + std::to_string(h.heartbeat_age->count()) +
-                  "ms; its lease expires in " + std::to_string(pttl_ms) + "ms";
+                  "ms; its lease expires in " + std::to_string(free_in_ms) + "ms";
   } else {
     info.state = LockState::held;
     info.detail = "held by pid " + std::to_string(h.pid) + " on " + h.host;
@@ -241,65 +246,143 @@ Result<std::unique_ptr<Store>> open_redis_store(std::string_view url, StoreOptio
   if (!parsed) {
     return std::unexpected(parsed.error());
   }
-  if (parsed->nodes.size() > 1) {
-    // TODO(#3): Redlock over several independent masters.
-    return fail(Errc::unsupported, "Redlock over several Redis hosts is not in this build yet");
-  }
   return std::make_unique<RedisStore>(std::move(*parsed), std::move(options));
 }
 
+namespace {
+
+RedisNodes make_nodes(const RedisUrl& url) {
+  RedisNodes nodes;
+  if (!url.sentinel_master.empty()) {
+    nodes.push_back(std::make_shared<RedisClient>(url, url.nodes.front()));
+  } else {
+    for (const auto& node : url.nodes) {
+      nodes.push_back(std::make_shared<RedisClient>(url, node));
+    }
+  }
+  return nodes;
+}
+
+}  // namespace
+
 RedisStore::RedisStore(RedisUrl url, StoreOptions options)
     : LeasingStore(std::move(options)),
-      prefix_(url.prefix),
-      client_(std::make_shared<RedisClient>(std::move(url))),
-      batch_(std::make_shared<RedisRenewBatch>(client_)) {}
+      url_(url.redacted()),
+      layout_(url.prefix, url.cronlock),
+      timeout_(url.timeout),
+      nodes_(make_nodes(url)),
+      batch_(std::make_shared<RedisRenewBatch>(nodes_, layout_.scripts(), quorum())) {}
 
 RedisStore::~RedisStore() { stop_keepalive(); }
 
 Result<Attempt> RedisStore::try_once(const ClaimRequest& request) {
   ProcessIdentity self = self_identity();
   const auto& o = request.options;
-  auto r =
-      client_->run(acquire_script(), {lock_key(request.name), fence_key(request.name)},
-                   {request.owner, std::to_string(o.ttl.count()), self.host,
-                    std::to_string(self.pid), o.command, std::to_string(o.stale_after.count()),
-                    o.slot ? std::to_string(o.slot->time_since_epoch().count()) : std::string()});
-  if (!r) {
-    return std::unexpected(r.error());
+  const auto keys = layout_.keys(request.name);
+  const std::vector<std::string> args = {
+      request.owner,
+      std::to_string(o.ttl.count()),
+      self.host,
+      std::to_string(self.pid),
+      o.command,
+      std::to_string(o.stale_after.count()),
+      o.slot ? std::to_string(o.slot->time_since_epoch().count()) : std::string()};
+  const BootTime start = boot_now();
+  auto answers = run_on_all(nodes_, layout_.scripts().acquire, keys, args, Patience::patient);
+
+  std::vector<std::size_t> granted;
+  std::uint64_t token = 0;
+  std::optional<LockInfo> busy;
+  const Error* first_error = nullptr;
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    if (!answers[i]) {
+      first_error = first_error != nullptr ? first_error : &answers[i].error();
+      continue;
+    }
+    const auto& e = answers[i]->elements;
+    if (answers[i]->type != RedisReply::Type::array || e.empty() ||
+        (integer_of(e[0]) == 1 ? e.size() < 2 : e.size() < 4)) {
+      return fail(Errc::internal, "redis: unexpected reply to the acquire script");
+    }
+    if (integer_of(e[0]) == 1) {
+      granted.push_back(i);
+      token = std::max(token, static_cast<std::uint64_t>(integer_of(e[1])));
+    } else if (!busy) {
+      busy = describe_redis(request.name, e[1], integer_of(e[2]), integer_of(e[3]),
+                            location(request.name));
+    }
   }
-  const auto& e = r->elements;
-  if (r->type != RedisReply::Type::array || e.empty()) {
-    return fail(Errc::internal, "redis: unexpected reply to the acquire script");
-  }
-  if (integer_of(e[0]) == 1 && e.size() >= 2) {
+  auto claim = [&] {
     return Attempt(Claim{
-        .lease = std::make_unique<RedisLease>(client_, batch_, lock_key(request.name),
-                                              channel(request.name), request.owner, o.ttl),
-        .token = static_cast<std::uint64_t>(integer_of(e[1])),
-        .location = url() + " " + lock_key(request.name),
-        .acquired_at = boot_now(),
+        .lease = std::make_unique<RedisLease>(nodes_, batch_, layout_.scripts(), keys,
+                                              request.owner, o.ttl, quorum()),
+        .token = token,
+        .location = location(request.name),
+        .acquired_at = start,
     });
+  };
+  if (nodes_.size() == 1) {
+    if (first_error != nullptr) {
+      return std::unexpected(*first_error);
+    }
+    return granted.empty() ? Attempt(std::move(*busy)) : claim();
   }
-  if (e.size() < 4) {
-    return fail(Errc::internal, "redis: unexpected reply to the acquire script");
+
+  // Redlock. Validity: what is left of the ttl after the round trips, less the clock drift that
+  // the nodes' expiry timers may accumulate over a ttl (Redlock's 1% + 2 ms).
+  const auto elapsed = boot_now() - start;
+  const auto drift = o.ttl / 100 + milliseconds(2);
+  std::string why;
+  if (granted.size() >= quorum() && elapsed + drift < o.ttl) {
+    // Hand out the largest counter, after writing it back to the granting nodes (see the header).
+    RedisNodes granters;
+    for (auto i : granted) {
+      granters.push_back(nodes_[i]);
+    }
+    auto raised = run_on_all(granters, layout_.scripts().raise_fence, keys,
+                             {request.owner, std::to_string(token)});
+    auto ok = combine(raised, quorum());
+    if (ok && !ok->has_value() && boot_now() - start + drift < o.ttl) {
+      return claim();
+    }
+    why = "the fencing token could not be recorded on a majority";
+  } else if (granted.size() >= quorum()) {
+    why = "acquiring took longer than the ttl allows";
   }
-  return Attempt(describe_redis(request.name, e[1], integer_of(e[2]), integer_of(e[3]),
-                                url() + " " + lock_key(request.name)));
+  // Not held: give back what was granted (owner-fenced, so only ours).
+  for (auto i : granted) {
+    (void)nodes_[i]->run(layout_.scripts().release, keys, {request.owner, "0"});
+  }
+  if (busy && why.empty()) {
+    busy->detail += " (Redlock: " + std::to_string(granted.size()) + " of " +
+                    std::to_string(nodes_.size()) + " nodes were free)";
+    return Attempt(std::move(*busy));
+  }
+  if (why.empty()) {
+    why = "only " + std::to_string(granted.size()) + " of " + std::to_string(nodes_.size()) +
+          " nodes granted the lock and " + std::to_string(quorum()) + " are needed";
+  }
+  return fail(Errc::unavailable, "Redlock " + url_ + ": " + why +
+                                     (first_error != nullptr ? ": " + first_error->message : ""));
 }
 
 Result<Attempt> RedisStore::claim(const ClaimRequest& request) {
   if (!request.deadline) {
     return try_once(request);
   }
-  // Subscribe before the first try, so a release between the try and the wait is not missed.
-  auto sub = RedisConnection::connect(client_->url().nodes.front(), client_->url());
-  if (!sub) {
-    return std::unexpected(sub.error());
-  }
-  if (auto ok = (*sub)->command({"SUBSCRIBE", channel(request.name)}); !ok) {
-    return std::unexpected(ok.error());
-  }
+  // Subscribe before each try, so a release between the try and the wait is not missed. On
+  // Redlock one node's message is enough: every node publishes the release.
+  const std::string channel = layout_.channel(request.name);
+  std::unique_ptr<RedisConnection> sub;
   for (;;) {
+    for (std::size_t i = 0; i < nodes_.size() && !sub; ++i) {
+      auto c = nodes_[i]->connect_new(Patience::patient);
+      if (c && (*c)->command({"SUBSCRIBE", channel})) {
+        sub = std::move(*c);
+      } else if (!c && c.error().code == Errc::permission_denied) {
+        return std::unexpected(c.error());
+      }
+    }
     auto attempt = try_once(request);
     if (!attempt || std::holds_alternative<Claim>(*attempt)) {
       return attempt;
@@ -318,18 +401,16 @@ Result<Attempt> RedisStore::claim(const ClaimRequest& request) {
                          : busy.holder->ttl - *busy.holder->renew_age + milliseconds(1);
       wait = std::clamp(expires, milliseconds(1), wait);
     }
-    auto pushed = (*sub)->read_push(wait);
-    if (!pushed) {
-      return std::unexpected(pushed.error());
+    if (!sub) {
+      std::this_thread::sleep_for(wait);
+    } else if (auto pushed = sub->read_push(wait); !pushed) {
+      sub.reset();  // the server went away: subscribe again (or poll) on the next round
     }
   }
 }
 
-Result<LockInfo> RedisStore::inspect(std::string_view name) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
-  auto r = client_->run(inspect_script(), {lock_key(name), fence_key(name)}, {});
+Result<LockInfo> RedisStore::inspect_node(RedisClient& node, std::string_view name) {
+  auto r = node.run(layout_.scripts().inspect, layout_.keys(name), {}, Patience::patient);
   if (!r) {
     return std::unexpected(r.error());
   }
@@ -337,8 +418,7 @@ Result<LockInfo> RedisStore::inspect(std::string_view name) {
     return fail(Errc::internal, "redis: unexpected reply to the inspect script");
   }
   const auto& e = r->elements;
-  LockInfo info =
-      describe_redis(name, e[0], integer_of(e[1]), integer_of(e[2]), url() + " " + lock_key(name));
+  LockInfo info = describe_redis(name, e[0], integer_of(e[1]), integer_of(e[2]), location(name));
   if (!info.holder && e[3].type == RedisReply::Type::string) {
     info.holder = Holder{.token = static_cast<std::uint64_t>(to_ll(e[3].str))};
     info.detail = "free (last token " + e[3].str + ")";
@@ -346,27 +426,88 @@ Result<LockInfo> RedisStore::inspect(std::string_view name) {
   return info;
 }
 
+Result<LockInfo> RedisStore::inspect(std::string_view name) {
+  if (auto ok = validate_name(name); !ok) {
+    return std::unexpected(ok.error());
+  }
+  if (nodes_.size() == 1) {
+    return inspect_node(*nodes_.front(), name);
+  }
+  // Redlock: what a majority says. A holder seen on fewer nodes is an acquisition in progress or
+  // the rest of a failed one, which expires by itself.
+  std::map<std::string, std::pair<std::size_t, LockInfo>> holders;
+  std::optional<LockInfo> free;
+  std::size_t free_nodes = 0;
+  const Error* first_error = nullptr;
+  std::vector<Result<LockInfo>> infos;
+  for (const auto& node : nodes_) {
+    infos.push_back(inspect_node(*node, name));
+  }
+  for (auto& info : infos) {
+    if (!info) {
+      first_error = first_error != nullptr ? first_error : &info.error();
+    } else if (info->state == LockState::free) {
+      ++free_nodes;
+      if (!free || (info->holder && (!free->holder || info->holder->token > free->holder->token))) {
+        free = *info;
+      }
+    } else {
+      auto& [count, seen] = holders[info->holder->owner];
+      if (count++ == 0) {
+        seen = *info;
+      }
+    }
+  }
+  const std::string of_n = " of " + std::to_string(nodes_.size()) + " nodes";
+  auto most = std::max_element(holders.begin(), holders.end(), [](const auto& a, const auto& b) {
+    return a.second.first < b.second.first;
+  });
+  if (most != holders.end()) {
+    auto [count, info] = most->second;
+    info.detail += count >= quorum() ? " (on " + std::to_string(count) + of_n + ")"
+                                     : " (only on " + std::to_string(count) + of_n +
+                                           ": not a majority; it expires by itself)";
+    return info;
+  }
+  if (free && free_nodes >= quorum()) {
+    return *free;
+  }
+  return fail(Errc::unavailable, "Redlock " + url_ + ": only " + std::to_string(free_nodes) + of_n +
+                                     " answered" +
+                                     (first_error != nullptr ? ": " + first_error->message : ""));
+}
+
 Result<std::vector<LockInfo>> RedisStore::list() {
-  // Every name that was ever locked has a fencing counter: list those, like lock files.
-  std::vector<std::string> names;
-  std::string cursor = "0";
-  const std::string pattern = prefix_ + "fence:*";
-  do {
-    auto r = client_->commands({{"SCAN", cursor, "MATCH", pattern, "COUNT", "500"}});
-    if (!r) {
-      return std::unexpected(r.error());
-    }
-    const RedisReply& reply = r->front();
-    if (reply.is_error() || reply.elements.size() != 2) {
-      return fail(Errc::unavailable, "redis: SCAN failed: " + reply.str);
-    }
-    cursor = reply.elements[0].str;
-    for (const auto& key : reply.elements[1].elements) {
-      names.push_back(key.str.substr(prefix_.size() + 6));
-    }
-  } while (cursor != "0");
-  std::sort(names.begin(), names.end());
-  names.erase(std::unique(names.begin(), names.end()), names.end());
+  // Every name that was ever locked has a fencing counter (or, cronlock's, a key): list those,
+  // like lock files.
+  std::set<std::string> names;
+  std::vector<Error> errors;
+  std::size_t answered = 0;
+  for (const auto& node : nodes_) {
+    std::string cursor = "0";
+    bool ok = true;
+    do {
+      auto r = node->commands({{"SCAN", cursor, "MATCH", layout_.scan_pattern(), "COUNT", "500"}},
+                              Patience::patient);
+      if (!r || r->front().is_error() || r->front().elements.size() != 2) {
+        errors.push_back(!r ? r.error()
+                            : Error{Errc::unavailable, "redis: SCAN failed: " + r->front().str});
+        ok = false;
+        break;
+      }
+      const RedisReply& reply = r->front();
+      cursor = reply.elements[0].str;
+      for (const auto& key : reply.elements[1].elements) {
+        if (auto name = layout_.name_of(key.str)) {
+          names.insert(*name);
+        }
+      }
+    } while (cursor != "0");
+    answered += ok ? 1 : 0;
+  }
+  if (answered < quorum()) {
+    return std::unexpected(errors.front());
+  }
   std::vector<LockInfo> out;
   for (const auto& name : names) {
     if (auto info = inspect(name)) {
@@ -376,19 +517,42 @@ Result<std::vector<LockInfo>> RedisStore::list() {
   return out;
 }
 
-Result<void> RedisStore::break_lease(std::string_view name, std::uint64_t token) {
+Result<void> RedisStore::run_break(std::string_view name, std::uint64_t token,
+                                   const std::string& value) {
   if (auto ok = validate_name(name); !ok) {
     return std::unexpected(ok.error());
   }
-  auto r = client_->run(break_script(), {lock_key(name), channel(name)}, {std::to_string(token)});
-  if (!r) {
-    return std::unexpected(r.error());
+  auto answers = run_on_all(nodes_, layout_.scripts().break_lease, layout_.keys(name),
+                            {std::to_string(token), value}, Patience::patient);
+  std::size_t ended = 0;
+  const Error* first_error = nullptr;
+  for (const auto& a : answers) {
+    if (!a) {
+      first_error = first_error != nullptr ? first_error : &a.error();
+    } else {
+      ended += integer_of(*a) == 1 ? 1 : 0;
+    }
   }
-  if (integer_of(*r) != 1) {
-    return fail(Errc::not_owner, "lock " + std::string(name) + " is no longer lease " +
-                                     std::to_string(token) + "; nothing changed");
+  if (ended > 0) {
+    return {};
   }
-  return {};
+  if (first_error != nullptr) {
+    return std::unexpected(*first_error);
+  }
+  return fail(Errc::not_owner, "lock " + std::string(name) + " is no longer lease " +
+                                   std::to_string(token) + "; nothing changed");
+}
+
+Result<void> RedisStore::break_lease(std::string_view name, std::uint64_t token) {
+  return run_break(name, token, "");
+}
+
+Result<void> RedisStore::break_lease(const LockInfo& seen) {
+  if (seen.holder && seen.holder->foreign && seen.holder->owner.starts_with("cronlock:")) {
+    // A lock cronlock wrote: fenced by the exact value seen.
+    return run_break(seen.name, 0, seen.holder->owner.substr(9));
+  }
+  return Store::break_lease(seen);
 }
 
 }  // namespace heartlock::detail

@@ -1,56 +1,43 @@
-// RedisStore: the redis:// backend (one Redis server; TLS with rediss://).
+// RedisStore: the Redis backend. One server (redis://, rediss:// for TLS), the master a set of
+// Sentinels names (redis-sentinel://), or Redlock over several independent masters
+// (redis://h1,h2,h3). Key layouts: layout.h.
 //
-// Keys, under the URL's prefix (default "heartlock:"):
-//   <prefix>lock:<name>      a hash: owner, token, host, pid, command, ttl_ms, stale_after_ms,
-//                            state, acquired_ms / renewed_ms / heartbeat_ms (server clock); it
-//                            carries the lease's ttl (PEXPIRE), so the server frees a dead holder
-//   <prefix>fence:<name>     the fencing counter (INCR); no ttl: tokens grow over every
-//                            acquisition the server remembers (persist it, or tokens restart
-//                            with an empty server)
-//   <prefix>released:<name>  the pub/sub channel that wakes waiters on release
+// Redlock (N masters, quorum Q = N/2+1): acquire runs the acquire script on every node and
+// holds the lock if at least Q granted it within its validity (ttl - elapsed - drift); otherwise
+// it releases what it got. Renew and release go to every node, and a renewal counts only if Q
+// nodes confirmed it. Fencing token: each node counts its own; the lease's token is the largest
+// of the granting nodes' counters, written back (raise_fence) to them before the lease is handed
+// out. Any later lease is granted by Q nodes of which at least one was also a granter of this one
+// and had already counted past this token, so tokens strictly increase -- as long as no node
+// loses its data (restart without an fsync'ed AOF) and no node's clock jumps forward to expire a
+// lock early. Those are also the conditions of Redlock's mutual exclusion itself; a single node
+// (with persistence) gives the stronger guarantee. docs/redis.md says the same for users.
 #ifndef HEARTLOCK_REDIS_REDIS_STORE_H_
 #define HEARTLOCK_REDIS_REDIS_STORE_H_
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "../core/leasing_store.h"
-#include "connection.h"
+#include "client.h"
+#include "layout.h"
 #include "redis_url.h"
-#include "scripts.h"
 
 namespace heartlock::detail {
 
-// Errc::invalid_argument for a bad URL, Errc::unsupported for several hosts (Redlock, not yet).
-// Connects lazily: an unreachable server is reported by the first operation, as unavailable.
+// Errc::invalid_argument for a bad URL. Connects lazily: an unreachable server is reported by the
+// first operation, as unavailable.
 Result<std::unique_ptr<Store>> open_redis_store(std::string_view url, StoreOptions options);
 
-// The connection a store and its leases share. Thread-safety: run() serialises.
-class RedisClient {
- public:
-  explicit RedisClient(RedisUrl url) : url_(std::move(url)) {}
-  // Runs a script (EVALSHA, or EVAL when the server does not know it yet). Reconnects first if the
-  // last call broke the connection. Error replies become Errc::unavailable / permission_denied.
-  Result<RedisReply> run(const RedisScript& script, const std::vector<std::string>& keys,
-                         const std::vector<std::string>& args);
-  // Runs plain commands in one round trip.
-  Result<std::vector<RedisReply>> commands(const std::vector<RedisCommand>& commands);
-  const RedisUrl& url() const { return url_; }
-
- private:
-  Result<RedisConnection*> connection_locked();
-  const RedisUrl url_;
-  std::mutex mu_;
-  std::unique_ptr<RedisConnection> conn_;
-};
-
-// The state of a lock from the lock hash (HGETALL as a flat list), its PTTL and the server's time.
-LockInfo describe_redis(std::string_view name, const RedisReply& fields, long long pttl_ms,
+// The state of a lock from its holder fields (a flat hash), the ms until it is free and the
+// server's time.
+LockInfo describe_redis(std::string_view name, const RedisReply& fields, long long free_in_ms,
                         long long now_ms, std::string location);
 
 class RedisRenewBatch;
+using RedisNodes = std::vector<std::shared_ptr<RedisClient>>;
 
 class RedisStore final : public LeasingStore {
  public:
@@ -60,25 +47,23 @@ class RedisStore final : public LeasingStore {
   Result<LockInfo> inspect(std::string_view name) override;
   Result<std::vector<LockInfo>> list() override;
   Result<void> break_lease(std::string_view name, std::uint64_t token) override;
-  std::string url() const override { return client_->url().redacted(); }
+  Result<void> break_lease(const LockInfo& seen) override;
+  std::string url() const override { return url_; }
 
  protected:
   Result<Attempt> claim(const ClaimRequest& request) override;
 
  private:
   Result<Attempt> try_once(const ClaimRequest& request);
-  std::string lock_key(std::string_view name) const {
-    return prefix_ + "lock:" + std::string(name);
-  }
-  std::string fence_key(std::string_view name) const {
-    return prefix_ + "fence:" + std::string(name);
-  }
-  std::string channel(std::string_view name) const {
-    return prefix_ + "released:" + std::string(name);
-  }
+  Result<LockInfo> inspect_node(RedisClient& node, std::string_view name);
+  Result<void> run_break(std::string_view name, std::uint64_t token, const std::string& value);
+  std::size_t quorum() const { return nodes_.size() / 2 + 1; }
+  std::string location(std::string_view name) const { return url_ + " " + layout_.lock_key(name); }
 
-  std::string prefix_;
-  std::shared_ptr<RedisClient> client_;
+  const std::string url_;  // redacted
+  const RedisLayout layout_;
+  const std::chrono::milliseconds timeout_;
+  RedisNodes nodes_;
   std::shared_ptr<RedisRenewBatch> batch_;
 };
 

@@ -43,8 +43,9 @@ Result<std::string> decode(std::string_view s, std::string_view what) {
   return out;
 }
 
-Result<RedisEndpoint> parse_endpoint(std::string_view text) {
+Result<RedisEndpoint> parse_endpoint(std::string_view text, int default_port) {
   RedisEndpoint e;
+  e.port = default_port;
   std::string_view host = text;
   std::string_view port;
   if (text.starts_with('[')) {  // [::1]:6379
@@ -79,16 +80,26 @@ Result<RedisEndpoint> parse_endpoint(std::string_view text) {
 }  // namespace
 
 std::string RedisUrl::redacted() const {
-  std::string out = tls ? "rediss://" : "redis://";
+  std::string out = !sentinel_master.empty() ? "redis-sentinel://" : tls ? "rediss://" : "redis://";
   if (!user.empty()) {
     out += user + "@";
   }
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     out += (i > 0 ? "," : "") + nodes[i].text();
   }
+  if (!sentinel_master.empty()) {
+    out += "/" + sentinel_master;
+  }
   out += "/" + std::to_string(db);
+  std::string query;
+  if (cronlock) {
+    query += "&compat=cronlock";
+  }
   if (prefix != "heartlock:") {
-    out += "?prefix=" + prefix;
+    query += "&prefix=" + prefix;
+  }
+  if (!query.empty()) {
+    out += "?" + query.substr(1);
   }
   return out;
 }
@@ -96,13 +107,17 @@ std::string RedisUrl::redacted() const {
 Result<RedisUrl> parse_redis_url(std::string_view url) {
   RedisUrl out;
   std::string_view rest = url;
-  if (rest.starts_with("rediss://")) {
+  bool sentinel = false;
+  if (rest.starts_with("redis-sentinel://")) {
+    sentinel = true;
+    rest.remove_prefix(17);
+  } else if (rest.starts_with("rediss://")) {
     out.tls = true;
     rest.remove_prefix(9);
   } else if (rest.starts_with("redis://")) {
     rest.remove_prefix(8);
   } else {
-    return fail(Errc::invalid_argument, "not a redis:// or rediss:// URL");
+    return fail(Errc::invalid_argument, "not a redis://, rediss:// or redis-sentinel:// URL");
   }
   std::string_view query;
   if (auto q = rest.find('?'); q != std::string_view::npos) {
@@ -138,7 +153,7 @@ Result<RedisUrl> parse_redis_url(std::string_view url) {
   }
   while (!rest.empty()) {
     auto comma = rest.find(',');
-    auto node = parse_endpoint(rest.substr(0, comma));
+    auto node = parse_endpoint(rest.substr(0, comma), sentinel ? 26379 : 6379);
     if (!node) {
       return std::unexpected(node.error());
     }
@@ -147,6 +162,20 @@ Result<RedisUrl> parse_redis_url(std::string_view url) {
   }
   if (out.nodes.empty()) {
     return fail(Errc::invalid_argument, "redis URL names no host");
+  }
+  if (sentinel) {
+    auto slash = path.find('/');
+    auto master = decode(path.substr(0, slash), "master name");
+    if (!master) {
+      return std::unexpected(master.error());
+    }
+    if (master->empty()) {
+      return fail(
+          Errc::invalid_argument,
+          "redis-sentinel:// needs the master's name: redis-sentinel://host:26379/mymaster");
+    }
+    out.sentinel_master = *master;
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
   }
   if (!path.empty()) {
     auto [p, ec] = std::from_chars(path.data(), path.data() + path.size(), out.db);
@@ -178,6 +207,27 @@ Result<RedisUrl> parse_redis_url(std::string_view url) {
       out.cert = *value;
     } else if (name == "key") {
       out.key = *value;
+    } else if (name == "reconnect_attempts") {
+      auto [p, ec] =
+          std::from_chars(value->data(), value->data() + value->size(), out.reconnect_attempts);
+      if (ec != std::errc() || p != value->data() + value->size() || out.reconnect_attempts < 0 ||
+          out.reconnect_attempts > 1000) {
+        return fail(Errc::invalid_argument,
+                    "bad reconnect_attempts '" + *value + "' (a whole number, 0 to 1000)");
+      }
+    } else if (name == "reconnect_backoff") {
+      auto d = parse_duration(*value);
+      if (!d) {
+        return fail(Errc::invalid_argument, "bad reconnect_backoff '" + *value + "'");
+      }
+      out.reconnect_backoff = *d;
+    } else if (name == "sentinel_password") {
+      out.sentinel_password = *value;
+    } else if (name == "compat") {
+      if (*value != "cronlock") {
+        return fail(Errc::invalid_argument, "compat must be 'cronlock'");
+      }
+      out.cronlock = true;
     } else if (name == "insecure") {
       if (*value != "0" && *value != "1") {
         return fail(Errc::invalid_argument, "insecure must be 0 or 1");
@@ -186,6 +236,10 @@ Result<RedisUrl> parse_redis_url(std::string_view url) {
     } else {
       return fail(Errc::invalid_argument, "unknown redis URL option '" + std::string(name) + "'");
     }
+  }
+  if (out.cronlock && out.redlock()) {
+    return fail(Errc::invalid_argument,
+                "compat=cronlock needs one Redis server (cronlock knows no Redlock)");
   }
   return out;
 }

@@ -1,9 +1,16 @@
-// Parsing redis:// and rediss:// URLs.
+// Parsing redis://, rediss:// and redis-sentinel:// URLs.
 //
 //   redis://[user[:password]@]host[:port][,host[:port]...][/db][?option=value&...]
 //   rediss://...                          TLS
+//   redis-sentinel://[user[:password]@]host[:port][,host[:port]...]/master-name[/db][?...]
+//                                         the master that these Sentinels (default port 26379)
+//                                         name; user and password are the master's
 // Options: prefix (key namespace, default "heartlock:"), timeout (connect/command, a duration,
-// default 2s), cacert, cert, key (TLS files), insecure=1 (skip certificate verification).
+// default 2s), cacert, cert, key (TLS files), insecure=1 (skip certificate verification),
+// reconnect_attempts (default 0) and reconnect_backoff (default 1s): when a server cannot be
+// reached, try again that many times, waiting n*backoff before the n-th retry (cronlock's
+// rule); sentinel_password (the Sentinels' own requirepass); compat=cronlock (cronlock's key
+// layout, see cronlock_scripts()).
 // The password may also come from HEARTLOCK_REDIS_PASSWORD. Several hosts mean Redlock.
 #ifndef HEARTLOCK_REDIS_REDIS_URL_H_
 #define HEARTLOCK_REDIS_REDIS_URL_H_
@@ -35,6 +42,13 @@ struct RedisUrl {
   std::string cert;
   std::string key;
   bool insecure = false;
+  std::string sentinel_master;    // non-empty: `nodes` are Sentinels that name the master
+  std::string sentinel_password;  // never printed
+  int reconnect_attempts = 0;
+  std::chrono::milliseconds reconnect_backoff{1000};
+  bool cronlock = false;  // compat=cronlock
+
+  bool redlock() const { return sentinel_master.empty() && nodes.size() > 1; }
 
   // The URL without credentials, for messages, status and logs.
   std::string redacted() const;

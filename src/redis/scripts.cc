@@ -11,6 +11,8 @@ namespace {
   "local t = redis.call('TIME')\n" \
   "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
+// ---- heartlock's layout: KEYS[1] is the lock hash (KEYS[2] names the same key) ----
+
 // Takes the lock only if no key exists, and counts the fencing token in the same step, so a
 // token is never handed out twice and never skipped by a half-done acquire. The key carries the
 // ttl (PEXPIRE): a holder that dies simply stops renewing and the server frees it.
@@ -18,7 +20,7 @@ constexpr std::string_view kAcquire = HEARTLOCK_LUA_NOW R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {0, redis.call('HGETALL', KEYS[1]), redis.call('PTTL', KEYS[1]), now}
 end
-local token = redis.call('INCR', KEYS[2])
+local token = redis.call('INCR', KEYS[3])
 redis.call('HSET', KEYS[1], 'state', 'held', 'owner', ARGV[1], 'token', token,
   'host', ARGV[3], 'pid', ARGV[4], 'command', ARGV[5], 'ttl_ms', ARGV[2],
   'stale_after_ms', ARGV[6], 'slot', ARGV[7],
@@ -50,7 +52,7 @@ if tonumber(ARGV[2]) > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 else
   redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', KEYS[2], 'released')
+  redis.call('PUBLISH', KEYS[4], 'released')
 end
 return 1
 )lua";
@@ -59,15 +61,119 @@ return 1
 constexpr std::string_view kBreak = R"lua(
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', KEYS[2], 'released')
+redis.call('PUBLISH', KEYS[4], 'released')
 return 1
 )lua";
 
 constexpr std::string_view kInspect = HEARTLOCK_LUA_NOW R"lua(
 return {redis.call('HGETALL', KEYS[1]), redis.call('PTTL', KEYS[1]), now,
-        redis.call('GET', KEYS[2])}
+        redis.call('GET', KEYS[3])}
 )lua";
 
+// Shared by both layouts (KEYS[2] is the owner record in each).
+constexpr std::string_view kRaiseFence = R"lua(
+if redis.call('HGET', KEYS[2], 'owner') ~= ARGV[1] then return 0 end
+local current = tonumber(redis.call('GET', KEYS[3]) or '0')
+if current < tonumber(ARGV[2]) then redis.call('SET', KEYS[3], ARGV[2]) end
+redis.call('HSET', KEYS[2], 'token', ARGV[2])
+return 1
+)lua";
+
+// ---- cronlock's layout ----
+// KEYS[1] holds "<deadline in epoch seconds>", exactly what cronlock's SETNX/GETSET write, and
+// cronlock counts it held while deadline >= now in whole seconds, i.e. until (deadline+1)*1000 ms.
+// heartlock writes a deadline covering its ttl and moves it on at every renewal, records its owner
+// in KEYS[2] together with the deadline it wrote (a different value means cronlock took the key
+// over), and always gives both keys a server expiry at that same instant. A lock cronlock wrote is
+// reported as a foreign holder with kind=cronlock, never taken over before its deadline.
+
+// Defines holder(v) (what holds the lock whose value is v) and free_in(v) (ms until cronlock's
+// rule frees it; the key's PTTL for a value that is not a deadline).
+#define HEARTLOCK_LUA_CRONLOCK_HOLDER                                 \
+  "local function holder(v)\n"                                        \
+  "  if redis.call('HGET', KEYS[2], 'deadline_s') == v then\n"        \
+  "    return redis.call('HGETALL', KEYS[2])\n"                       \
+  "  end\n"                                                           \
+  "  return {'state', 'held', 'kind', 'cronlock', 'deadline_s', v}\n" \
+  "end\n"                                                             \
+  "local function free_in(v)\n"                                       \
+  "  local d = tonumber(v)\n"                                         \
+  "  if d == nil then return redis.call('PTTL', KEYS[1]) end\n"       \
+  "  return (d + 1) * 1000 - now\n"                                   \
+  "end\n"                                                             \
+  "local function put(d)\n"                                           \
+  "  redis.call('SET', KEYS[1], d, 'PXAT', (d + 1) * 1000)\n"         \
+  "  redis.call('HSET', KEYS[2], 'deadline_s', d)\n"                  \
+  "  redis.call('PEXPIREAT', KEYS[2], (d + 1) * 1000)\n"              \
+  "end\n"
+
+constexpr std::string_view kCronlockAcquire = HEARTLOCK_LUA_NOW HEARTLOCK_LUA_CRONLOCK_HOLDER R"lua(
+local v = redis.call('GET', KEYS[1])
+if v and (tonumber(v) == nil or free_in(v) > 0) then
+  return {0, holder(v), free_in(v), now}
+end
+local token = redis.call('INCR', KEYS[3])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'state', 'held', 'owner', ARGV[1], 'token', token,
+  'host', ARGV[3], 'pid', ARGV[4], 'command', ARGV[5], 'ttl_ms', ARGV[2],
+  'stale_after_ms', ARGV[6], 'slot', ARGV[7],
+  'acquired_ms', now, 'renewed_ms', now, 'heartbeat_ms', now)
+put(math.floor((now + tonumber(ARGV[2])) / 1000))
+return {1, token, now}
+)lua";
+
+// Owner-fenced, and fenced by the value: if cronlock rewrote the key (GETSET after it saw the
+// deadline pass), the lease is someone else's now.
+#define HEARTLOCK_LUA_CRONLOCK_MINE                      \
+  "local owner = redis.call('HGET', KEYS[2], 'owner')\n" \
+  "if not owner then return 0 end\n"                     \
+  "if owner ~= ARGV[1] then return -1 end\n"             \
+  "local v = redis.call('GET', KEYS[1])\n"               \
+  "if not v then return 0 end\n"                         \
+  "if v ~= redis.call('HGET', KEYS[2], 'deadline_s') then return -1 end\n"
+
+constexpr std::string_view kCronlockRenew =
+    HEARTLOCK_LUA_NOW HEARTLOCK_LUA_CRONLOCK_HOLDER HEARTLOCK_LUA_CRONLOCK_MINE R"lua(
+redis.call('HSET', KEYS[2], 'renewed_ms', now, 'heartbeat_ms', now - tonumber(ARGV[3]))
+put(math.max(tonumber(v), math.floor((now + tonumber(ARGV[2])) / 1000)))
+return 1
+)lua";
+
+// With a hold left, leaves the deadline cronlock's own GRACE would have left.
+constexpr std::string_view kCronlockRelease =
+    HEARTLOCK_LUA_NOW HEARTLOCK_LUA_CRONLOCK_HOLDER HEARTLOCK_LUA_CRONLOCK_MINE R"lua(
+if tonumber(ARGV[2]) > 0 then
+  redis.call('HSET', KEYS[2], 'state', 'released')
+  put(math.floor((now + tonumber(ARGV[2])) / 1000))
+else
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('PUBLISH', KEYS[4], 'released')
+end
+return 1
+)lua";
+
+constexpr std::string_view kCronlockBreak = R"lua(
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+if ARGV[1] == '0' then
+  if v ~= ARGV[2] or redis.call('HGET', KEYS[2], 'deadline_s') == v then return 0 end
+elseif redis.call('HGET', KEYS[2], 'token') ~= ARGV[1] or
+       redis.call('HGET', KEYS[2], 'deadline_s') ~= v then
+  return 0
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('PUBLISH', KEYS[4], 'released')
+return 1
+)lua";
+
+constexpr std::string_view kCronlockInspect = HEARTLOCK_LUA_NOW HEARTLOCK_LUA_CRONLOCK_HOLDER R"lua(
+local v = redis.call('GET', KEYS[1])
+if not v then return {{}, -2, now, redis.call('GET', KEYS[3])} end
+return {holder(v), free_in(v), now, redis.call('GET', KEYS[3])}
+)lua";
+
+#undef HEARTLOCK_LUA_CRONLOCK_MINE
+#undef HEARTLOCK_LUA_CRONLOCK_HOLDER
 #undef HEARTLOCK_LUA_NOW
 
 std::string sha1_hex(std::string_view text) {
@@ -90,24 +196,16 @@ const RedisScript& make(std::string_view source) {
 
 }  // namespace
 
-const RedisScript& acquire_script() {
-  static const RedisScript& s = make(kAcquire);
+const RedisScripts& native_scripts() {
+  static const RedisScripts s{make(kAcquire), make(kRenew),   make(kRelease),
+                              make(kBreak),   make(kInspect), make(kRaiseFence)};
   return s;
 }
-const RedisScript& renew_script() {
-  static const RedisScript& s = make(kRenew);
-  return s;
-}
-const RedisScript& release_script() {
-  static const RedisScript& s = make(kRelease);
-  return s;
-}
-const RedisScript& break_script() {
-  static const RedisScript& s = make(kBreak);
-  return s;
-}
-const RedisScript& inspect_script() {
-  static const RedisScript& s = make(kInspect);
+
+const RedisScripts& cronlock_scripts() {
+  static const RedisScripts s{make(kCronlockAcquire), make(kCronlockRenew),
+                              make(kCronlockRelease), make(kCronlockBreak),
+                              make(kCronlockInspect), make(kRaiseFence)};
   return s;
 }
 

@@ -323,6 +323,34 @@ INSTANTIATE_TEST_SUITE_P(Redis, StoreContract,
                                                             "?prefix=" + testing::unique_prefix();
                                                    }}),
                          [](const auto& param_info) { return param_info.param.name; });
+
+// cronlock's key layout (compat=cronlock): the same contract, with deadlines in whole seconds.
+INSTANTIATE_TEST_SUITE_P(RedisCronlockLayout, StoreContract,
+                         ::testing::Values(Backend{"cronlock",
+                                                   [](const testing::TempDir&) {
+                                                     return testing::shared_redis().url() +
+                                                            "?compat=cronlock&prefix=" +
+                                                            testing::unique_prefix();
+                                                   }}),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+// Redlock over three independent servers.
+INSTANTIATE_TEST_SUITE_P(Redlock, StoreContract,
+                         ::testing::Values(Backend{"redlock",
+                                                   [](const testing::TempDir&) {
+                                                     return testing::shared_redlock_url() +
+                                                            "?prefix=" + testing::unique_prefix();
+                                                   }}),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+// The master a Sentinel names.
+INSTANTIATE_TEST_SUITE_P(RedisSentinel, StoreContract,
+                         ::testing::Values(Backend{"sentinel",
+                                                   [](const testing::TempDir&) {
+                                                     return testing::shared_sentinel_url() +
+                                                            "?prefix=" + testing::unique_prefix();
+                                                   }}),
+                         [](const auto& param_info) { return param_info.param.name; });
 #endif
 
 }  // namespace

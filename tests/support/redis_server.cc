@@ -71,9 +71,30 @@ RedisServer::RedisServer(std::vector<std::string> extra_args, bool tls)
   start();
 }
 
+RedisServer::RedisServer(Deferred) : port_(free_port()) {}
+
 RedisServer::~RedisServer() { kill(); }
 
+std::unique_ptr<RedisServer> RedisServer::sentinel(int master_port, const std::string& name) {
+  std::unique_ptr<RedisServer> s(new RedisServer(RedisServer::Deferred{}));
+  s->sentinel_config_ = "sentinel monitor " + name + " 127.0.0.1 " + std::to_string(master_port) +
+                        " 1\nsentinel down-after-milliseconds " + name +
+                        " 1000\nsentinel failover-timeout " + name + " 10000\n";
+  s->start();
+  return s;
+}
+
 void RedisServer::start() {
+  if (!sentinel_config_.empty()) {
+    {
+      std::ofstream conf(dir_.file("sentinel.conf"));  // Sentinel rewrites it: not shared
+      conf << sentinel_config_;
+    }
+    start_with({"redis-server", dir_.file("sentinel.conf"), "--sentinel", "--port",
+                std::to_string(port_), "--bind", "127.0.0.1", "--dir", dir_.path(), "--loglevel",
+                "warning", "--logfile", dir_.file("log")});
+    return;
+  }
   std::vector<std::string> args = {"redis-server",
                                    "--port",
                                    tls_ ? "0" : std::to_string(port_),
@@ -93,6 +114,10 @@ void RedisServer::start() {
     args.insert(args.end(), {"--tls-port", std::to_string(port_)});
   }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  start_with(std::move(args));
+}
+
+void RedisServer::start_with(std::vector<std::string> args) {
   pid_ = ::fork();
   if (pid_ == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test process, however it ends
@@ -159,6 +184,38 @@ RedisServer& shared_redis() {
   }();
   (void)registered;
   return *server;
+}
+
+std::string shared_redlock_url() {
+  static RedisServer* nodes[3] = {new RedisServer(), new RedisServer(), new RedisServer()};
+  static const bool registered = [] {
+    std::atexit([] {
+      for (auto* n : nodes) {
+        n->kill();
+      }
+    });
+    return true;
+  }();
+  (void)registered;
+  std::string url = "redis://";
+  for (int i = 0; i < 3; ++i) {
+    url += (i > 0 ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(nodes[i]->port());
+  }
+  return url;
+}
+
+std::string shared_sentinel_url() {
+  static RedisServer* master = new RedisServer();
+  static RedisServer* sentinel = RedisServer::sentinel(master->port(), "shared").release();
+  static const bool registered = [] {
+    std::atexit([] {
+      sentinel->kill();
+      master->kill();
+    });
+    return true;
+  }();
+  (void)registered;
+  return "redis-sentinel://127.0.0.1:" + std::to_string(sentinel->port()) + "/shared";
 }
 
 std::string unique_prefix() {

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ class RedisServer {
  public:
   // With `tls`, the server listens only for TLS on port(); pass the tls-* arguments in extra_args.
   explicit RedisServer(std::vector<std::string> extra_args = {}, bool tls = false);
+  // A Sentinel (redis-server --sentinel) watching master `name` at 127.0.0.1:`master_port`,
+  // quorum 1, which notices a dead master after 1 s.
+  static std::unique_ptr<RedisServer> sentinel(int master_port, const std::string& name);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -29,7 +33,12 @@ class RedisServer {
   void start();
 
  private:
+  struct Deferred {};
+  explicit RedisServer(Deferred);  // not started yet
+  void start_with(std::vector<std::string> args);
+
   TempDir dir_;
+  std::string sentinel_config_;  // a Sentinel when non-empty
   std::vector<std::string> extra_args_;
   bool tls_ = false;
   int port_ = 0;
@@ -42,6 +51,12 @@ void make_test_certificates(const TempDir& dir, const std::string& ca_name = "ca
 
 // One server for the whole test binary, started on first use.
 RedisServer& shared_redis();
+
+// Three independent servers for Redlock, started on first use: "redis://h:p1,h:p2,h:p3".
+std::string shared_redlock_url();
+
+// A master watched by a Sentinel, started on first use: "redis-sentinel://h:p/shared".
+std::string shared_sentinel_url();
 
 // A fresh key prefix, so tests sharing a server do not see each other's locks.
 std::string unique_prefix();

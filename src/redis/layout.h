@@ -1,0 +1,77 @@
+// Where a lock's keys live on Redis, in heartlock's own layout or in cronlock's.
+//
+// heartlock (default), under the URL's prefix (default "heartlock:"):
+//   <prefix>lock:<name>      a hash: owner, token, host, pid, command, ttl_ms, stale_after_ms,
+//                            state, acquired_ms / renewed_ms / heartbeat_ms (server clock); it
+//                            carries the lease's ttl (PEXPIRE), so the server frees a dead holder
+//   <prefix>fence:<name>     the fencing counter (INCR); no ttl: tokens grow over every
+//                            acquisition the server remembers (persist it, or tokens restart
+//                            with an empty server)
+//   <prefix>released:<name>  the pub/sub channel that wakes waiters on release
+// cronlock (compat=cronlock; cronlock's prefix is "cronlock."):
+//   <prefix><name>                  the deadline in epoch seconds, as cronlock reads and writes it
+//   <prefix><name>:heartlock        heartlock's owner record (the hash above, plus deadline_s)
+//   <prefix><name>:heartlock:fence  the fencing counter
+//   <prefix><name>:heartlock:released
+#ifndef HEARTLOCK_REDIS_LAYOUT_H_
+#define HEARTLOCK_REDIS_LAYOUT_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "scripts.h"
+
+namespace heartlock::detail {
+
+class RedisLayout {
+ public:
+  RedisLayout(std::string prefix, bool cronlock)
+      : prefix_(std::move(prefix)), cronlock_(cronlock) {}
+
+  // KEYS for every script: lock, meta, fence, channel.
+  std::vector<std::string> keys(std::string_view name) const {
+    std::string n(name);
+    if (cronlock_) {
+      std::string lock = prefix_ + n;
+      return {lock, lock + ":heartlock", lock + ":heartlock:fence", lock + ":heartlock:released"};
+    }
+    return {prefix_ + "lock:" + n, prefix_ + "lock:" + n, prefix_ + "fence:" + n,
+            prefix_ + "released:" + n};
+  }
+  std::string lock_key(std::string_view name) const { return keys(name).front(); }
+  std::string channel(std::string_view name) const { return keys(name).back(); }
+
+  const RedisScripts& scripts() const { return cronlock_ ? cronlock_scripts() : native_scripts(); }
+
+  // SCAN pattern that finds every lock's name, and the name a matching key belongs to (nullopt:
+  // not a lock's key).
+  std::string scan_pattern() const { return cronlock_ ? prefix_ + "*" : prefix_ + "fence:*"; }
+  std::optional<std::string> name_of(std::string_view key) const {
+    if (!key.starts_with(prefix_)) {
+      return std::nullopt;
+    }
+    key.remove_prefix(prefix_.size());
+    if (!cronlock_) {
+      return key.starts_with("fence:") ? std::optional<std::string>(key.substr(6)) : std::nullopt;
+    }
+    // cronlock: lock keys (written by either tool) and heartlock's counters (locks now free).
+    constexpr std::string_view kFence = ":heartlock:fence";
+    if (key.ends_with(kFence)) {
+      return std::string(key.substr(0, key.size() - kFence.size()));
+    }
+    if (key.find(":heartlock") != std::string_view::npos) {
+      return std::nullopt;
+    }
+    return std::string(key);
+  }
+
+ private:
+  std::string prefix_;
+  bool cronlock_;
+};
+
+}  // namespace heartlock::detail
+
+#endif  // HEARTLOCK_REDIS_LAYOUT_H_
