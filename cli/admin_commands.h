@@ -2,6 +2,7 @@
 #ifndef HEARTLOCK_CLI_ADMIN_COMMANDS_H_
 #define HEARTLOCK_CLI_ADMIN_COMMANDS_H_
 
+#include <optional>
 #include <string>
 
 #include "common.h"
@@ -11,9 +12,18 @@ namespace heartlock::cli {
 // Prints a table (or JSON with --json) of one lock or of every lock in the store.
 int show_status(const std::string& name, const CommonArgs& common);
 
-// Shows the holder of `name` and ends its lease, fenced by the token shown. Refuses a healthy live
-// holder unless `force`.
-int release_lock(const std::string& name, bool force, const CommonArgs& common);
+// The exit codes of release_lock, and how to force it (cronlock's RESET differs).
+struct ReleaseExits {
+  int done = 0;              // released, or nothing to release
+  int refused = 75;          // a live holder, not forced; or the lease changed meanwhile
+  std::optional<int> error;  // instead of 64/69/70
+  std::string force_hint = "use --force";
+};
+
+// Shows the holder of `name` and ends its lease, fenced by what was shown (the token, or the value
+// a foreign tool wrote). Refuses a healthy live holder unless `force`.
+int release_lock(const std::string& name, bool force, const CommonArgs& common,
+                 const ReleaseExits& exits = {});
 
 // Tells the wrapper around us (heartlock run) that the job is making progress.
 int send_heartbeat(const CommonArgs& common);

@@ -6,6 +6,7 @@
 #include "heartlock/version.h"
 
 #include "admin_commands.h"
+#include "cronlock_command.h"
 #include "exit_codes.h"
 #include "run_command.h"
 #include "supervisor.h"
@@ -24,7 +25,16 @@ Exit codes of `heartlock run`: COMMAND's own status when it ran (128+N if signal
   126 COMMAND could not be executed; 127 COMMAND was not found
   64  usage error (bad option, duration, name, missing COMMAND)
   69  backend unavailable, permission denied, or another lock error
-  70  internal error)";
+  70  internal error
+`heartlock cronlock` (and the binary called as `cronlock`) exits as cronlock does: COMMAND's
+status, 200 not acquired (or reset done), 201 error, 202 CRONLOCK_TIMEOUT expired.)";
+
+// The program's name without its directory.
+std::string_view program_name(const char* argv0) {
+  std::string_view name = argv0 != nullptr ? argv0 : "";
+  auto slash = name.rfind('/');
+  return slash == std::string_view::npos ? name : name.substr(slash + 1);
+}
 
 }  // namespace
 
@@ -33,6 +43,18 @@ int main(int argc, char** argv) {
   // Before any thread exists (the keepalive thread inherits the mask): the supervisor receives
   // these through a signalfd.
   block_supervised_signals();
+
+  // Installed as `cronlock` (or `golock`): a drop-in, where every argument is the command.
+  if (auto self = program_name(argv[0]); self == "cronlock" || self == "golock") {
+    CronlockArgs args{.key_style = self == "golock" ? KeyStyle::golock : KeyStyle::cronlock,
+                      .command = std::vector<std::string>(argv + 1, argv + argc)};
+    try {
+      return run_cronlock(args);
+    } catch (const std::exception& e) {
+      std::cerr << "cronlock: internal error: " << e.what() << "\n";
+      return kCronlockError;
+    }
+  }
 
   CLI::App app{
       "heartlock: run jobs once, never twice at the same time; leases with heartbeats "
@@ -61,6 +83,19 @@ int main(int argc, char** argv) {
   release->add_option("name", release_name, "Lock name")->required();
   release->add_flag("--force", force, "Also break the lease of a healthy, live holder");
 
+  CronlockArgs cronlock_args;
+  CLI::App* cronlock = app.add_subcommand(
+      "cronlock",
+      "Run COMMAND the way cronlock would (CRONLOCK_* variables, its keys and exit "
+      "codes 200/201/202), on heartlock leases; for a rolling migration");
+  cronlock->positionals_at_end();
+  cronlock->add_option("command", cronlock_args.command, "COMMAND [ARGS...]");
+  cronlock->add_flag(
+      "--golock-key", [&](std::int64_t) { cronlock_args.key_style = KeyStyle::golock; },
+      "Hash the command as golock does (no trailing newline)");
+  cronlock->add_flag("--force", cronlock_args.force,
+                     "With CRONLOCK_RESET=yes: also remove a live holder's lock");
+
   CLI::App* heartbeat = app.add_subcommand(
       "heartbeat", "From inside COMMAND: tell the heartlock wrapper the job makes progress");
 
@@ -81,6 +116,9 @@ int main(int argc, char** argv) {
     }
     if (release->parsed()) {
       return release_lock(release_name, force, common);
+    }
+    if (cronlock->parsed()) {
+      return run_cronlock(cronlock_args);
     }
     if (heartbeat->parsed()) {
       return send_heartbeat(common);

@@ -46,13 +46,14 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& a) {
 
 int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::string>& command) {
   Events events = make_events(common);
+  auto err = [&](int code) { return a.error_exit_code.value_or(code); };
   if (command.empty()) {
     events.error("missing COMMAND: heartlock run [options] [--] COMMAND [ARGS...]");
-    return kExitUsage;
+    return err(kExitUsage);
   }
   if (a.nonblock && !a.wait.empty()) {
     events.error("--nonblock and --wait contradict each other; give one");
-    return kExitUsage;
+    return err(kExitUsage);
   }
   LeaseOptions lease_options;
   std::optional<std::chrono::milliseconds> wait;
@@ -76,7 +77,7 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
       !parse(a.max_hold, "--max-hold", lease_options.max_hold) ||
       !parse(a.kill_grace, "--kill-grace", lease_options.kill_grace) ||
       !parse(a.wait, "--wait", wait_value) || !parse(a.timeout, "--timeout", timeout_value)) {
-    return kExitUsage;
+    return err(kExitUsage);
   }
   if (!a.wait.empty()) {
     wait = wait_value;
@@ -84,7 +85,7 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
   if (!a.timeout.empty()) {
     if (timeout_value.count() == 0) {
       events.error("--timeout must be longer than 0");
-      return kExitUsage;
+      return err(kExitUsage);
     }
     timeout = timeout_value;
   }
@@ -94,29 +95,29 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
   if (mode != HeartbeatMode::alive && lease_options.stale_after.count() == 0) {
     events.error("--heartbeat " + a.heartbeat +
                  " needs --stale-after: without it a missing heartbeat would never count");
-    return kExitUsage;
+    return err(kExitUsage);
   }
   lease_options.kill_stale = a.kill_stale;
   lease_options.command = shell_quote(command);
   if (auto ok = validate(lease_options); !ok) {
     events.error(ok.error().message);
-    return kExitUsage;
+    return err(kExitUsage);
   }
   const std::string key = a.key.empty() ? job_key(command) : a.key;
   if (auto ok = validate_name(key); !ok) {
     events.error("--key: " + ok.error().message);
-    return kExitUsage;
+    return err(kExitUsage);
   }
 
   int code = 0;
   auto store = open_store(common, events, code);
   if (!store) {
-    return code;
+    return err(code);
   }
   int lost_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (lost_fd < 0) {
     events.error("eventfd: " + std::system_category().message(errno));
-    return kExitInternal;
+    return err(kExitInternal);
   }
   lease_options.on_lost = [lost_fd](LostReason, std::string_view) {
     std::uint64_t one = 1;
@@ -127,7 +128,7 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
   if (!acquired) {
     events.error("lock " + key + ": " + acquired.error().message);
     ::close(lost_fd);
-    return exit_code_for(acquired.error());
+    return err(exit_code_for(acquired.error()));
   }
   if (acquired->busy()) {
     const LockInfo& holder = acquired->holder();
@@ -156,13 +157,16 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
   Outcome outcome = supervise(lease, lost_fd, supervise_options, events);
   auto released = lease.release();
   ::close(lost_fd);
-  int exit_code = outcome.exit_code;
+  int exit_code = outcome.kind == Outcome::Kind::lost ? err(outcome.exit_code)
+                  : outcome.kind == Outcome::Kind::timed_out
+                      ? a.timeout_exit_code.value_or(outcome.exit_code)
+                      : outcome.exit_code;
   if (!released) {
     if (released.error().code == Errc::lost && outcome.kind != Outcome::Kind::lost) {
       events.emit(LogLevel::error, "lost",
                   released.error().message + "; the command may have overlapped another holder",
                   {{"key", key}});
-      exit_code = kExitLost;
+      exit_code = err(kExitLost);
     } else if (released.error().code != Errc::lost) {
       events.emit(LogLevel::warn, "release", "release of " + key + ": " + released.error().message);
     }

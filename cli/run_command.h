@@ -2,6 +2,7 @@
 #ifndef HEARTLOCK_CLI_RUN_COMMAND_H_
 #define HEARTLOCK_CLI_RUN_COMMAND_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct RunArgs {
   int conflict_exit_code = 75;
   std::string heartbeat = "alive";
   std::vector<std::string> command;
+  // Replacements for the wrapper's own exit codes (cronlock's 201 and 202); unset: the defaults.
+  std::optional<int> error_exit_code;    // instead of 64, 69, 70 and 79 (lease lost)
+  std::optional<int> timeout_exit_code;  // instead of 124
 };
 
 CLI::App* add_run_command(CLI::App& app, RunArgs& args);

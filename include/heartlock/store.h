@@ -57,7 +57,7 @@ class Store {
 
   // Ends exactly the lease `seen` (from inspect()) describes, also one held by a foreign tool
   // that hands out no token (e.g. cronlock, fenced by the value it wrote). Errc::not_owner if the
-  // lock changed since; Errc::invalid_argument if `seen` shows no holder.
+  // lock changed since; Errc::invalid_argument if `seen` shows it free.
   [[nodiscard]] virtual Result<void> break_lease(const LockInfo& seen);
 
   // The URL this store was opened from, without credentials.

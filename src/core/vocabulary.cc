@@ -113,10 +113,10 @@ Result<void> validate_name(std::string_view name) {
 }
 
 Result<void> Store::break_lease(const LockInfo& seen) {
-  if (!seen.holder || seen.state == LockState::free) {
+  if (seen.state == LockState::free) {
     return fail(Errc::invalid_argument, "lock " + seen.name + " shows no holder to end");
   }
-  return break_lease(seen.name, seen.holder->token);
+  return break_lease(seen.name, seen.holder ? seen.holder->token : 0);
 }
 
 }  // namespace heartlock

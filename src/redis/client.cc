@@ -27,12 +27,28 @@ std::string RedisClient::where() const {
   return url_.sentinel_master.empty() ? node_.text() : "master " + url_.sentinel_master;
 }
 
+namespace {
+
+// The master's address from a Sentinel's answer to get-master-addr-by-name.
+std::optional<RedisEndpoint> master_address(const RedisReply& reply) {
+  if (reply.type != RedisReply::Type::array || reply.elements.size() != 2) {
+    return std::nullopt;
+  }
+  RedisEndpoint master{.host = reply.elements[0].str};
+  const std::string& port = reply.elements[1].str;
+  std::from_chars(port.data(), port.data() + port.size(), master.port);
+  return master;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<RedisConnection>> RedisClient::ask_sentinels() {
   // The Sentinels have their own password (if any) and no database.
   RedisUrl sentinel_url = url_;
   sentinel_url.user.clear();
   sentinel_url.password = url_.sentinel_password;
   sentinel_url.db = 0;
+  sentinel_.reset();
   std::string failures;
   auto failed = [&](const std::string& why) { failures += (failures.empty() ? "" : "; ") + why; };
   for (const RedisEndpoint& sentinel : url_.nodes) {
@@ -50,15 +66,13 @@ Result<std::unique_ptr<RedisConnection>> RedisClient::ask_sentinels() {
       failed("sentinel " + sentinel.text() + ": " + addr->str);
       continue;
     }
-    if (addr->type != RedisReply::Type::array || addr->elements.size() != 2) {
+    auto master = master_address(*addr);
+    if (!master) {
       failed("sentinel " + sentinel.text() + " knows no master named '" + url_.sentinel_master +
              "'");
       continue;
     }
-    RedisEndpoint master{.host = addr->elements[0].str};
-    const std::string& port = addr->elements[1].str;
-    std::from_chars(port.data(), port.data() + port.size(), master.port);
-    auto m = RedisConnection::connect(master, url_);
+    auto m = RedisConnection::connect(*master, url_);
     if (!m) {
       if (m.error().code == Errc::permission_denied) {
         return m;  // the same credentials would fail on any master
@@ -73,14 +87,24 @@ Result<std::unique_ptr<RedisConnection>> RedisClient::ask_sentinels() {
       continue;
     }
     if (!role->is_error() && !role->elements.empty() && role->elements[0].str != "master") {
-      failed("sentinel " + sentinel.text() + " names " + master.text() +
+      failed("sentinel " + sentinel.text() + " names " + master->text() +
              " as master, but it is a " + role->elements[0].str);
       continue;
     }
+    sentinel_ = std::move(*s);
+    master_ = *master;
     return m;
   }
   return fail(Errc::unavailable,
               "redis-sentinel: no master '" + url_.sentinel_master + "' found: " + failures);
+}
+
+std::optional<RedisEndpoint> RedisClient::current_master_locked() {
+  if (!sentinel_ || sentinel_->broken()) {
+    return std::nullopt;
+  }
+  auto addr = sentinel_->command({"SENTINEL", "get-master-addr-by-name", url_.sentinel_master});
+  return addr ? master_address(*addr) : std::nullopt;
 }
 
 Result<std::unique_ptr<RedisConnection>> RedisClient::connect_once() {
@@ -91,14 +115,20 @@ Result<std::unique_ptr<RedisConnection>> RedisClient::connect_new(Patience patie
   auto c = connect_once();
   const int attempts = patience == Patience::patient ? url_.reconnect_attempts : 0;
   for (int n = 1; n <= attempts && !c && c.error().code == Errc::unavailable; ++n) {
-    // cronlock's rule: the n-th retry waits n times the backoff.
-    std::this_thread::sleep_for(n * url_.reconnect_backoff);
+    // cronlock's rule: the n-th retry waits n-1 times the backoff.
+    std::this_thread::sleep_for((n - 1) * url_.reconnect_backoff);
     c = connect_once();
   }
   return c;
 }
 
 Result<RedisConnection*> RedisClient::connection_locked(Patience patience) {
+  if (conn_ && !url_.sentinel_master.empty()) {
+    auto master = current_master_locked();
+    if (!master || master->host != master_.host || master->port != master_.port) {
+      conn_.reset();  // failed over, or the Sentinel is gone: ask them all again
+    }
+  }
   if (!conn_ || conn_->broken()) {
     conn_.reset();
     auto c = connect_new(patience);

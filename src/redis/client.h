@@ -1,11 +1,15 @@
 // RedisClient: the connection to one Redis server that a store and its leases share, made again
-// when it breaks. With a redis-sentinel:// URL the server is the master the Sentinels name,
-// looked up again at every reconnect, so a client follows a failover.
+// when it breaks. With a redis-sentinel:// URL the server is the master the Sentinels name. A
+// failed-over master stays writable until the Sentinels demote it (seconds later), so before
+// every operation the client asks a Sentinel (on a kept connection: one more round trip) whether
+// its server is still the master, and moves to the new one if not: no lease is taken or renewed
+// on a master the Sentinels have abandoned.
 #ifndef HEARTLOCK_REDIS_CLIENT_H_
 #define HEARTLOCK_REDIS_CLIENT_H_
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,7 +45,10 @@ class RedisClient {
 
  private:
   Result<std::unique_ptr<RedisConnection>> connect_once();
+  // Connects to the master the Sentinels name; remembers the Sentinel that answered.
   Result<std::unique_ptr<RedisConnection>> ask_sentinels();
+  // The master's address from the remembered Sentinel, or nullopt if it cannot say.
+  std::optional<RedisEndpoint> current_master_locked();
   Result<RedisConnection*> connection_locked(Patience patience);
   // After a reply that shows the server is no longer a writable master, forget the connection.
   void check_role_locked(const RedisReply& reply);
@@ -50,6 +57,8 @@ class RedisClient {
   const RedisEndpoint node_;
   std::mutex mu_;
   std::unique_ptr<RedisConnection> conn_;
+  std::unique_ptr<RedisConnection> sentinel_;  // Sentinel mode: the one that last answered
+  RedisEndpoint master_;                       // Sentinel mode: where conn_ goes
 };
 
 // The error for an error reply: permission_denied for authentication and ACL refusals,

@@ -8,7 +8,7 @@
 // Options: prefix (key namespace, default "heartlock:"), timeout (connect/command, a duration,
 // default 2s), cacert, cert, key (TLS files), insecure=1 (skip certificate verification),
 // reconnect_attempts (default 0) and reconnect_backoff (default 1s): when a server cannot be
-// reached, try again that many times, waiting n*backoff before the n-th retry (cronlock's
+// reached, try again that many times, waiting (n-1)*backoff before the n-th retry (cronlock's
 // rule); sentinel_password (the Sentinels' own requirepass); compat=cronlock (cronlock's key
 // layout, see cronlock_scripts()).
 // The password may also come from HEARTLOCK_REDIS_PASSWORD. Several hosts mean Redlock.
