@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -166,6 +167,14 @@ TEST(RedisFaultTest, TortureFindsNoViolations) {
   EXPECT_NE(r.out.find("violations=0"), std::string::npos) << r.out;
 }
 
+TEST(RedisFaultTest, TortureFindsNoViolationsOnRedlock) {
+  auto r = testing::run_command({HEARTLOCK_TORTURE, "--workers", "6", "--seconds", "8", "--ttl",
+                                 "400ms", "--backend",
+                                 testing::shared_redlock_url() + "?prefix=torture:"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("violations=0"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace heartlock
 
@@ -208,6 +217,21 @@ TEST_F(RedisTlsTest, WrongCaIsAClearVerificationError) {
       testing::run_command({testing::heartlock_binary(), "-b",
                             url("cacert=" + other_.file("other-ca.pem")), "run", "--", "true"});
   EXPECT_EQ(cli.exit_code, 69) << cli.err;
+}
+
+TEST_F(RedisTlsTest, CronlockModeSpeaksTlsAsGolockDoes) {
+  std::map<std::string, std::string> env = {{"CRONLOCK_HOST", "127.0.0.1"},
+                                            {"CRONLOCK_PORT", std::to_string(server_->port())},
+                                            {"CRONLOCK_TLS", "yes"},
+                                            {"CRONLOCK_GRACE", "0"},
+                                            {"CRONLOCK_RECONNECT_ATTEMPTS", "0"}};
+  // The test CA is not in the system store: a clear verification error, cronlock's 201.
+  auto r = testing::run_command({testing::heartlock_binary(), "cronlock", "true"}, env);
+  EXPECT_EQ(r.exit_code, 201);
+  EXPECT_NE(r.err.find("did not verify"), std::string::npos) << r.err;
+  env["CRONLOCK_TLS_SKIP_VERIFY"] = "yes";
+  r = testing::run_command({testing::heartlock_binary(), "cronlock", "true"}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 TEST_F(RedisTlsTest, InsecureSkipsVerification) {
