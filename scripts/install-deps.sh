@@ -5,13 +5,13 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config make
-  libssl-dev zlib1g-dev libhiredis-dev
+  libssl-dev zlib1g-dev libhiredis-dev libpq-dev libcurl4-openssl-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   util-linux procps openssl
 )
 if [ "${1:-}" = servers ]; then
-  packages+=(redis-server)
+  packages+=(redis-server postgresql etcd-server)
 fi
 
 missing=()

@@ -5,6 +5,9 @@
 #include "heartlock/store.h"
 
 #include "../file/file_store.h"
+#ifdef HEARTLOCK_WITH_POSTGRES
+#include "../postgres/pg_store.h"
+#endif
 #ifdef HEARTLOCK_WITH_REDIS
 #include "../redis/redis_store.h"
 #endif
@@ -39,6 +42,11 @@ Result<std::unique_ptr<Store>> Store::open(std::string_view url, StoreOptions op
       return detail::open_redis_store(url, std::move(options));
     }
 #endif
+#ifdef HEARTLOCK_WITH_POSTGRES
+    if (scheme == "postgres" || scheme == "postgresql") {
+      return detail::open_postgres_store(url, std::move(options));
+    }
+#endif
     for (const char* known :
          {"redis", "rediss", "redis-sentinel", "postgres", "postgresql", "etcd", "etcds"}) {
       if (scheme == known) {
@@ -48,7 +56,7 @@ Result<std::unique_ptr<Store>> Store::open(std::string_view url, StoreOptions op
     }
     return fail(Errc::invalid_argument,
                 "unknown backend scheme '" + scheme + "' in " + std::string(url) +
-                    " (expected file://, redis://, rediss:// or redis-sentinel://)");
+                    " (expected file://, redis://, rediss://, redis-sentinel://, postgres://)");
   }
   if (rest.find('?') != std::string_view::npos) {
     return fail(Errc::invalid_argument,

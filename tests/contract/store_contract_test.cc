@@ -11,6 +11,7 @@
 
 #include "heartlock/heartlock.h"
 
+#include "../support/postgres_server.h"
 #include "../support/redis_server.h"
 #include "../support/test_support.h"
 
@@ -349,6 +350,19 @@ INSTANTIATE_TEST_SUITE_P(RedisSentinel, StoreContract,
                                                    [](const testing::TempDir&) {
                                                      return testing::shared_sentinel_url() +
                                                             "?prefix=" + testing::unique_prefix();
+                                                   }}),
+                         [](const auto& param_info) { return param_info.param.name; });
+#endif
+
+#ifdef HEARTLOCK_WITH_POSTGRES
+// A real PostgreSQL server, one per test binary; each test gets its own lease table.
+INSTANTIATE_TEST_SUITE_P(Postgres, StoreContract,
+                         ::testing::Values(Backend{"postgres",
+                                                   [](const testing::TempDir&) {
+                                                     static std::atomic<int> n{0};
+                                                     return testing::shared_postgres().url(
+                                                         "table=t" + std::to_string(::getpid()) +
+                                                         "_" + std::to_string(n++));
                                                    }}),
                          [](const auto& param_info) { return param_info.param.name; });
 #endif

@@ -32,6 +32,9 @@ void PrintTo(const Result<T>& r, std::ostream* os) {
 namespace heartlock::testing {
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+// A port the kernel just handed out for 127.0.0.1 (closed again; racy in theory, fine here).
+int free_port();
+
 class TempDir {
  public:
   TempDir();

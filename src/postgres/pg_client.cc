@@ -1,0 +1,45 @@
+#include "pg_client.h"
+
+namespace heartlock::detail {
+
+Result<void> PgClient::set_up_locked(PgConnection& c) {
+  if (set_up_ || !setup_) {
+    return {};
+  }
+  auto ok = setup_(c);
+  if (ok) {
+    set_up_ = true;
+  }
+  return ok;
+}
+
+Result<std::vector<PgRow>> PgClient::exec(std::string_view sql,
+                                          const std::vector<PgValue>& params) {
+  std::lock_guard lock(mu_);
+  if (!conn_ || conn_->broken()) {
+    conn_.reset();
+    auto c = PgConnection::connect(url_);
+    if (!c) {
+      return std::unexpected(c.error());
+    }
+    conn_ = std::move(*c);
+  }
+  if (auto ok = set_up_locked(*conn_); !ok) {
+    return std::unexpected(ok.error());
+  }
+  return conn_->exec(sql, params);
+}
+
+Result<std::unique_ptr<PgConnection>> PgClient::connect_new() {
+  auto c = PgConnection::connect(url_);
+  if (!c) {
+    return c;
+  }
+  std::lock_guard lock(mu_);
+  if (auto ok = set_up_locked(**c); !ok) {
+    return std::unexpected(ok.error());
+  }
+  return c;
+}
+
+}  // namespace heartlock::detail

@@ -1,0 +1,188 @@
+#include "pg_connection.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include <libpq-fe.h>
+
+namespace heartlock::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string trimmed(const char* text) {
+  std::string s = text != nullptr ? text : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
+    s.pop_back();
+  }
+  return s;
+}
+
+// The class of an error from its SQLSTATE (see PostgreSQL's errcodes appendix).
+Errc errc_for_sqlstate(std::string_view state) {
+  if (state.starts_with("28") || state == "42501") {
+    return Errc::permission_denied;  // invalid authorization, insufficient privilege
+  }
+  if (state.starts_with("08") || state.starts_with("57") || state.starts_with("53") ||
+      state == "40001" || state == "40P01") {
+    return Errc::unavailable;  // connection, operator intervention, resources, retry
+  }
+  if (state.starts_with("22") || state.starts_with("42")) {
+    return Errc::invalid_argument;  // bad data or names (a table name from the URL)
+  }
+  return Errc::unavailable;
+}
+
+}  // namespace
+
+std::string pg_text_array(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    out += i > 0 ? ",\"" : "\"";
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') {
+        out.push_back('\\');
+      }
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  return out + "}";
+}
+
+Result<std::unique_ptr<PgConnection>> PgConnection::connect(const PgUrl& url) {
+  std::unique_ptr<PgConnection> c(new PgConnection());
+  c->timeout_ = url.timeout;
+  c->where_ = url.redacted;
+  // Defaults first; the URI (expanded from dbname) overrides them.
+  const std::string connect_timeout = std::to_string(
+      std::max<long long>(2, std::chrono::ceil<std::chrono::seconds>(url.timeout).count()));
+  const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
+  const char* values[] = {connect_timeout.c_str(), "heartlock", url.conninfo.c_str(), nullptr};
+  c->conn_ = PQconnectdbParams(keywords, values, 1);
+  if (c->conn_ == nullptr) {
+    return fail(Errc::internal, "postgres: out of memory");
+  }
+  if (PQstatus(c->conn_) != CONNECTION_OK) {
+    std::string message = trimmed(PQerrorMessage(c->conn_));
+    bool auth = message.find("authentication failed") != std::string::npos ||
+                message.find("no password supplied") != std::string::npos ||
+                message.find("no pg_hba.conf entry") != std::string::npos ||
+                message.find("does not exist") != std::string::npos;
+    return fail(auth ? Errc::permission_denied : Errc::unavailable,
+                "postgres " + url.redacted + ": " + message);
+  }
+  return c;
+}
+
+PgConnection::~PgConnection() {
+  if (conn_ != nullptr) {
+    PQfinish(conn_);
+  }
+}
+
+int PgConnection::backend_pid() const { return conn_ != nullptr ? PQbackendPID(conn_) : 0; }
+
+Error PgConnection::connection_error(const std::string& what) {
+  broken_ = true;
+  return Error{Errc::unavailable,
+               "postgres " + where_ + ": " + what + ": " + trimmed(PQerrorMessage(conn_))};
+}
+
+Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
+                                              const std::vector<PgValue>& params) {
+  if (broken_ || PQstatus(conn_) != CONNECTION_OK) {
+    broken_ = true;
+    return fail(Errc::unavailable, "postgres " + where_ + ": connection lost");
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) {
+    values.push_back(p ? p->c_str() : nullptr);
+  }
+  const std::string text(sql);
+  if (PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
+                        values.data(), nullptr, nullptr, 0) == 0) {
+    return std::unexpected(connection_error("cannot send"));
+  }
+  const auto deadline = Clock::now() + timeout_;
+  while (PQisBusy(conn_) != 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      broken_ = true;  // the statement may still run; this connection is not used again
+      return fail(Errc::unavailable, "postgres " + where_ + ": no answer within " +
+                                         std::to_string(timeout_.count()) + "ms");
+    }
+    pollfd p{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
+    int n = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno != EINTR) {
+      return std::unexpected(connection_error("poll"));
+    }
+    if (n > 0 && PQconsumeInput(conn_) == 0) {
+      return std::unexpected(connection_error("connection lost"));
+    }
+  }
+  std::vector<PgRow> rows;
+  std::optional<Error> error;
+  while (PGresult* r = PQgetResult(conn_)) {
+    ExecStatusType status = PQresultStatus(r);
+    if (status == PGRES_TUPLES_OK) {
+      const int n = PQntuples(r);
+      const int m = PQnfields(r);
+      for (int i = 0; i < n; ++i) {
+        PgRow row;
+        row.reserve(static_cast<std::size_t>(m));
+        for (int j = 0; j < m; ++j) {
+          row.push_back(PQgetisnull(r, i, j) != 0
+                            ? PgValue()
+                            : PgValue(std::string(PQgetvalue(r, i, j),
+                                                  static_cast<std::size_t>(PQgetlength(r, i, j)))));
+        }
+        rows.push_back(std::move(row));
+      }
+    } else if (status != PGRES_COMMAND_OK && !error) {
+      const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      error = Error{errc_for_sqlstate(state != nullptr ? state : ""),
+                    "postgres " + where_ + ": " + trimmed(PQresultErrorMessage(r))};
+      if (PQstatus(conn_) != CONNECTION_OK) {
+        broken_ = true;
+        error->code = Errc::unavailable;
+      }
+    }
+    PQclear(r);
+  }
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    broken_ = true;
+  }
+  if (error) {
+    return std::unexpected(*error);
+  }
+  return rows;
+}
+
+Result<bool> PgConnection::wait_notification(std::chrono::milliseconds timeout) {
+  auto drain = [&] {
+    bool any = false;
+    while (PGnotify* n = PQnotifies(conn_)) {
+      any = true;
+      PQfreemem(n);
+    }
+    return any;
+  };
+  if (drain()) {
+    return true;
+  }
+  pollfd p{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
+  int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  if (n < 0 && errno != EINTR) {
+    return std::unexpected(connection_error("poll"));
+  }
+  if (n > 0 && PQconsumeInput(conn_) == 0) {
+    return std::unexpected(connection_error("connection lost"));
+  }
+  return drain();
+}
+
+}  // namespace heartlock::detail

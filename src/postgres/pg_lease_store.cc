@@ -1,0 +1,339 @@
+#include "pg_lease_store.h"
+
+#include <algorithm>
+#include <charconv>
+#include <thread>
+
+#include "../core/process_identity.h"
+#include "../core/sha256.h"
+
+namespace heartlock::detail {
+namespace {
+
+using std::chrono::milliseconds;
+
+// How long a waiter sleeps at most between two tries: NOTIFY wakes it on release; this covers a
+// lease that simply expired (nobody notifies then) and a lost notification.
+constexpr milliseconds kMaxWaitSlice{1000};
+
+long long to_ll(const PgValue& v) {
+  long long out = 0;
+  if (v) {
+    std::from_chars(v->data(), v->data() + v->size(), out);
+  }
+  return out;
+}
+
+bool is_true(const PgValue& v) { return v && *v == "t"; }
+
+std::string channel_for(const PgUrl& url) {
+  return "heartlock_" + sha256_hex(url.qualified_table()).substr(0, 16);
+}
+
+Result<void> create_table(const LeaseSql& sql, const PgUrl& url, PgConnection& c) {
+  auto exists = c.exec(sql.table_exists, {url.qualified_table()});
+  if (exists && !exists->empty() && exists->front()[0]) {
+    return {};
+  }
+  if (!sql.create_schema.empty()) {
+    (void)c.exec(sql.create_schema);  // may race with another process; the table check decides
+  }
+  auto created = c.exec(sql.create_table);
+  if (!created) {
+    // Two processes creating the table at once: one gets a unique violation; fine if it exists.
+    auto again = c.exec(sql.table_exists, {url.qualified_table()});
+    if (again && !again->empty() && again->front()[0]) {
+      return {};
+    }
+    return std::unexpected(Error{
+        created.error().code,
+        "cannot create the lease table " + url.qualified_table() + ": " + created.error().message});
+  }
+  return {};
+}
+
+}  // namespace
+
+// Renews all due leases of a store in one statement (unnest of arrays): one round trip per tick.
+class PgRenewBatch final : public RenewBatch {
+ public:
+  PgRenewBatch(std::shared_ptr<PgClient> client, std::shared_ptr<const LeaseSql> sql)
+      : client_(std::move(client)), sql_(std::move(sql)) {}
+  std::vector<Result<std::optional<LostReason>>> renew_all(
+      const std::vector<BackendLease*>& leases,
+      const std::vector<BootTime>& last_heartbeats) override;
+
+ private:
+  std::shared_ptr<PgClient> client_;
+  std::shared_ptr<const LeaseSql> sql_;
+};
+
+namespace {
+
+class PgLease final : public BackendLease {
+ public:
+  PgLease(std::shared_ptr<PgClient> client, std::shared_ptr<const LeaseSql> sql,
+          std::shared_ptr<PgRenewBatch> batch, std::string name, std::string owner,
+          milliseconds ttl)
+      : client_(std::move(client)),
+        sql_(std::move(sql)),
+        batch_(std::move(batch)),
+        name_(std::move(name)),
+        owner_(std::move(owner)),
+        ttl_(ttl) {}
+
+  Result<std::optional<LostReason>> renew(BootTime last_heartbeat) override {
+    std::vector<BackendLease*> one = {this};
+    return std::move(batch_->renew_all(one, {last_heartbeat}).front());
+  }
+
+  Result<std::optional<LostReason>> release(std::chrono::nanoseconds hold_for) override {
+    auto hold = std::chrono::ceil<milliseconds>(hold_for);
+    auto rows = client_->exec(sql_->release, {name_, owner_, std::to_string(hold.count())});
+    if (!rows) {
+      return std::unexpected(rows.error());
+    }
+    if (rows->empty() || to_ll(rows->front()[0]) == 1) {
+      return std::optional<LostReason>();
+    }
+    return std::optional<LostReason>(is_true(rows->front()[2]) ? LostReason::expired
+                                                               : LostReason::taken_over);
+  }
+
+  RenewBatch* batch() override { return batch_.get(); }
+  const std::string& name() const { return name_; }
+  const std::string& owner() const { return owner_; }
+  milliseconds ttl() const { return ttl_; }
+
+ private:
+  std::shared_ptr<PgClient> client_;
+  std::shared_ptr<const LeaseSql> sql_;
+  std::shared_ptr<PgRenewBatch> batch_;
+  std::string name_;
+  std::string owner_;
+  milliseconds ttl_;
+};
+
+}  // namespace
+
+std::vector<Result<std::optional<LostReason>>> PgRenewBatch::renew_all(
+    const std::vector<BackendLease*>& leases, const std::vector<BootTime>& last_heartbeats) {
+  std::vector<std::string> names;
+  std::vector<std::string> owners;
+  std::vector<std::string> ttls;
+  std::vector<std::string> ages;
+  const BootTime now = boot_now();
+  for (std::size_t i = 0; i < leases.size(); ++i) {
+    auto* lease = static_cast<PgLease*>(leases[i]);
+    names.push_back(lease->name());
+    owners.push_back(lease->owner());
+    ttls.push_back(std::to_string(lease->ttl().count()));
+    ages.push_back(std::to_string(std::max<long long>(
+        0, std::chrono::duration_cast<milliseconds>(now - last_heartbeats[i]).count())));
+  }
+  auto rows = client_->exec(sql_->renew, {pg_text_array(names), pg_text_array(owners),
+                                          pg_text_array(ttls), pg_text_array(ages)});
+  std::vector<Result<std::optional<LostReason>>> out;
+  out.reserve(leases.size());
+  for (std::size_t i = 0; i < leases.size(); ++i) {
+    if (!rows) {
+      out.push_back(std::unexpected(rows.error()));
+      continue;
+    }
+    // One row per request, in order (unnest keeps it); match by name all the same.
+    const PgRow* row = nullptr;
+    if (i < rows->size() && (*rows)[i][0] == names[i]) {
+      row = &(*rows)[i];
+    }
+    if (row == nullptr) {
+      out.push_back(fail(Errc::internal, "postgres: renewal answered no row for " + names[i]));
+    } else if (is_true((*row)[1])) {
+      out.push_back(std::optional<LostReason>());
+    } else {
+      out.push_back(std::optional<LostReason>(is_true((*row)[2]) ? LostReason::expired
+                                                                 : LostReason::taken_over));
+    }
+  }
+  return out;
+}
+
+LockInfo describe_pg_row(const PgRow& r, std::string location) {
+  LockInfo info;
+  info.name = r[0].value_or("");
+  info.location = std::move(location);
+  const long long token = to_ll(r[2]);
+  if (!r[1]) {
+    info.state = LockState::free;
+    info.holder = Holder{.token = static_cast<std::uint64_t>(token)};
+    info.detail = "free (last token " + std::to_string(token) + ")";
+    return info;
+  }
+  Holder h;
+  h.owner = *r[1];
+  h.token = static_cast<std::uint64_t>(token);
+  h.host = r[4].value_or("");
+  h.pid = to_ll(r[5]);
+  h.command = r[6].value_or("");
+  if (r[7]) {
+    h.slot = std::chrono::sys_seconds(std::chrono::seconds(to_ll(r[7])));
+  }
+  h.ttl = milliseconds(to_ll(r[8]));
+  h.stale_after = milliseconds(to_ll(r[9]));
+  h.since = std::chrono::system_clock::time_point(milliseconds(to_ll(r[10])));
+  h.renew_age = milliseconds(to_ll(r[11]));
+  h.heartbeat_age = milliseconds(to_ll(r[12]));
+  const long long expires_in = to_ll(r[13]);
+  info.holder = h;
+  const std::string who = "pid " + std::to_string(h.pid) + " on " + h.host;
+  if (r[3] == "released") {
+    if (expires_in > 0) {
+      info.state = LockState::held;
+      info.min_hold_left = milliseconds(expires_in);
+      info.detail = "released, but min_hold keeps it for " + std::to_string(expires_in) + "ms";
+    } else {
+      info.state = LockState::free;
+      info.detail = "free (released by " + who + ")";
+    }
+  } else if (expires_in <= 0) {
+    info.state = LockState::expired;
+    info.detail = "holder " + who + " did not renew; its lease ran out " +
+                  std::to_string(-expires_in) + "ms ago";
+  } else if (h.stale_after.count() > 0 && *h.heartbeat_age >= h.stale_after) {
+    info.state = LockState::deadlocked;
+    info.detail = "holder " + who + " has not heartbeat for " +
+                  std::to_string(h.heartbeat_age->count()) + "ms";
+  } else {
+    info.state = LockState::held;
+    info.detail = "held by " + who;
+  }
+  return info;
+}
+
+PgLeaseStore::PgLeaseStore(PgUrl url, StoreOptions options)
+    : LeasingStore(std::move(options)),
+      sql_(std::make_shared<LeaseSql>(
+          make_lease_sql(url.qualified_table(), url.schema.empty() ? "" : quote_ident(url.schema),
+                         channel_for(url)))) {
+  auto sql = sql_;
+  auto setup = [sql, url](PgConnection& c) { return create_table(*sql, url, c); };
+  client_ = std::make_shared<PgClient>(std::move(url), setup);
+  batch_ = std::make_shared<PgRenewBatch>(client_, sql_);
+}
+
+PgLeaseStore::~PgLeaseStore() { stop_keepalive(); }
+
+std::string PgLeaseStore::location(std::string_view name) const {
+  return url() + " " + client_->url().qualified_table() + " name=" + std::string(name);
+}
+
+Result<Attempt> PgLeaseStore::try_once(const ClaimRequest& request) {
+  ProcessIdentity self = self_identity();
+  const auto& o = request.options;
+  auto rows = client_->exec(
+      sql_->acquire,
+      {std::string(request.name), request.owner, std::to_string(o.ttl.count()), self.host,
+       std::to_string(self.pid), o.command, std::to_string(o.stale_after.count()),
+       o.slot ? PgValue(std::to_string(o.slot->time_since_epoch().count())) : PgValue()});
+  if (!rows) {
+    return std::unexpected(rows.error());
+  }
+  if (!rows->empty()) {
+    return Attempt(Claim{
+        .lease = std::make_unique<PgLease>(client_, sql_, batch_, std::string(request.name),
+                                           request.owner, o.ttl),
+        .token = static_cast<std::uint64_t>(to_ll(rows->front()[0])),
+        .location = location(request.name),
+        .acquired_at = boot_now(),
+    });
+  }
+  auto info = inspect(request.name);
+  if (!info) {
+    return std::unexpected(info.error());
+  }
+  return Attempt(std::move(*info));
+}
+
+Result<Attempt> PgLeaseStore::claim(const ClaimRequest& request) {
+  if (!request.deadline) {
+    return try_once(request);
+  }
+  // LISTEN before each try, so a release between the try and the wait is not missed.
+  std::unique_ptr<PgConnection> listener;
+  for (;;) {
+    if (!listener || listener->broken()) {
+      listener.reset();
+      auto c = client_->connect_new();
+      if (c && (*c)->exec("LISTEN " + quote_ident(sql_->channel))) {
+        listener = std::move(*c);
+      } else if (!c && c.error().code == Errc::permission_denied) {
+        return std::unexpected(c.error());
+      }
+    }
+    auto attempt = try_once(request);
+    if (!attempt || std::holds_alternative<Claim>(*attempt)) {
+      return attempt;
+    }
+    const LockInfo& busy = std::get<LockInfo>(*attempt);
+    BootTime now = boot_now();
+    if (now >= *request.deadline) {
+      return attempt;
+    }
+    auto wait =
+        std::min(std::chrono::duration_cast<milliseconds>(*request.deadline - now), kMaxWaitSlice);
+    if (busy.holder && busy.holder->renew_age) {
+      auto expires = busy.min_hold_left
+                         ? *busy.min_hold_left
+                         : busy.holder->ttl - *busy.holder->renew_age + milliseconds(1);
+      wait = std::clamp(expires, milliseconds(1), wait);
+    }
+    if (!listener) {
+      std::this_thread::sleep_for(wait);
+    } else if (!listener->wait_notification(wait)) {
+      listener.reset();
+    }
+  }
+}
+
+Result<LockInfo> PgLeaseStore::inspect(std::string_view name) {
+  if (auto ok = validate_name(name); !ok) {
+    return std::unexpected(ok.error());
+  }
+  auto rows = client_->exec(sql_->inspect, {std::string(name)});
+  if (!rows) {
+    return std::unexpected(rows.error());
+  }
+  if (rows->empty()) {
+    LockInfo info{.name = std::string(name), .location = location(name), .detail = "free"};
+    return info;
+  }
+  return describe_pg_row(rows->front(), location(name));
+}
+
+Result<std::vector<LockInfo>> PgLeaseStore::list() {
+  auto rows = client_->exec(sql_->list);
+  if (!rows) {
+    return std::unexpected(rows.error());
+  }
+  std::vector<LockInfo> out;
+  for (const auto& row : *rows) {
+    out.push_back(describe_pg_row(row, location(row[0].value_or(""))));
+  }
+  return out;
+}
+
+Result<void> PgLeaseStore::break_lease(std::string_view name, std::uint64_t token) {
+  if (auto ok = validate_name(name); !ok) {
+    return std::unexpected(ok.error());
+  }
+  auto rows = client_->exec(sql_->break_lease, {std::string(name), std::to_string(token)});
+  if (!rows) {
+    return std::unexpected(rows.error());
+  }
+  if (rows->empty() || to_ll(rows->front()[0]) != 1) {
+    return fail(Errc::not_owner, "lock " + std::string(name) + " is no longer lease " +
+                                     std::to_string(token) + "; nothing changed");
+  }
+  return {};
+}
+
+}  // namespace heartlock::detail

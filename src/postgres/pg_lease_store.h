@@ -1,0 +1,43 @@
+// PgLeaseStore: the lease mode of the PostgreSQL backend (see pg_store.h, lease_sql.h).
+#ifndef HEARTLOCK_POSTGRES_PG_LEASE_STORE_H_
+#define HEARTLOCK_POSTGRES_PG_LEASE_STORE_H_
+
+#include <memory>
+
+#include "../core/leasing_store.h"
+#include "lease_sql.h"
+#include "pg_client.h"
+
+namespace heartlock::detail {
+
+class PgRenewBatch;
+
+// The state of a lock from one row of LeaseSql::inspect's columns.
+LockInfo describe_pg_row(const PgRow& row, std::string location);
+
+class PgLeaseStore final : public LeasingStore {
+ public:
+  PgLeaseStore(PgUrl url, StoreOptions options);
+  ~PgLeaseStore() override;
+
+  Result<LockInfo> inspect(std::string_view name) override;
+  Result<std::vector<LockInfo>> list() override;
+  Result<void> break_lease(std::string_view name, std::uint64_t token) override;
+  using Store::break_lease;
+  std::string url() const override { return client_->url().redacted; }
+
+ protected:
+  Result<Attempt> claim(const ClaimRequest& request) override;
+
+ private:
+  Result<Attempt> try_once(const ClaimRequest& request);
+  std::string location(std::string_view name) const;
+
+  std::shared_ptr<const LeaseSql> sql_;
+  std::shared_ptr<PgClient> client_;
+  std::shared_ptr<PgRenewBatch> batch_;
+};
+
+}  // namespace heartlock::detail
+
+#endif  // HEARTLOCK_POSTGRES_PG_LEASE_STORE_H_

@@ -1,0 +1,19 @@
+#include "pg_store.h"
+
+#include "pg_lease_store.h"
+
+namespace heartlock::detail {
+
+Result<std::unique_ptr<Store>> open_postgres_store(std::string_view url, StoreOptions options) {
+  auto parsed = parse_pg_url(url);
+  if (!parsed) {
+    return std::unexpected(parsed.error());
+  }
+  if (parsed->advisory) {
+    // TODO(#4): advisory mode.
+    return fail(Errc::unsupported, "postgres mode=advisory is not in this build yet");
+  }
+  return std::make_unique<PgLeaseStore>(std::move(*parsed), std::move(options));
+}
+
+}  // namespace heartlock::detail

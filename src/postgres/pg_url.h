@@ -1,0 +1,40 @@
+// postgres:// and postgresql:// URLs: libpq connection URIs (host, port, user, password, database,
+// sslmode, sslrootcert, connect_timeout, ...: everything libpq accepts), plus heartlock's own
+// options, which are taken out before libpq sees the URI:
+//   table=[schema.]name   the lease table (default heartlock_leases, created on first use)
+//   mode=lease|advisory   lease rows on the database clock (default), or session advisory locks
+//   timeout=DURATION      how long one statement may take before the connection is dropped
+//                         (default 5s)
+#ifndef HEARTLOCK_POSTGRES_PG_URL_H_
+#define HEARTLOCK_POSTGRES_PG_URL_H_
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "heartlock/error.h"
+
+namespace heartlock::detail {
+
+struct PgUrl {
+  std::string conninfo;  // for libpq: the URI without heartlock's options (password included)
+  std::string redacted;  // for messages: without any password
+  std::string schema;    // empty: the search path's
+  std::string table = "heartlock_leases";
+  bool advisory = false;
+  std::chrono::milliseconds timeout{5000};
+
+  // "schema"."table", quoted.
+  std::string qualified_table() const;
+};
+
+// Errc::invalid_argument for a malformed URL or option (libpq checks its own part).
+Result<PgUrl> parse_pg_url(std::string_view url);
+
+// An identifier in double quotes, with embedded quotes doubled. (libpq's PQescapeIdentifier needs
+// a live connection; this is the same rule.)
+std::string quote_ident(std::string_view name);
+
+}  // namespace heartlock::detail
+
+#endif  // HEARTLOCK_POSTGRES_PG_URL_H_
