@@ -16,18 +16,25 @@ Result<void> PgClient::set_up_locked(PgConnection& c) {
 Result<std::vector<PgRow>> PgClient::exec(std::string_view sql,
                                           const std::vector<PgValue>& params) {
   std::lock_guard lock(mu_);
-  if (!conn_ || conn_->broken()) {
-    conn_.reset();
-    auto c = PgConnection::connect(url_);
-    if (!c) {
-      return std::unexpected(c.error());
+  for (int attempt = 0;; ++attempt) {
+    if (!conn_ || conn_->broken()) {
+      conn_.reset();
+      auto c = PgConnection::connect(url_);
+      if (!c) {
+        return std::unexpected(c.error());
+      }
+      conn_ = std::move(*c);
     }
-    conn_ = std::move(*c);
+    if (auto ok = set_up_locked(*conn_); !ok) {
+      return std::unexpected(ok.error());
+    }
+    auto rows = conn_->exec(sql, params);
+    // A session that ended while idle (restart, pg_terminate_backend) is found only now; the
+    // statement never ran, so it is sent once more on a new connection.
+    if (rows || attempt > 0 || !conn_->failed_before_running()) {
+      return rows;
+    }
   }
-  if (auto ok = set_up_locked(*conn_); !ok) {
-    return std::unexpected(ok.error());
-  }
-  return conn_->exec(sql, params);
 }
 
 Result<std::unique_ptr<PgConnection>> PgClient::connect_new() {

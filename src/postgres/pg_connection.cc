@@ -93,7 +93,9 @@ Error PgConnection::connection_error(const std::string& what) {
 
 Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
                                               const std::vector<PgValue>& params) {
+  failed_before_running_ = false;
   if (broken_ || PQstatus(conn_) != CONNECTION_OK) {
+    failed_before_running_ = true;
     broken_ = true;
     return fail(Errc::unavailable, "postgres " + where_ + ": connection lost");
   }
@@ -105,6 +107,7 @@ Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
   const std::string text(sql);
   if (PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
                         values.data(), nullptr, nullptr, 0) == 0) {
+    failed_before_running_ = true;
     return std::unexpected(connection_error("cannot send"));
   }
   const auto deadline = Clock::now() + timeout_;
@@ -144,6 +147,11 @@ Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
       }
     } else if (status != PGRES_COMMAND_OK && !error) {
       const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      // 57P01..57P03: the session was ended by a shutdown or pg_terminate_backend, which the
+      // server announces at once; the client reads it only with its next statement, which
+      // therefore never ran.
+      failed_before_running_ = state != nullptr && std::string_view(state).starts_with("57P0");
+      broken_ = broken_ || failed_before_running_;
       error = Error{errc_for_sqlstate(state != nullptr ? state : ""),
                     "postgres " + where_ + ": " + trimmed(PQresultErrorMessage(r))};
       if (PQstatus(conn_) != CONNECTION_OK) {

@@ -41,6 +41,9 @@ class PgConnection {
   Result<bool> wait_notification(std::chrono::milliseconds timeout);
 
   bool broken() const { return broken_; }
+  // Whether the last failed statement certainly did not run: the session had already ended (the
+  // server was shut down, or the backend terminated, while the connection sat idle).
+  bool failed_before_running() const { return failed_before_running_; }
   int backend_pid() const;
 
  private:
@@ -51,6 +54,7 @@ class PgConnection {
   std::chrono::milliseconds timeout_{5000};
   std::string where_;
   bool broken_ = false;
+  bool failed_before_running_ = false;
 };
 
 // A PostgreSQL array literal of text values ({"a","b\"c"}), for unnest($1::text[]).

@@ -1,0 +1,170 @@
+// The PostgreSQL backend under faults, against real PostgreSQL servers the tests start: the
+// holder's connection is terminated, the server restarts or goes away, the client's clock is
+// wrong, and the torture checker.
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "heartlock/heartlock.h"
+
+#include "../support/postgres_server.h"
+#include "../support/test_support.h"
+
+namespace heartlock {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Child;
+using testing::eventually;
+using testing::HasErrc;
+using testing::IsAcquired;
+using testing::IsBusy;
+using testing::IsOk;
+
+std::unique_ptr<Store> open(const std::string& url) {
+  auto store = Store::open(url);
+  if (!store) {
+    ADD_FAILURE() << store.error().message;
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+const char* kTerminateHeartlockSessions =
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+    "WHERE application_name = 'heartlock' AND pid <> pg_backend_pid()";
+
+TEST(PostgresFaultTest, ALeaseOutlivesItsConnectionAndARestart) {
+  testing::PostgresServer server;
+  auto store = open(server.url());
+  auto held = store->try_acquire("job", {.ttl = 3s});
+  ASSERT_THAT(held, IsAcquired());
+  // The lease is the row, not the session: the holder reconnects and renews.
+  EXPECT_EQ(server.psql(kTerminateHeartlockSessions), "1\n");
+  EXPECT_THAT(held->lease().renew(), IsOk());
+  server.stop();
+  server.start();
+  EXPECT_THAT(held->lease().renew(), IsOk());
+  auto other = open(server.url());
+  auto busy = other->try_acquire("job", {});
+  ASSERT_THAT(busy, IsBusy());
+  EXPECT_EQ(busy->holder().holder->token, held->lease().token());
+  EXPECT_FALSE(held->lease().lost());
+  EXPECT_THAT(held->lease().release(), IsOk());
+  auto next = other->try_acquire("job", {});
+  ASSERT_THAT(next, IsAcquired());
+  EXPECT_GT(next->lease().token(), held->lease().token());
+}
+
+TEST(PostgresFaultTest, ServerGoneLongerThanTheTtlMeansLost) {
+  testing::PostgresServer server;
+  auto store = open(server.url("timeout=500ms"));
+  auto held = store->try_acquire("job", {.ttl = 900ms});
+  ASSERT_THAT(held, IsAcquired());
+  server.stop();
+  ASSERT_TRUE(eventually([&] { return held->lease().lost(); }, 10s));
+  EXPECT_EQ(held->lease().lost_reason(), LostReason::backend_lost);
+  server.start();
+  EXPECT_THAT(held->lease().renew(), HasErrc(Errc::lost));
+}
+
+TEST(PostgresFaultTest, CliStopsTheCommandWhenTheServerGoes) {
+  testing::PostgresServer server;
+  testing::TempDir dir;
+  const std::string url = server.url("timeout=500ms");
+  auto run = Child::fork([&]() -> int {
+    ::setpgid(0, 0);
+    std::string bin = testing::heartlock_binary();
+    std::string pidfile = dir.file("pid");
+    ::execl(bin.c_str(), bin.c_str(), "-b", url.c_str(), "run", "--ttl", "900ms", "--kill-grace",
+            "300ms", "--", "sh", "-c", ("echo $$ > " + pidfile + "; exec sleep 60").c_str(),
+            nullptr);
+    return 127;
+  });
+  pid_t command = 0;
+  ASSERT_TRUE(eventually([&] {
+    std::ifstream in(dir.file("pid"));
+    return static_cast<bool>(in >> command) && command > 0;
+  }));
+  server.stop();
+  EXPECT_EQ(run.exit_code(), 79);
+  EXPECT_FALSE(testing::process_alive(command));
+}
+
+TEST(PostgresFaultTest, WrongPasswordIsPermissionDeniedAndNeverPrinted) {
+  auto& server = testing::shared_postgres();
+  std::string url =
+      "postgres://heartlock:not-the-password@127.0.0.1:" + std::to_string(server.port()) +
+      "/postgres";
+  auto store = open(url);
+  auto got = store->try_acquire("job", {});
+  ASSERT_THAT(got, HasErrc(Errc::permission_denied));
+  EXPECT_EQ(got.error().message.find("not-the-password"), std::string::npos);
+  EXPECT_EQ(store->url().find("not-the-password"), std::string::npos);
+  auto cli = testing::run_command({testing::heartlock_binary(), "-b", url, "run", "--", "true"});
+  EXPECT_EQ(cli.exit_code, 69);
+  EXPECT_EQ(cli.err.find("not-the-password"), std::string::npos) << cli.err;
+  EXPECT_NE(cli.err.find("password authentication failed"), std::string::npos) << cli.err;
+}
+
+TEST(PostgresFaultTest, UnreachableServerIsUnavailable) {
+  int port = testing::free_port();
+  auto store = open("postgres://heartlock@127.0.0.1:" + std::to_string(port) + "/postgres");
+  EXPECT_THAT(store->try_acquire("job", {}), HasErrc(Errc::unavailable));
+}
+
+TEST(PostgresFaultTest, BadUrlsAreClearErrors) {
+  EXPECT_THAT(Store::open("postgres://h/db?mode=sometimes"), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(Store::open("postgres://h/db?table=a.b.c"), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(Store::open("postgres://h/db?nonsense=1"), HasErrc(Errc::invalid_argument));
+}
+
+// Every time is the database's: a client whose wall clock is hours off (libfaketime; the
+// monotonic clocks, which measure durations, stay true as on a real machine) neither takes over a
+// live lease nor loses its own.
+TEST(PostgresFaultTest, TheClientsClockChangesNothing) {
+  auto& server = testing::shared_postgres();
+  const std::string url = server.url("table=clock_test");
+  auto store = open(url);
+  auto held = store->try_acquire("job", {.ttl = 2s});
+  ASSERT_THAT(held, IsAcquired());
+  for (const char* offset : {"+2h", "-2h"}) {
+    auto r = testing::run_command({"faketime", "-f", offset, testing::heartlock_binary(), "-b", url,
+                                   "run", "-n", "-k", "job", "--", "true"},
+                                  {{"FAKETIME_DONT_FAKE_MONOTONIC", "1"}});
+    EXPECT_EQ(r.exit_code, 75) << offset << ": " << r.err;
+  }
+  ASSERT_THAT(held->lease().release(), IsOk());
+  // A holder with a wrong clock keeps its lease past several ttls, and others see it held.
+  auto run = Child::fork([&]() -> int {
+    std::string bin = testing::heartlock_binary();
+    ::setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
+    ::execlp("faketime", "faketime", "-f", "-3h", bin.c_str(), "-b", url.c_str(), "run", "-k",
+             "job", "--ttl", "600ms", "--", "sleep", "3", nullptr);
+    return 127;
+  });
+  ASSERT_TRUE(eventually([&] {
+    auto info = store->inspect("job");
+    return info && info->state == LockState::held;
+  }));
+  std::this_thread::sleep_for(2s);
+  auto info = store->inspect("job");
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->state, LockState::held) << info->detail;
+  EXPECT_EQ(run.exit_code(), 0);
+}
+
+TEST(PostgresFaultTest, TortureFindsNoViolations) {
+  auto& server = testing::shared_postgres();
+  auto r = testing::run_command({HEARTLOCK_TORTURE, "--workers", "6", "--seconds", "8", "--ttl",
+                                 "400ms", "--backend", server.url("table=torture")});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("violations=0"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace heartlock
