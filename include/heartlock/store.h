@@ -15,6 +15,15 @@
 
 namespace heartlock {
 
+// The answer of Store::claim_slot.
+struct SlotClaim {
+  bool won = false;        // this caller is the first for the slot: it runs the job
+  std::string claimed_by;  // who was first ("host:pid"), when known
+};
+
+// How long slot records are kept by default.
+inline constexpr std::chrono::seconds kDefaultSlotRetention{7 * 24 * 3600};
+
 // The interface every lock backend implements.
 //
 // Thread-safety: all methods may be called concurrently.
@@ -59,6 +68,16 @@ class Store {
   // that hands out no token (e.g. cronlock, fenced by the value it wrote). Errc::not_owner if the
   // lock changed since; Errc::invalid_argument if `seen` shows it free.
   [[nodiscard]] virtual Result<void> break_lease(const LockInfo& seen);
+
+  // Once per schedule slot: the first caller for (`job`, `slot`) across every process and host
+  // sharing this store wins, and every later caller learns who did -- at most one run per slot,
+  // also when hosts' schedulers fire at slightly different times. `slot` is the *scheduled* fire
+  // time in UTC (whole seconds), never the time of the call. Records are kept for `retention`
+  // after their slot and then removed; a slot already older than `retention` is never won
+  // (its record may be gone). Errc::invalid_argument for a bad job name or retention.
+  [[nodiscard]] virtual Result<SlotClaim> claim_slot(
+      std::string_view job, std::chrono::sys_seconds slot,
+      std::chrono::seconds retention = kDefaultSlotRetention) = 0;
 
   // The URL this store was opened from, without credentials.
   virtual std::string url() const = 0;

@@ -39,6 +39,8 @@ class FileStore final : public LeasingStore {
   Result<std::vector<LockInfo>> list() override;
   using Store::break_lease;
   Result<void> break_lease(std::string_view name, std::uint64_t token) override;
+  Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
+                               std::chrono::seconds retention) override;
   std::string url() const override { return "file://" + path_; }
 
  protected:

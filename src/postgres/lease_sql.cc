@@ -31,8 +31,8 @@ constexpr const char* kColumns = R"sql(
 
 }  // namespace
 
-LeaseSql make_lease_sql(const std::string& table, const std::string& schema,
-                        const std::string& channel) {
+LeaseSql make_lease_sql(const std::string& table, const std::string& slots,
+                        const std::string& schema, const std::string& channel) {
   LeaseSql s;
   s.channel = channel;
   s.create_schema = schema.empty() ? "" : "CREATE SCHEMA IF NOT EXISTS " + schema;
@@ -114,6 +114,32 @@ SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM notified))sql",
                        table, channel);
   s.inspect = fill(std::string("SELECT") + kColumns + " WHERE name = $1", table, channel);
   s.list = fill(std::string("SELECT") + kColumns + " ORDER BY name", table, channel);
+  s.create_slots = fill(R"sql(
+CREATE TABLE IF NOT EXISTS {T} (
+  job        text NOT NULL,
+  slot       timestamptz NOT NULL,    -- the scheduled fire time
+  claimed_by text NOT NULL,
+  claimed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  PRIMARY KEY (job, slot)
+))sql",
+                        slots, channel);
+  // Removes the job's records past the retention, and claims the slot unless it is itself past
+  // it; the primary key picks the one winner among concurrent claims.
+  s.claim_slot = fill(R"sql(
+WITH gc AS (
+  DELETE FROM {T} WHERE job = $1 AND slot < clock_timestamp() - $4::bigint * interval '1 second'),
+ins AS (
+  INSERT INTO {T} (job, slot, claimed_by)
+  SELECT $1, to_timestamp($2::bigint), $3
+  WHERE to_timestamp($2::bigint) >= clock_timestamp() - $4::bigint * interval '1 second'
+  ON CONFLICT (job, slot) DO NOTHING
+  RETURNING claimed_by)
+SELECT (SELECT count(*) FROM ins),
+       COALESCE((SELECT claimed_by FROM {T} WHERE job = $1 AND slot = to_timestamp($2::bigint)),
+                CASE WHEN to_timestamp($2::bigint) <
+                          clock_timestamp() - $4::bigint * interval '1 second'
+                     THEN '(slot older than the retention)' ELSE '' END))sql",
+                      slots, channel);
   return s;
 }
 

@@ -27,12 +27,17 @@ struct LeaseSql {
   std::string inspect;
   std::string list;
   std::string channel;  // LISTEN/NOTIFY channel (a short identifier derived from the table)
+  // The slots table (the lease table's name + "_slots") and Store::claim_slot: $1 job, $2 slot
+  // (epoch s), $3 claimant, $4 retention (s). One row: won (count), first claimant.
+  std::string slots_exists;  // $1: unused; one row, non-NULL if the slots table exists
+  std::string create_slots;
+  std::string claim_slot;
 };
 
-// `table`: the quoted, possibly schema-qualified table; `schema`: the quoted schema or empty;
-// `channel`: a plain identifier.
-LeaseSql make_lease_sql(const std::string& table, const std::string& schema,
-                        const std::string& channel);
+// `table` and `slots`: the quoted, possibly schema-qualified tables; `slots_name`: the latter
+// unquoted (for to_regclass); `schema`: the quoted schema or empty; `channel`: a plain identifier.
+LeaseSql make_lease_sql(const std::string& table, const std::string& slots,
+                        const std::string& schema, const std::string& channel);
 
 }  // namespace heartlock::detail
 

@@ -6,6 +6,7 @@
 
 #include "../core/process_identity.h"
 #include "../core/sha256.h"
+#include "../core/slots.h"
 
 namespace heartlock::detail {
 namespace {
@@ -30,24 +31,27 @@ std::string channel_for(const PgUrl& url) {
   return "heartlock_" + sha256_hex(url.qualified_table()).substr(0, 16);
 }
 
-Result<void> create_table(const LeaseSql& sql, const PgUrl& url, PgConnection& c) {
-  auto exists = c.exec(sql.table_exists, {url.qualified_table()});
-  if (exists && !exists->empty() && exists->front()[0]) {
-    return {};
-  }
-  if (!sql.create_schema.empty()) {
-    (void)c.exec(sql.create_schema);  // may race with another process; the table check decides
-  }
-  auto created = c.exec(sql.create_table);
-  if (!created) {
-    // Two processes creating the table at once: one gets a unique violation; fine if it exists.
-    auto again = c.exec(sql.table_exists, {url.qualified_table()});
-    if (again && !again->empty() && again->front()[0]) {
-      return {};
+bool table_exists(const LeaseSql& sql, const std::string& table, PgConnection& c) {
+  auto exists = c.exec(sql.table_exists, {table});
+  return exists && !exists->empty() && exists->front()[0];
+}
+
+// Creates the lease and slots tables unless they exist.
+Result<void> create_tables(const LeaseSql& sql, const PgUrl& url, PgConnection& c) {
+  for (const auto& [table, create] : {std::pair{url.qualified_table(), sql.create_table},
+                                      std::pair{url.qualified_slots_table(), sql.create_slots}}) {
+    if (table_exists(sql, table, c)) {
+      continue;
     }
-    return std::unexpected(Error{
-        created.error().code,
-        "cannot create the lease table " + url.qualified_table() + ": " + created.error().message});
+    if (!sql.create_schema.empty()) {
+      (void)c.exec(sql.create_schema);  // may race with another process; the table check decides
+    }
+    auto created = c.exec(create);
+    // Two processes creating a table at once: one gets a unique violation; fine if it exists.
+    if (!created && !table_exists(sql, table, c)) {
+      return std::unexpected(Error{created.error().code, "cannot create the table " + table + ": " +
+                                                             created.error().message});
+    }
   }
   return {};
 }
@@ -212,10 +216,10 @@ LockInfo describe_pg_row(const PgRow& r, std::string location) {
 PgLeaseStore::PgLeaseStore(PgUrl url, StoreOptions options)
     : LeasingStore(std::move(options)),
       sql_(std::make_shared<LeaseSql>(
-          make_lease_sql(url.qualified_table(), url.schema.empty() ? "" : quote_ident(url.schema),
-                         channel_for(url)))) {
+          make_lease_sql(url.qualified_table(), url.qualified_slots_table(),
+                         url.schema.empty() ? "" : quote_ident(url.schema), channel_for(url)))) {
   auto sql = sql_;
-  auto setup = [sql, url](PgConnection& c) { return create_table(*sql, url, c); };
+  auto setup = [sql, url](PgConnection& c) { return create_tables(*sql, url, c); };
   client_ = std::make_shared<PgClient>(std::move(url), setup);
   batch_ = std::make_shared<PgRenewBatch>(client_, sql_);
 }
@@ -334,6 +338,25 @@ Result<void> PgLeaseStore::break_lease(std::string_view name, std::uint64_t toke
                                      std::to_string(token) + "; nothing changed");
   }
   return {};
+}
+
+Result<SlotClaim> PgLeaseStore::claim_slot(std::string_view job, std::chrono::sys_seconds slot,
+                                           std::chrono::seconds retention) {
+  if (auto ok = check_slot_request(job, retention); !ok) {
+    return std::unexpected(ok.error());
+  }
+  const std::string me = slot_claimant();
+  auto rows = client_->exec(sql_->claim_slot,
+                            {std::string(job), std::to_string(slot.time_since_epoch().count()), me,
+                             std::to_string(retention.count())});
+  if (!rows) {
+    return std::unexpected(rows.error());
+  }
+  if (rows->empty()) {
+    return fail(Errc::internal, "postgres: the slot claim answered no row");
+  }
+  const bool won = to_ll(rows->front()[0]) == 1;
+  return SlotClaim{.won = won, .claimed_by = won ? me : rows->front()[1].value_or("")};
 }
 
 }  // namespace heartlock::detail

@@ -24,6 +24,8 @@ class PgLeaseStore final : public LeasingStore {
   Result<std::vector<LockInfo>> list() override;
   Result<void> break_lease(std::string_view name, std::uint64_t token) override;
   using Store::break_lease;
+  Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
+                               std::chrono::seconds retention) override;
   std::string url() const override { return client_->url().redacted; }
 
  protected:

@@ -20,6 +20,11 @@ std::string PgUrl::qualified_table() const {
   return schema.empty() ? quote_ident(table) : quote_ident(schema) + "." + quote_ident(table);
 }
 
+std::string PgUrl::qualified_slots_table() const {
+  const std::string slots = table + "_slots";
+  return schema.empty() ? quote_ident(slots) : quote_ident(schema) + "." + quote_ident(slots);
+}
+
 namespace {
 
 bool valid_identifier(std::string_view s) {
@@ -57,9 +62,10 @@ Result<PgUrl> parse_pg_url(std::string_view url) {
         out.table = value;
       }
       if ((dot != std::string::npos && !valid_identifier(out.schema)) ||
-          !valid_identifier(out.table) || out.table.find('.') != std::string::npos) {
+          !valid_identifier(out.table) || out.table.size() > 57 ||
+          out.table.find('.') != std::string::npos) {
         return fail(Errc::invalid_argument,
-                    "bad table '" + value + "': [schema.]name, each 1 to 63 bytes");
+                    "bad table '" + value + "': [schema.]name, 1 to 63 and 1 to 57 bytes");
       }
     } else if (name == "mode") {
       if (value != "lease" && value != "advisory") {

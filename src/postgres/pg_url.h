@@ -1,7 +1,8 @@
 // postgres:// and postgresql:// URLs: libpq connection URIs (host, port, user, password, database,
 // sslmode, sslrootcert, connect_timeout, ...: everything libpq accepts), plus heartlock's own
 // options, which are taken out before libpq sees the URI:
-//   table=[schema.]name   the lease table (default heartlock_leases, created on first use)
+//   table=[schema.]name   the lease table (default heartlock_leases, created on first use, with
+//                         <name>_slots beside it; names up to 57 bytes)
 //   mode=lease|advisory   lease rows on the database clock (default), or session advisory locks
 //   timeout=DURATION      how long one statement may take before the connection is dropped
 //                         (default 5s)
@@ -24,8 +25,9 @@ struct PgUrl {
   bool advisory = false;
   std::chrono::milliseconds timeout{5000};
 
-  // "schema"."table", quoted.
+  // "schema"."table", quoted; and the slots table beside it ("<table>_slots").
   std::string qualified_table() const;
+  std::string qualified_slots_table() const;
 };
 
 // Errc::invalid_argument for a malformed URL or option (libpq checks its own part).

@@ -8,6 +8,7 @@
 //                            acquisition the server remembers (persist it, or tokens restart
 //                            with an empty server)
 //   <prefix>released:<name>  the pub/sub channel that wakes waiters on release
+//   <prefix>slot:<job>@<epoch s>  who claimed that schedule slot; expires after the retention
 // cronlock (compat=cronlock; cronlock's prefix is "cronlock."):
 //   <prefix><name>                  the deadline in epoch seconds, as cronlock reads and writes it
 //   <prefix><name>:heartlock        heartlock's owner record (the hash above, plus deadline_s)
@@ -41,6 +42,11 @@ class RedisLayout {
             prefix_ + "released:" + n};
   }
   std::string lock_key(std::string_view name) const { return keys(name).front(); }
+  // The record of one schedule slot of a job (see Store::claim_slot).
+  std::string slot_key(std::string_view job, long long slot) const {
+    return cronlock_ ? prefix_ + std::string(job) + ":heartlock:slot:" + std::to_string(slot)
+                     : prefix_ + "slot:" + std::string(job) + "@" + std::to_string(slot);
+  }
   std::string channel(std::string_view name) const { return keys(name).back(); }
 
   const RedisScripts& scripts() const { return cronlock_ ? cronlock_scripts() : native_scripts(); }

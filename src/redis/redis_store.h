@@ -48,6 +48,10 @@ class RedisStore final : public LeasingStore {
   Result<std::vector<LockInfo>> list() override;
   Result<void> break_lease(std::string_view name, std::uint64_t token) override;
   Result<void> break_lease(const LockInfo& seen) override;
+  // On Redlock a slot is won by the caller a majority of the nodes recorded first (with several
+  // racing callers, possibly none: at most once).
+  Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
+                               std::chrono::seconds retention) override;
   std::string url() const override { return url_; }
 
  protected:

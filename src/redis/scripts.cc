@@ -172,6 +172,14 @@ if not v then return {{}, -2, now, redis.call('GET', KEYS[3])} end
 return {holder(v), free_in(v), now, redis.call('GET', KEYS[3])}
 )lua";
 
+constexpr std::string_view kSlot = R"lua(
+local now = tonumber(redis.call('TIME')[1])
+local expire_at = tonumber(ARGV[2]) + tonumber(ARGV[3])
+if expire_at <= now then return {0, '(slot older than the retention)'} end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EXAT', expire_at) then return {1, ARGV[1]} end
+return {0, redis.call('GET', KEYS[1]) or ''}
+)lua";
+
 #undef HEARTLOCK_LUA_CRONLOCK_MINE
 #undef HEARTLOCK_LUA_CRONLOCK_HOLDER
 #undef HEARTLOCK_LUA_NOW
@@ -195,6 +203,11 @@ const RedisScript& make(std::string_view source) {
 }
 
 }  // namespace
+
+const RedisScript& slot_script() {
+  static const RedisScript& s = make(kSlot);
+  return s;
+}
 
 const RedisScripts& native_scripts() {
   static const RedisScripts s{make(kAcquire), make(kRenew),   make(kRelease),

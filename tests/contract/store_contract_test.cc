@@ -2,6 +2,7 @@
 // tests speak only the public API. Timing: short ttls make the suite quick; nothing asserts how
 // long something took, only what happened, waiting with bounded polls.
 #include <atomic>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <set>
@@ -295,6 +296,80 @@ TEST_P(StoreContract, NamesThatLookLikePathsAreIndependentLocks) {
   }
   for (const auto& name : names) {
     EXPECT_THAT(store->try_acquire(name, {}), IsBusy()) << name;
+  }
+}
+
+std::chrono::sys_seconds this_second() {
+  return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+TEST_P(StoreContract, ASlotIsWonOnceAndTellsWhoWon) {
+  auto a = open();
+  auto b = open();
+  const auto slot = this_second() + std::chrono::minutes(1);
+  auto first = a->claim_slot("nightly", slot);
+  ASSERT_THAT(first, IsOk());
+  EXPECT_TRUE(first->won);
+  EXPECT_NE(first->claimed_by.find(std::to_string(::getpid())), std::string::npos)
+      << first->claimed_by;
+  auto second = b->claim_slot("nightly", slot);
+  ASSERT_THAT(second, IsOk());
+  EXPECT_FALSE(second->won);
+  EXPECT_EQ(second->claimed_by, first->claimed_by);
+  EXPECT_FALSE(a->claim_slot("nightly", slot)->won) << "not even twice by the same caller";
+  EXPECT_TRUE(b->claim_slot("nightly", slot + std::chrono::seconds(1))->won);
+  EXPECT_TRUE(b->claim_slot("hourly", slot)->won);
+}
+
+TEST_P(StoreContract, ASlotOlderThanTheRetentionIsNeverWon) {
+  auto a = open();
+  const auto old = this_second() - std::chrono::hours(2);
+  auto r = a->claim_slot("nightly", old, std::chrono::hours(1));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_FALSE(r->won);
+  EXPECT_THAT(a->claim_slot("", old), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(a->claim_slot("nightly", old, std::chrono::seconds(0)),
+              HasErrc(Errc::invalid_argument));
+}
+
+// Three processes race for each of many slots: exactly one wins each.
+TEST_P(StoreContract, ThreeProcessesRacingForEachSlotOneWinsIt) {
+  constexpr int kSlots = 30;
+  const auto base = this_second() + std::chrono::hours(1);
+  const std::string log = dir_.file("winners");
+  std::vector<testing::Child> racers;
+  for (int p = 0; p < 3; ++p) {
+    racers.push_back(testing::Child::fork([&]() -> int {
+      auto store = Store::open(url_);
+      if (!store) {
+        return 2;
+      }
+      for (int i = 0; i < kSlots; ++i) {
+        auto r = (*store)->claim_slot("race", base + std::chrono::seconds(i));
+        if (!r) {
+          return 3;
+        }
+        if (r->won) {
+          std::FILE* f = std::fopen(log.c_str(), "a");
+          std::fprintf(f, "%d\n", i);
+          std::fclose(f);
+        }
+      }
+      return 0;
+    }));
+  }
+  for (auto& r : racers) {
+    EXPECT_EQ(r.exit_code(), 0);
+  }
+  std::vector<int> wins(kSlots, 0);
+  std::FILE* f = std::fopen(log.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  for (int i = 0; std::fscanf(f, "%d", &i) == 1;) {
+    ++wins.at(static_cast<std::size_t>(i));
+  }
+  std::fclose(f);
+  for (int i = 0; i < kSlots; ++i) {
+    EXPECT_EQ(wins[static_cast<std::size_t>(i)], 1) << "slot " << i;
   }
 }
 

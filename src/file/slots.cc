@@ -1,0 +1,103 @@
+// FileStore::claim_slot: one file per (job, slot), created with O_EXCL -- the kernel picks the
+// single winner among the processes of this host.
+#include "../core/slots.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <system_error>
+
+#include "file_store.h"
+#include "name_codec.h"
+
+namespace heartlock::detail {
+namespace {
+
+constexpr std::string_view kSlotSuffix = ".slot";
+
+std::string errno_message(int e) { return std::system_category().message(e); }
+
+// "<encoded job>@": the part of a slot file's name that names the job.
+std::string slot_prefix(std::string_view job) {
+  std::string f = lock_file_name(job);
+  return f.substr(0, f.size() - kLockSuffix.size()) + "@";
+}
+
+// Removes this job's slot files older than the retention (best effort).
+void remove_old_slots(int dir, const std::string& prefix, long long oldest_kept) {
+  int raw = ::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR* d = raw < 0 ? nullptr : ::fdopendir(raw);
+  if (d == nullptr) {
+    if (raw >= 0) {
+      ::close(raw);
+    }
+    return;
+  }
+  while (dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (!n.starts_with(prefix) || !n.ends_with(kSlotSuffix)) {
+      continue;
+    }
+    std::string_view epoch = n.substr(prefix.size(), n.size() - prefix.size() - kSlotSuffix.size());
+    long long slot = 0;
+    auto [p, ec] = std::from_chars(epoch.data(), epoch.data() + epoch.size(), slot);
+    if (ec == std::errc() && p == epoch.data() + epoch.size() && slot < oldest_kept) {
+      ::unlinkat(dir, std::string(n).c_str(), 0);
+    }
+  }
+  ::closedir(d);
+}
+
+}  // namespace
+
+Result<SlotClaim> FileStore::claim_slot(std::string_view job, std::chrono::sys_seconds slot,
+                                        std::chrono::seconds retention) {
+  if (auto ok = check_slot_request(job, retention); !ok) {
+    return std::unexpected(ok.error());
+  }
+  // One host: the wall clock is the only clock that knows what a slot's time is.
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  const long long oldest_kept = (now - retention).time_since_epoch().count();
+  const std::string prefix = slot_prefix(job);
+  remove_old_slots(dir_->get(), prefix, oldest_kept);
+  if (slot.time_since_epoch().count() < oldest_kept) {
+    return SlotClaim{.won = false, .claimed_by = "(slot older than the retention)"};
+  }
+  const std::string file =
+      prefix + std::to_string(slot.time_since_epoch().count()) + std::string(kSlotSuffix);
+  int fd = ::openat(dir_->get(), file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    0600);
+  if (fd >= 0) {
+    const std::string me = slot_claimant() + "\n";
+    bool written = ::write(fd, me.data(), me.size()) == static_cast<ssize_t>(me.size());
+    ::close(fd);
+    if (!written) {
+      return fail(Errc::unavailable, "cannot write " + path_ + "/" + file);
+    }
+    return SlotClaim{.won = true, .claimed_by = slot_claimant()};
+  }
+  if (errno != EEXIST) {
+    return fail(errno == EACCES ? Errc::permission_denied : Errc::unavailable,
+                "cannot create " + path_ + "/" + file + ": " + errno_message(errno));
+  }
+  SlotClaim lost;
+  fd = ::openat(dir_->get(), file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd >= 0) {
+    char buf[256];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    ::close(fd);
+    if (n > 0) {
+      lost.claimed_by.assign(buf, static_cast<std::size_t>(n));
+      while (!lost.claimed_by.empty() && lost.claimed_by.back() == '\n') {
+        lost.claimed_by.pop_back();
+      }
+    }
+  }
+  return lost;
+}
+
+}  // namespace heartlock::detail
