@@ -1,10 +1,8 @@
 #include "lease_sql.h"
 
 namespace heartlock::detail {
-namespace {
 
-// Replaces every "T" token (the table) and "C" (the channel literal) in a statement template.
-std::string fill(std::string sql, const std::string& table, const std::string& channel) {
+std::string fill_sql(std::string_view sql, const std::string& table, const std::string& channel) {
   std::string out;
   for (std::size_t i = 0; i < sql.size(); ++i) {
     if (sql.compare(i, 3, "{T}") == 0) {
@@ -20,6 +18,8 @@ std::string fill(std::string sql, const std::string& table, const std::string& c
   return out;
 }
 
+namespace {
+
 constexpr const char* kColumns = R"sql(
   name, owner, token, state, host, pid, command, extract(epoch from slot)::bigint,
   ttl_ms, stale_after_ms,
@@ -31,13 +31,18 @@ constexpr const char* kColumns = R"sql(
 
 }  // namespace
 
+std::string lease_columns() {
+  std::string c = kColumns;
+  return c.substr(0, c.rfind("FROM"));
+}
+
 LeaseSql make_lease_sql(const std::string& table, const std::string& slots,
                         const std::string& schema, const std::string& channel) {
   LeaseSql s;
   s.channel = channel;
   s.create_schema = schema.empty() ? "" : "CREATE SCHEMA IF NOT EXISTS " + schema;
   s.table_exists = "SELECT to_regclass($1)";
-  s.create_table = fill(R"sql(
+  s.create_table = fill_sql(R"sql(
 CREATE TABLE IF NOT EXISTS {T} (
   name           text PRIMARY KEY,
   owner          text,                    -- NULL: free
@@ -52,12 +57,13 @@ CREATE TABLE IF NOT EXISTS {T} (
   acquired_at    timestamptz,
   renewed_at     timestamptz,
   heartbeat_at   timestamptz,
-  expires_at     timestamptz NOT NULL     -- end of the lease, or of min_hold after release
+  expires_at     timestamptz NOT NULL,    -- end of the lease, or of min_hold after release
+  backend_pid    integer                  -- mode=advisory: the holder's session
 ))sql",
-                        table, channel);
+                            table, channel);
   // Takes a free row, an expired lease (or finished min_hold), or a deadlocked holder's (no
   // heartbeat for stale_after); counts the token in the same statement.
-  s.acquire = fill(R"sql(
+  s.acquire = fill_sql(R"sql(
 INSERT INTO {T} AS l (name, owner, token, state, host, pid, command, slot, ttl_ms, stale_after_ms,
                       acquired_at, renewed_at, heartbeat_at, expires_at)
 VALUES ($1, $2, 1, 'held', $4, $5::bigint, $6, to_timestamp($8::bigint), $3::bigint, $7::bigint,
@@ -73,10 +79,10 @@ WHERE l.owner IS NULL OR l.expires_at <= clock_timestamp()
    OR (l.state = 'held' AND l.stale_after_ms > 0
        AND l.heartbeat_at + l.stale_after_ms * interval '1 millisecond' <= clock_timestamp())
 RETURNING token)sql",
-                   table, channel);
+                       table, channel);
   // All due leases of a process in one statement. The heartbeat arrives as an age on the
   // client's monotonic clock and is stored as a database time.
-  s.renew = fill(R"sql(
+  s.renew = fill_sql(R"sql(
 WITH req AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
     AS r(name, owner, ttl_ms, age_ms)),
@@ -89,10 +95,10 @@ upd AS (
 SELECT req.name, EXISTS (SELECT 1 FROM upd WHERE upd.name = req.name),
        COALESCE((SELECT l.owner IS NULL FROM {T} l WHERE l.name = req.name), true)
 FROM req)sql",
-                 table, channel);
+                     table, channel);
   // With a hold left the row keeps its owner (state released) until expires_at; otherwise it is
   // freed and waiters are notified (delivered at commit).
-  s.release = fill(R"sql(
+  s.release = fill_sql(R"sql(
 WITH upd AS (
   UPDATE {T} SET
     owner = CASE WHEN $3::bigint > 0 THEN owner END,
@@ -103,18 +109,18 @@ WITH upd AS (
 notified AS (SELECT pg_notify({C}, name) FROM upd WHERE $3::bigint <= 0)
 SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM notified),
        COALESCE((SELECT owner IS NULL FROM {T} WHERE name = $1), true))sql",
-                   table, channel);
-  s.break_lease = fill(R"sql(
+                       table, channel);
+  s.break_lease = fill_sql(R"sql(
 WITH upd AS (
   UPDATE {T} SET owner = NULL, state = 'free', expires_at = clock_timestamp()
   WHERE name = $1 AND token = $2::bigint AND owner IS NOT NULL
   RETURNING name),
 notified AS (SELECT pg_notify({C}, name) FROM upd)
 SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM notified))sql",
-                       table, channel);
-  s.inspect = fill(std::string("SELECT") + kColumns + " WHERE name = $1", table, channel);
-  s.list = fill(std::string("SELECT") + kColumns + " ORDER BY name", table, channel);
-  s.create_slots = fill(R"sql(
+                           table, channel);
+  s.inspect = fill_sql(std::string("SELECT") + kColumns + " WHERE name = $1", table, channel);
+  s.list = fill_sql(std::string("SELECT") + kColumns + " ORDER BY name", table, channel);
+  s.create_slots = fill_sql(R"sql(
 CREATE TABLE IF NOT EXISTS {T} (
   job        text NOT NULL,
   slot       timestamptz NOT NULL,    -- the scheduled fire time
@@ -122,10 +128,10 @@ CREATE TABLE IF NOT EXISTS {T} (
   claimed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   PRIMARY KEY (job, slot)
 ))sql",
-                        slots, channel);
+                            slots, channel);
   // Removes the job's records past the retention, and claims the slot unless it is itself past
   // it; the primary key picks the one winner among concurrent claims.
-  s.claim_slot = fill(R"sql(
+  s.claim_slot = fill_sql(R"sql(
 WITH gc AS (
   DELETE FROM {T} WHERE job = $1 AND slot < clock_timestamp() - $4::bigint * interval '1 second'),
 ins AS (
@@ -139,7 +145,7 @@ SELECT (SELECT count(*) FROM ins),
                 CASE WHEN to_timestamp($2::bigint) <
                           clock_timestamp() - $4::bigint * interval '1 second'
                      THEN '(slot older than the retention)' ELSE '' END))sql",
-                      slots, channel);
+                          slots, channel);
   return s;
 }
 

@@ -6,6 +6,7 @@
 #define HEARTLOCK_POSTGRES_LEASE_SQL_H_
 
 #include <string>
+#include <string_view>
 
 namespace heartlock::detail {
 
@@ -33,6 +34,12 @@ struct LeaseSql {
   std::string create_slots;
   std::string claim_slot;
 };
+
+// Replaces {T} with `table` and {C} with the quoted `channel` in a statement template.
+std::string fill_sql(std::string_view sql, const std::string& table, const std::string& channel);
+
+// The columns LeaseSql::inspect selects (14, in describe_pg_row's order), without FROM.
+std::string lease_columns();
 
 // `table` and `slots`: the quoted, possibly schema-qualified tables; `slots_name`: the latter
 // unquoted (for to_regclass); `schema`: the quoted schema or empty; `channel`: a plain identifier.

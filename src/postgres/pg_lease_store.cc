@@ -5,7 +5,6 @@
 #include <thread>
 
 #include "../core/process_identity.h"
-#include "../core/sha256.h"
 #include "../core/slots.h"
 
 namespace heartlock::detail {
@@ -27,17 +26,14 @@ long long to_ll(const PgValue& v) {
 
 bool is_true(const PgValue& v) { return v && *v == "t"; }
 
-std::string channel_for(const PgUrl& url) {
-  return "heartlock_" + sha256_hex(url.qualified_table()).substr(0, 16);
-}
+}  // namespace
 
-bool table_exists(const LeaseSql& sql, const std::string& table, PgConnection& c) {
+static bool table_exists(const LeaseSql& sql, const std::string& table, PgConnection& c) {
   auto exists = c.exec(sql.table_exists, {table});
   return exists && !exists->empty() && exists->front()[0];
 }
 
-// Creates the lease and slots tables unless they exist.
-Result<void> create_tables(const LeaseSql& sql, const PgUrl& url, PgConnection& c) {
+Result<void> create_lease_tables(const LeaseSql& sql, const PgUrl& url, PgConnection& c) {
   for (const auto& [table, create] : {std::pair{url.qualified_table(), sql.create_table},
                                       std::pair{url.qualified_slots_table(), sql.create_slots}}) {
     if (table_exists(sql, table, c)) {
@@ -55,8 +51,6 @@ Result<void> create_tables(const LeaseSql& sql, const PgUrl& url, PgConnection& 
   }
   return {};
 }
-
-}  // namespace
 
 // Renews all due leases of a store in one statement (unnest of arrays): one round trip per tick.
 class PgRenewBatch final : public RenewBatch {
@@ -217,9 +211,9 @@ PgLeaseStore::PgLeaseStore(PgUrl url, StoreOptions options)
     : LeasingStore(std::move(options)),
       sql_(std::make_shared<LeaseSql>(
           make_lease_sql(url.qualified_table(), url.qualified_slots_table(),
-                         url.schema.empty() ? "" : quote_ident(url.schema), channel_for(url)))) {
+                         url.schema.empty() ? "" : quote_ident(url.schema), url.channel()))) {
   auto sql = sql_;
-  auto setup = [sql, url](PgConnection& c) { return create_tables(*sql, url, c); };
+  auto setup = [sql, url](PgConnection& c) { return create_lease_tables(*sql, url, c); };
   client_ = std::make_shared<PgClient>(std::move(url), setup);
   batch_ = std::make_shared<PgRenewBatch>(client_, sql_);
 }
@@ -340,15 +334,15 @@ Result<void> PgLeaseStore::break_lease(std::string_view name, std::uint64_t toke
   return {};
 }
 
-Result<SlotClaim> PgLeaseStore::claim_slot(std::string_view job, std::chrono::sys_seconds slot,
-                                           std::chrono::seconds retention) {
+Result<SlotClaim> claim_pg_slot(PgClient& client, const LeaseSql& sql, std::string_view job,
+                                std::chrono::sys_seconds slot, std::chrono::seconds retention) {
   if (auto ok = check_slot_request(job, retention); !ok) {
     return std::unexpected(ok.error());
   }
   const std::string me = slot_claimant();
-  auto rows = client_->exec(sql_->claim_slot,
-                            {std::string(job), std::to_string(slot.time_since_epoch().count()), me,
-                             std::to_string(retention.count())});
+  auto rows = client.exec(sql.claim_slot,
+                          {std::string(job), std::to_string(slot.time_since_epoch().count()), me,
+                           std::to_string(retention.count())});
   if (!rows) {
     return std::unexpected(rows.error());
   }
@@ -357,6 +351,11 @@ Result<SlotClaim> PgLeaseStore::claim_slot(std::string_view job, std::chrono::sy
   }
   const bool won = to_ll(rows->front()[0]) == 1;
   return SlotClaim{.won = won, .claimed_by = won ? me : rows->front()[1].value_or("")};
+}
+
+Result<SlotClaim> PgLeaseStore::claim_slot(std::string_view job, std::chrono::sys_seconds slot,
+                                           std::chrono::seconds retention) {
+  return claim_pg_slot(*client_, *sql_, job, slot, retention);
 }
 
 }  // namespace heartlock::detail

@@ -15,6 +15,13 @@ class PgRenewBatch;
 // The state of a lock from one row of LeaseSql::inspect's columns.
 LockInfo describe_pg_row(const PgRow& row, std::string location);
 
+// Creates the lease and slots tables unless they exist (tolerating a concurrent creator).
+Result<void> create_lease_tables(const LeaseSql& sql, const PgUrl& url, PgConnection& c);
+
+// Store::claim_slot on the slots table (both modes).
+Result<SlotClaim> claim_pg_slot(PgClient& client, const LeaseSql& sql, std::string_view job,
+                                std::chrono::sys_seconds slot, std::chrono::seconds retention);
+
 class PgLeaseStore final : public LeasingStore {
  public:
   PgLeaseStore(PgUrl url, StoreOptions options);

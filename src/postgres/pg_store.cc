@@ -1,5 +1,6 @@
 #include "pg_store.h"
 
+#include "pg_advisory_store.h"
 #include "pg_lease_store.h"
 
 namespace heartlock::detail {
@@ -10,8 +11,7 @@ Result<std::unique_ptr<Store>> open_postgres_store(std::string_view url, StoreOp
     return std::unexpected(parsed.error());
   }
   if (parsed->advisory) {
-    // TODO(#4): advisory mode.
-    return fail(Errc::unsupported, "postgres mode=advisory is not in this build yet");
+    return std::make_unique<PgAdvisoryStore>(std::move(*parsed), std::move(options));
   }
   return std::make_unique<PgLeaseStore>(std::move(*parsed), std::move(options));
 }

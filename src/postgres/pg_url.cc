@@ -6,6 +6,8 @@
 
 #include "heartlock/duration.h"
 
+#include "../core/sha256.h"
+
 namespace heartlock::detail {
 
 std::string quote_ident(std::string_view name) {
@@ -18,6 +20,10 @@ std::string quote_ident(std::string_view name) {
 
 std::string PgUrl::qualified_table() const {
   return schema.empty() ? quote_ident(table) : quote_ident(schema) + "." + quote_ident(table);
+}
+
+std::string PgUrl::channel() const {
+  return "heartlock_" + sha256_hex(qualified_table()).substr(0, 16);
 }
 
 std::string PgUrl::qualified_slots_table() const {
@@ -44,6 +50,7 @@ Result<PgUrl> parse_pg_url(std::string_view url) {
     base = url.substr(0, q);
     query = url.substr(q + 1);
   }
+  bool table_given = false;
   std::string kept;           // query parameters for libpq
   std::string kept_redacted;  // the same without password=
   while (!query.empty()) {
@@ -54,6 +61,7 @@ Result<PgUrl> parse_pg_url(std::string_view url) {
     std::string_view name = pair.substr(0, eq);
     std::string value(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
     if (name == "table") {
+      table_given = true;
       auto dot = value.find('.');
       if (dot != std::string::npos) {
         out.schema = value.substr(0, dot);
@@ -85,6 +93,9 @@ Result<PgUrl> parse_pg_url(std::string_view url) {
       }
     }
   }
+  if (out.advisory && !table_given) {
+    out.table = "heartlock_advisory";
+  }
   out.conninfo = std::string(base) + (kept.empty() ? "" : "?" + kept);
   // Let libpq judge its own part now, so a typo is a clear error before any connection.
   char* error = nullptr;
@@ -108,7 +119,7 @@ Result<PgUrl> parse_pg_url(std::string_view url) {
   }
   shown += std::string(rest);
   std::string extra = kept_redacted;
-  if (out.table != "heartlock_leases" || !out.schema.empty()) {
+  if (table_given) {
     extra += (extra.empty() ? "" : "&") + std::string("table=") +
              (out.schema.empty() ? "" : out.schema + ".") + out.table;
   }

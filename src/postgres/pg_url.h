@@ -4,6 +4,7 @@
 //   table=[schema.]name   the lease table (default heartlock_leases, created on first use, with
 //                         <name>_slots beside it; names up to 57 bytes)
 //   mode=lease|advisory   lease rows on the database clock (default), or session advisory locks
+//                         (whose records go to heartlock_advisory unless table= is given)
 //   timeout=DURATION      how long one statement may take before the connection is dropped
 //                         (default 5s)
 #ifndef HEARTLOCK_POSTGRES_PG_URL_H_
@@ -28,6 +29,8 @@ struct PgUrl {
   // "schema"."table", quoted; and the slots table beside it ("<table>_slots").
   std::string qualified_table() const;
   std::string qualified_slots_table() const;
+  // The LISTEN/NOTIFY channel of the table: a short identifier derived from its name.
+  std::string channel() const;
 };
 
 // Errc::invalid_argument for a malformed URL or option (libpq checks its own part).

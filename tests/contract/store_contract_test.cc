@@ -440,6 +440,18 @@ INSTANTIATE_TEST_SUITE_P(Postgres, StoreContract,
                                                          "_" + std::to_string(n++));
                                                    }}),
                          [](const auto& param_info) { return param_info.param.name; });
+
+// Advisory mode: session locks on pinned connections.
+INSTANTIATE_TEST_SUITE_P(PostgresAdvisory, StoreContract,
+                         ::testing::Values(Backend{"advisory",
+                                                   [](const testing::TempDir&) {
+                                                     static std::atomic<int> n{0};
+                                                     return testing::shared_postgres().url(
+                                                         "mode=advisory&table=a" +
+                                                         std::to_string(::getpid()) + "_" +
+                                                         std::to_string(n++));
+                                                   }}),
+                         [](const auto& param_info) { return param_info.param.name; });
 #endif
 
 }  // namespace

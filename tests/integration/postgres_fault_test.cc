@@ -158,6 +158,71 @@ TEST(PostgresFaultTest, TheClientsClockChangesNothing) {
   EXPECT_EQ(run.exit_code(), 0);
 }
 
+// Advisory mode: the lock is the session. Terminating it loses the lease at once (not after the
+// ttl), and the CLI stops its command.
+TEST(PostgresFaultTest, AdvisoryLockDiesWithItsSession) {
+  auto& server = testing::shared_postgres();
+  const std::string url = server.url("mode=advisory&table=adv_fault");
+  auto store = open(url);
+  auto held = store->try_acquire("job", {.ttl = 30s});
+  ASSERT_THAT(held, IsAcquired());
+  auto info = store->inspect("job");
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->state, LockState::held);
+  EXPECT_NE(info->location.find("pg_advisory_lock("), std::string::npos) << info->location;
+  server.psql(kTerminateHeartlockSessions);
+  EXPECT_THAT(held->lease().renew(), HasErrc(Errc::lost));
+  EXPECT_EQ(held->lease().lost_reason(), LostReason::backend_lost);
+  EXPECT_THAT(open(url)->try_acquire("job", {}), IsAcquired());
+}
+
+TEST(PostgresFaultTest, AdvisoryCliStopsTheCommandWhenItsSessionIsTerminated) {
+  auto& server = testing::shared_postgres();
+  testing::TempDir dir;
+  const std::string url = server.url("mode=advisory&table=adv_cli");
+  auto run = Child::fork([&]() -> int {
+    ::setpgid(0, 0);
+    std::string bin = testing::heartlock_binary();
+    std::string pidfile = dir.file("pid");
+    ::execl(bin.c_str(), bin.c_str(), "-b", url.c_str(), "run", "--ttl", "900ms", "--kill-grace",
+            "300ms", "--", "sh", "-c", ("echo $$ > " + pidfile + "; exec sleep 60").c_str(),
+            nullptr);
+    return 127;
+  });
+  pid_t command = 0;
+  ASSERT_TRUE(eventually([&] {
+    std::ifstream in(dir.file("pid"));
+    return static_cast<bool>(in >> command) && command > 0;
+  }));
+  server.psql(kTerminateHeartlockSessions);
+  EXPECT_EQ(run.exit_code(), 79);
+  EXPECT_FALSE(testing::process_alive(command));
+}
+
+TEST(PostgresFaultTest, AdvisoryKeyIsTheDocumentedOne) {
+  // The SQL in pg_advisory_store.h computes the same key as the library: the holder is found in
+  // pg_locks under it.
+  auto& server = testing::shared_postgres();
+  auto store = open(server.url("mode=advisory&table=adv_key"));
+  auto held = store->try_acquire("nightly backup", {});
+  ASSERT_THAT(held, IsAcquired());
+  auto out = server.psql(
+      "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+      "((classid::bigint << 32) | objid::bigint) = "
+      "('x' || left(encode(sha256(convert_to('nightly backup', 'UTF8')), 'hex'), 16))"
+      "::bit(64)::bigint");
+  EXPECT_EQ(out, "1\n");
+}
+
+TEST(PostgresFaultTest, TortureFindsNoViolationsInAdvisoryMode) {
+  auto& server = testing::shared_postgres();
+  auto r =
+      testing::run_command({HEARTLOCK_TORTURE, "--workers", "6", "--seconds", "8", "--ttl", "400ms",
+                            "--backend", server.url("mode=advisory&table=torture_adv")});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("violations=0"), std::string::npos) << r.out;
+}
+
 TEST(PostgresFaultTest, TortureFindsNoViolations) {
   auto& server = testing::shared_postgres();
   auto r = testing::run_command({HEARTLOCK_TORTURE, "--workers", "6", "--seconds", "8", "--ttl",

@@ -1,0 +1,60 @@
+// PgAdvisoryStore: the advisory mode of the PostgreSQL backend (?mode=advisory).
+//
+// A lease is a session-level pg_try_advisory_lock(key) on a connection pinned for the lease's
+// whole life: the lock lives exactly as long as that session. key = the first 8 bytes of
+// SHA-256(name), read as a big-endian signed 64-bit integer; in SQL:
+//   ('x' || left(encode(sha256(convert_to(name, 'UTF8')), 'hex'), 16))::bit(64)::bigint
+// Beside it a row in the table (same columns as lease mode, default heartlock_advisory) records
+// the name, owner, token, heartbeats and the holder's backend pid, so `status` can show it and
+// tokens strictly increase per name.
+//
+// Renewal checks the session at the renew interval: the same backend pid (a transaction-pooling
+// proxy such as pgbouncer in pool_mode=transaction would switch it; acquire refuses one up front)
+// still holding the lock. A lost session = a lost lease, reported at once. A holder that stops
+// renewing past its ttl, or heartbeating past stale_after, is taken over by terminating its
+// session (pg_terminate_backend; allowed for the same role).
+#ifndef HEARTLOCK_POSTGRES_PG_ADVISORY_STORE_H_
+#define HEARTLOCK_POSTGRES_PG_ADVISORY_STORE_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "../core/leasing_store.h"
+#include "lease_sql.h"
+#include "pg_client.h"
+
+namespace heartlock::detail {
+
+// The advisory lock key of a name (see above).
+std::int64_t advisory_key(std::string_view name);
+
+struct AdvisorySql;
+
+class PgAdvisoryStore final : public LeasingStore {
+ public:
+  PgAdvisoryStore(PgUrl url, StoreOptions options);
+  ~PgAdvisoryStore() override;
+
+  Result<LockInfo> inspect(std::string_view name) override;
+  Result<std::vector<LockInfo>> list() override;
+  Result<void> break_lease(std::string_view name, std::uint64_t token) override;
+  using Store::break_lease;
+  Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
+                               std::chrono::seconds retention) override;
+  std::string url() const override { return client_->url().redacted; }
+
+ protected:
+  Result<Attempt> claim(const ClaimRequest& request) override;
+
+ private:
+  Result<Attempt> try_once(const ClaimRequest& request);
+  std::string location(std::string_view name) const;
+
+  std::shared_ptr<const LeaseSql> sql_;
+  std::shared_ptr<const AdvisorySql> advisory_;
+  std::shared_ptr<PgClient> client_;
+};
+
+}  // namespace heartlock::detail
+
+#endif  // HEARTLOCK_POSTGRES_PG_ADVISORY_STORE_H_
