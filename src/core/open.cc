@@ -5,6 +5,9 @@
 #include "heartlock/store.h"
 
 #include "../file/file_store.h"
+#ifdef HEARTLOCK_WITH_ETCD
+#include "../etcd/etcd_store.h"
+#endif
 #ifdef HEARTLOCK_WITH_POSTGRES
 #include "../postgres/pg_store.h"
 #endif
@@ -42,6 +45,11 @@ Result<std::unique_ptr<Store>> Store::open(std::string_view url, StoreOptions op
       return detail::open_redis_store(url, std::move(options));
     }
 #endif
+#ifdef HEARTLOCK_WITH_ETCD
+    if (scheme == "etcd" || scheme == "etcds") {
+      return detail::open_etcd_store(url, std::move(options));
+    }
+#endif
 #ifdef HEARTLOCK_WITH_POSTGRES
     if (scheme == "postgres" || scheme == "postgresql") {
       return detail::open_postgres_store(url, std::move(options));
@@ -50,13 +58,13 @@ Result<std::unique_ptr<Store>> Store::open(std::string_view url, StoreOptions op
     for (const char* known :
          {"redis", "rediss", "redis-sentinel", "postgres", "postgresql", "etcd", "etcds"}) {
       if (scheme == known) {
-        // TODO(#4): PostgreSQL and etcd.
-        return fail(Errc::unsupported, "the " + scheme + ":// backend is not in this build yet");
+        return fail(Errc::unsupported, "the " + scheme + ":// backend is not in this build");
       }
     }
-    return fail(Errc::invalid_argument,
-                "unknown backend scheme '" + scheme + "' in " + std::string(url) +
-                    " (expected file://, redis://, rediss://, redis-sentinel://, postgres://)");
+    return fail(
+        Errc::invalid_argument,
+        "unknown backend scheme '" + scheme + "' in " + std::string(url) +
+            " (expected file://, redis://, rediss://, redis-sentinel://, postgres://, etcd://)");
   }
   if (rest.find('?') != std::string_view::npos) {
     return fail(Errc::invalid_argument,

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include <libpq-fe.h>
+#include "libpq_api.h"
 
 namespace heartlock::detail {
 namespace {
@@ -53,7 +53,12 @@ std::string pg_text_array(const std::vector<std::string>& values) {
 }
 
 Result<std::unique_ptr<PgConnection>> PgConnection::connect(const PgUrl& url) {
+  auto api = libpq_api();
+  if (!api) {
+    return std::unexpected(api.error());
+  }
   std::unique_ptr<PgConnection> c(new PgConnection());
+  c->pq_ = *api;
   c->timeout_ = url.timeout;
   c->where_ = url.redacted;
   // Defaults first; the URI (expanded from dbname) overrides them.
@@ -61,12 +66,12 @@ Result<std::unique_ptr<PgConnection>> PgConnection::connect(const PgUrl& url) {
       std::max<long long>(2, std::chrono::ceil<std::chrono::seconds>(url.timeout).count()));
   const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
   const char* values[] = {connect_timeout.c_str(), "heartlock", url.conninfo.c_str(), nullptr};
-  c->conn_ = PQconnectdbParams(keywords, values, 1);
+  c->conn_ = c->pq_->PQconnectdbParams(keywords, values, 1);
   if (c->conn_ == nullptr) {
     return fail(Errc::internal, "postgres: out of memory");
   }
-  if (PQstatus(c->conn_) != CONNECTION_OK) {
-    std::string message = trimmed(PQerrorMessage(c->conn_));
+  if (c->pq_->PQstatus(c->conn_) != CONNECTION_OK) {
+    std::string message = trimmed(c->pq_->PQerrorMessage(c->conn_));
     bool auth = message.find("authentication failed") != std::string::npos ||
                 message.find("no password supplied") != std::string::npos ||
                 message.find("no pg_hba.conf entry") != std::string::npos ||
@@ -79,22 +84,22 @@ Result<std::unique_ptr<PgConnection>> PgConnection::connect(const PgUrl& url) {
 
 PgConnection::~PgConnection() {
   if (conn_ != nullptr) {
-    PQfinish(conn_);
+    pq_->PQfinish(conn_);
   }
 }
 
-int PgConnection::backend_pid() const { return conn_ != nullptr ? PQbackendPID(conn_) : 0; }
+int PgConnection::backend_pid() const { return conn_ != nullptr ? pq_->PQbackendPID(conn_) : 0; }
 
 Error PgConnection::connection_error(const std::string& what) {
   broken_ = true;
   return Error{Errc::unavailable,
-               "postgres " + where_ + ": " + what + ": " + trimmed(PQerrorMessage(conn_))};
+               "postgres " + where_ + ": " + what + ": " + trimmed(pq_->PQerrorMessage(conn_))};
 }
 
 Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
                                               const std::vector<PgValue>& params) {
   failed_before_running_ = false;
-  if (broken_ || PQstatus(conn_) != CONNECTION_OK) {
+  if (broken_ || pq_->PQstatus(conn_) != CONNECTION_OK) {
     failed_before_running_ = true;
     broken_ = true;
     return fail(Errc::unavailable, "postgres " + where_ + ": connection lost");
@@ -105,63 +110,64 @@ Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
     values.push_back(p ? p->c_str() : nullptr);
   }
   const std::string text(sql);
-  if (PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
-                        values.data(), nullptr, nullptr, 0) == 0) {
+  if (pq_->PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
+                             values.data(), nullptr, nullptr, 0) == 0) {
     failed_before_running_ = true;
     return std::unexpected(connection_error("cannot send"));
   }
   const auto deadline = Clock::now() + timeout_;
-  while (PQisBusy(conn_) != 0) {
+  while (pq_->PQisBusy(conn_) != 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
       broken_ = true;  // the statement may still run; this connection is not used again
       return fail(Errc::unavailable, "postgres " + where_ + ": no answer within " +
                                          std::to_string(timeout_.count()) + "ms");
     }
-    pollfd p{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
+    pollfd p{.fd = pq_->PQsocket(conn_), .events = POLLIN, .revents = 0};
     int n = ::poll(&p, 1, static_cast<int>(left.count()));
     if (n < 0 && errno != EINTR) {
       return std::unexpected(connection_error("poll"));
     }
-    if (n > 0 && PQconsumeInput(conn_) == 0) {
+    if (n > 0 && pq_->PQconsumeInput(conn_) == 0) {
       return std::unexpected(connection_error("connection lost"));
     }
   }
   std::vector<PgRow> rows;
   std::optional<Error> error;
-  while (PGresult* r = PQgetResult(conn_)) {
-    ExecStatusType status = PQresultStatus(r);
+  while (PGresult* r = pq_->PQgetResult(conn_)) {
+    ExecStatusType status = pq_->PQresultStatus(r);
     if (status == PGRES_TUPLES_OK) {
-      const int n = PQntuples(r);
-      const int m = PQnfields(r);
+      const int n = pq_->PQntuples(r);
+      const int m = pq_->PQnfields(r);
       for (int i = 0; i < n; ++i) {
         PgRow row;
         row.reserve(static_cast<std::size_t>(m));
         for (int j = 0; j < m; ++j) {
-          row.push_back(PQgetisnull(r, i, j) != 0
-                            ? PgValue()
-                            : PgValue(std::string(PQgetvalue(r, i, j),
-                                                  static_cast<std::size_t>(PQgetlength(r, i, j)))));
+          row.push_back(
+              pq_->PQgetisnull(r, i, j) != 0
+                  ? PgValue()
+                  : PgValue(std::string(pq_->PQgetvalue(r, i, j),
+                                        static_cast<std::size_t>(pq_->PQgetlength(r, i, j)))));
         }
         rows.push_back(std::move(row));
       }
     } else if (status != PGRES_COMMAND_OK && !error) {
-      const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      const char* state = pq_->PQresultErrorField(r, PG_DIAG_SQLSTATE);
       // 57P01..57P03: the session was ended by a shutdown or pg_terminate_backend, which the
       // server announces at once; the client reads it only with its next statement, which
       // therefore never ran.
       failed_before_running_ = state != nullptr && std::string_view(state).starts_with("57P0");
       broken_ = broken_ || failed_before_running_;
       error = Error{errc_for_sqlstate(state != nullptr ? state : ""),
-                    "postgres " + where_ + ": " + trimmed(PQresultErrorMessage(r))};
-      if (PQstatus(conn_) != CONNECTION_OK) {
+                    "postgres " + where_ + ": " + trimmed(pq_->PQresultErrorMessage(r))};
+      if (pq_->PQstatus(conn_) != CONNECTION_OK) {
         broken_ = true;
         error->code = Errc::unavailable;
       }
     }
-    PQclear(r);
+    pq_->PQclear(r);
   }
-  if (PQstatus(conn_) != CONNECTION_OK) {
+  if (pq_->PQstatus(conn_) != CONNECTION_OK) {
     broken_ = true;
   }
   if (error) {
@@ -173,21 +179,21 @@ Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
 Result<bool> PgConnection::wait_notification(std::chrono::milliseconds timeout) {
   auto drain = [&] {
     bool any = false;
-    while (PGnotify* n = PQnotifies(conn_)) {
+    while (PGnotify* n = pq_->PQnotifies(conn_)) {
       any = true;
-      PQfreemem(n);
+      pq_->PQfreemem(n);
     }
     return any;
   };
   if (drain()) {
     return true;
   }
-  pollfd p{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
+  pollfd p{.fd = pq_->PQsocket(conn_), .events = POLLIN, .revents = 0};
   int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
   if (n < 0 && errno != EINTR) {
     return std::unexpected(connection_error("poll"));
   }
-  if (n > 0 && PQconsumeInput(conn_) == 0) {
+  if (n > 0 && pq_->PQconsumeInput(conn_) == 0) {
     return std::unexpected(connection_error("connection lost"));
   }
   return drain();

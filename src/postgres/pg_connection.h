@@ -21,6 +21,8 @@ struct pg_conn;
 
 namespace heartlock::detail {
 
+struct LibpqApi;
+
 using PgValue = std::optional<std::string>;  // nullopt: SQL NULL
 using PgRow = std::vector<PgValue>;
 
@@ -50,6 +52,7 @@ class PgConnection {
   PgConnection() = default;
   Error connection_error(const std::string& what);
 
+  const LibpqApi* pq_ = nullptr;
   pg_conn* conn_ = nullptr;
   std::chrono::milliseconds timeout_{5000};
   std::string where_;

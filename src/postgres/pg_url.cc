@@ -2,11 +2,10 @@
 
 #include <memory>
 
-#include <libpq-fe.h>
-
 #include "heartlock/duration.h"
 
 #include "../core/sha256.h"
+#include "libpq_api.h"
 
 namespace heartlock::detail {
 
@@ -98,12 +97,18 @@ Result<PgUrl> parse_pg_url(std::string_view url) {
   }
   out.conninfo = std::string(base) + (kept.empty() ? "" : "?" + kept);
   // Let libpq judge its own part now, so a typo is a clear error before any connection.
+  auto api = libpq_api();
+  if (!api) {
+    return std::unexpected(api.error());
+  }
+  const LibpqApi& pq = **api;
   char* error = nullptr;
-  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
-      PQconninfoParse(out.conninfo.c_str(), &error), &PQconninfoFree);
-  if (!options) {
+  PQconninfoOption* parsed = pq.PQconninfoParse(out.conninfo.c_str(), &error);
+  if (parsed != nullptr) {
+    pq.PQconninfoFree(parsed);
+  } else {
     std::string message = error != nullptr ? error : "cannot parse";
-    PQfreemem(error);
+    pq.PQfreemem(error);
     while (!message.empty() && message.back() == '\n') {
       message.pop_back();
     }

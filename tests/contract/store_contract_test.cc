@@ -12,6 +12,7 @@
 
 #include "heartlock/heartlock.h"
 
+#include "../support/etcd_server.h"
 #include "../support/postgres_server.h"
 #include "../support/redis_server.h"
 #include "../support/test_support.h"
@@ -450,6 +451,19 @@ INSTANTIATE_TEST_SUITE_P(PostgresAdvisory, StoreContract,
                                                          "mode=advisory&table=a" +
                                                          std::to_string(::getpid()) + "_" +
                                                          std::to_string(n++));
+                                                   }}),
+                         [](const auto& param_info) { return param_info.param.name; });
+#endif
+
+#ifdef HEARTLOCK_WITH_ETCD
+// A real etcd, one per test binary; each test gets its own key prefix.
+INSTANTIATE_TEST_SUITE_P(Etcd, StoreContract,
+                         ::testing::Values(Backend{"etcd",
+                                                   [](const testing::TempDir&) {
+                                                     std::string p = testing::unique_prefix();
+                                                     p.back() = '/';
+                                                     return testing::shared_etcd().url() +
+                                                            "?prefix=" + p;
                                                    }}),
                          [](const auto& param_info) { return param_info.param.name; });
 #endif

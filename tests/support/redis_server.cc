@@ -15,26 +15,6 @@
 namespace heartlock::testing {
 namespace {
 
-// A socket connected to 127.0.0.1:port, or -1.
-int connect_loopback(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool accepts(int port) {
-  int fd = connect_loopback(port);
-  ::close(fd);
-  return fd >= 0;
-}
-
 bool answers_ping(int port) {
   int fd = connect_loopback(port);
   bool ok = false;
@@ -120,7 +100,7 @@ void RedisServer::start_with(std::vector<std::string> args) {
           pid_ = -1;
           return true;  // exited: stop waiting
         }
-        return tls_ ? accepts(port_) : answers_ping(port_);
+        return tls_ ? accepts_connections(port_) : answers_ping(port_);
       },
       std::chrono::seconds(15));
   if (pid_ < 0 || !up) {

@@ -35,6 +35,12 @@ namespace heartlock::testing {
 // A port the kernel just handed out for 127.0.0.1 (closed again; racy in theory, fine here).
 int free_port();
 
+// A socket connected to 127.0.0.1:port, or -1.
+int connect_loopback(int port);
+
+// Whether something accepts TCP connections on 127.0.0.1:port.
+bool accepts_connections(int port);
+
 class TempDir {
  public:
   TempDir();

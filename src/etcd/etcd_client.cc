@@ -1,0 +1,275 @@
+#include "etcd_client.h"
+
+#include <openssl/evp.h>
+
+namespace heartlock::detail {
+namespace {
+
+std::size_t append_body(char* data, std::size_t size, std::size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+// The watch stream: stops (by refusing the data) at the first message that carries events.
+struct WatchState {
+  std::string buffer;
+  bool event = false;
+  std::string error;
+};
+
+std::size_t watch_body(char* data, std::size_t size, std::size_t n, void* ctx) {
+  auto* state = static_cast<WatchState*>(ctx);
+  state->buffer.append(data, size * n);
+  std::size_t nl;
+  while ((nl = state->buffer.find('\n')) != std::string::npos) {
+    std::string line = state->buffer.substr(0, nl);
+    state->buffer.erase(0, nl + 1);
+    auto message = nlohmann::json::parse(line, nullptr, false);
+    if (message.is_discarded()) {
+      continue;
+    }
+    const auto& result = message.contains("result") ? message["result"] : message;
+    if (result.contains("events") || result.value("canceled", false)) {
+      state->event = true;
+      return 0;  // enough: abort the transfer
+    }
+    if (message.contains("error")) {
+      state->error = message["error"].dump();
+      return 0;
+    }
+  }
+  return size * n;
+}
+
+}  // namespace
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string base64_decode(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0) {
+    return {};
+  }
+  std::string out(3 * text.size() / 4, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  if (n < 0) {
+    return {};
+  }
+  std::size_t len = static_cast<std::size_t>(n);
+  for (std::size_t i = text.size(); i > 0 && text[i - 1] == '='; --i) {
+    --len;  // EVP_DecodeBlock counts the padding as zero bytes
+  }
+  out.resize(len);
+  return out;
+}
+
+long long json_int(const nlohmann::json& object, const char* field) {
+  if (!object.is_object() || !object.contains(field)) {
+    return 0;
+  }
+  const auto& v = object[field];
+  if (v.is_number_integer()) {
+    return v.get<long long>();
+  }
+  if (v.is_string()) {
+    try {
+      return std::stoll(v.get<std::string>());
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  return 0;
+}
+
+EtcdClient::~EtcdClient() {
+  if (handle_ != nullptr) {
+    if (auto api = curl_api()) {
+      (*api)->easy_cleanup(static_cast<CURL*>(handle_));
+    }
+  }
+}
+
+Result<EtcdClient::Reply> EtcdClient::post(
+    void*& handle, const std::string& endpoint, const std::string& token, std::string_view path,
+    const std::string& body, std::chrono::milliseconds timeout, void* write_context,
+    std::size_t (*write)(char*, std::size_t, std::size_t, void*)) {
+  auto api_result = curl_api();
+  if (!api_result) {
+    return std::unexpected(api_result.error());
+  }
+  const CurlApi& api = **api_result;
+  if (handle == nullptr) {
+    handle = api.easy_init();
+    if (handle == nullptr) {
+      return fail(Errc::internal, "etcd: curl_easy_init failed");
+    }
+  }
+  CURL* c = static_cast<CURL*>(handle);
+  const std::string url =
+      std::string(url_.tls ? "https://" : "http://") + endpoint + "/v3/" + std::string(path);
+  curl_slist* headers = api.slist_append(nullptr, "Content-Type: application/json");
+  if (!token.empty()) {
+    headers = api.slist_append(headers, ("Authorization: " + token).c_str());
+  }
+  Reply reply;
+  api.easy_setopt(c, CURLOPT_URL, url.c_str());
+  api.easy_setopt(c, CURLOPT_POST, 1L);
+  api.easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+  api.easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  api.easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  api.easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  api.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(url_.timeout.count()));
+  api.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  api.easy_setopt(c, CURLOPT_WRITEFUNCTION, write != nullptr ? write : &append_body);
+  api.easy_setopt(c, CURLOPT_WRITEDATA, write_context != nullptr ? write_context : &reply.body);
+  api.easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+  if (url_.tls) {
+    if (!url_.cacert.empty()) {
+      api.easy_setopt(c, CURLOPT_CAINFO, url_.cacert.c_str());
+    }
+    if (!url_.cert.empty()) {
+      api.easy_setopt(c, CURLOPT_SSLCERT, url_.cert.c_str());
+    }
+    if (!url_.key.empty()) {
+      api.easy_setopt(c, CURLOPT_SSLKEY, url_.key.c_str());
+    }
+  }
+  CURLcode rc = api.easy_perform(c);
+  api.easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
+  api.slist_free_all(headers);
+  if (rc != CURLE_OK && !(write != nullptr && rc == CURLE_WRITE_ERROR)) {
+    const std::string why = "etcd " + endpoint + ": " + api.easy_strerror(rc);
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+      return fail(Errc::permission_denied, why + " (TLS certificate did not verify)");
+    }
+    if (rc == CURLE_OPERATION_TIMEDOUT && write != nullptr) {
+      return reply;  // a watch that saw nothing within its time
+    }
+    return fail(Errc::unavailable, why);
+  }
+  api.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.status);
+  return reply;
+}
+
+Result<void> EtcdClient::authenticate_locked() {
+  token_.clear();
+  nlohmann::json body = {{"name", url_.user}, {"password", url_.password}};
+  auto r = post(handle_, url_.endpoints[current_], "", "auth/authenticate", body.dump(),
+                url_.timeout, nullptr, nullptr);
+  if (!r) {
+    return std::unexpected(r.error());
+  }
+  auto reply = nlohmann::json::parse(r->body, nullptr, false);
+  if (r->status != 200 || reply.is_discarded() || !reply.contains("token")) {
+    std::string message = reply.is_discarded() ? r->body : reply.value("message", r->body);
+    return fail(Errc::permission_denied,
+                "etcd " + url_.endpoints[current_] + ": authentication failed: " + message);
+  }
+  token_ = reply["token"].get<std::string>();
+  return {};
+}
+
+Result<nlohmann::json> EtcdClient::call_locked(std::string_view path, const nlohmann::json& body) {
+  const std::string text = body.dump();
+  std::optional<Error> last;
+  for (std::size_t tried = 0; tried < url_.endpoints.size(); ++tried) {
+    const std::size_t i = (current_ + tried) % url_.endpoints.size();
+    const std::size_t previous = current_;
+    current_ = i;
+    if (!url_.user.empty() && (token_.empty() || previous != i)) {
+      if (auto ok = authenticate_locked(); !ok) {
+        if (ok.error().code != Errc::unavailable) {
+          return std::unexpected(ok.error());
+        }
+        last = ok.error();
+        continue;
+      }
+    }
+    for (int auth_retry = 0; auth_retry < 2; ++auth_retry) {
+      auto r = post(handle_, url_.endpoints[i], token_, path, text, url_.timeout, nullptr, nullptr);
+      if (!r) {
+        last = r.error();
+        break;  // the next endpoint
+      }
+      auto reply = nlohmann::json::parse(r->body, nullptr, false);
+      if (reply.is_discarded()) {
+        return fail(Errc::unavailable, "etcd " + url_.endpoints[i] + ": not a JSON reply (HTTP " +
+                                           std::to_string(r->status) +
+                                           "): " + r->body.substr(0, 200));
+      }
+      if (r->status == 200) {
+        return reply;
+      }
+      const std::string message = reply.value("message", reply.value("error", r->body));
+      const int code = reply.value("code", 0);
+      if (code == 16 || message.find("invalid auth token") != std::string::npos) {
+        if (auth_retry == 0 && !url_.user.empty()) {
+          if (auto ok = authenticate_locked(); !ok) {
+            return std::unexpected(ok.error());
+          }
+          continue;  // the token had expired: once more with a fresh one
+        }
+        return fail(Errc::permission_denied, "etcd " + url_.endpoints[i] + ": " + message);
+      }
+      if (code == 7 || message.find("permission denied") != std::string::npos ||
+          message.find("user name is empty") != std::string::npos) {
+        return fail(Errc::permission_denied, "etcd " + url_.endpoints[i] + ": " + message);
+      }
+      if (code == 14 || r->status >= 500) {
+        last = Error{Errc::unavailable, "etcd " + url_.endpoints[i] + ": " + message};
+        break;
+      }
+      return fail(Errc::invalid_argument, "etcd " + url_.endpoints[i] + ": " + message);
+    }
+  }
+  return std::unexpected(last.value_or(Error{Errc::unavailable, "etcd: no endpoint answered"}));
+}
+
+Result<nlohmann::json> EtcdClient::call(std::string_view path, const nlohmann::json& body) {
+  std::lock_guard lock(mu_);
+  return call_locked(path, body);
+}
+
+Result<bool> EtcdClient::watch(const std::string& key, long long revision,
+                               std::chrono::milliseconds timeout) {
+  std::string endpoint;
+  std::string token;
+  {
+    std::lock_guard lock(mu_);
+    endpoint = url_.endpoints[current_];
+    if (!url_.user.empty() && token_.empty()) {
+      if (auto ok = authenticate_locked(); !ok) {
+        return std::unexpected(ok.error());
+      }
+    }
+    token = token_;
+  }
+  nlohmann::json body = {
+      {"create_request",
+       {{"key", base64_encode(key)}, {"start_revision", std::to_string(revision)}}}};
+  WatchState state;
+  void* handle = nullptr;
+  auto r = post(handle, endpoint, token, "watch", body.dump(), timeout, &state, &watch_body);
+  if (handle != nullptr) {
+    if (auto api = curl_api()) {
+      (*api)->easy_cleanup(static_cast<CURL*>(handle));
+    }
+  }
+  if (!r) {
+    return std::unexpected(r.error());
+  }
+  if (!state.error.empty()) {
+    return fail(Errc::unavailable, "etcd watch: " + state.error);
+  }
+  return state.event;
+}
+
+}  // namespace heartlock::detail

@@ -1,0 +1,72 @@
+// EtcdClient: etcd's v3 API through its JSON gateway (POST /v3/...), which Debian's etcd-server
+// 3.4 serves on the client port, spoken with libcurl.
+//
+// Why the gateway and not gRPC: Debian 12 packages no gRPC for C++ that matches etcd's protos,
+// and every call heartlock needs (txn, lease grant/keepalive/revoke/timetolive, range, watch,
+// auth) is a plain request/response over HTTP/1.1 with JSON bodies -- byte fields in base64,
+// 64-bit integers as strings, fields at their default value omitted.
+#ifndef HEARTLOCK_ETCD_ETCD_CLIENT_H_
+#define HEARTLOCK_ETCD_ETCD_CLIENT_H_
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "heartlock/error.h"
+
+#include "curl_api.h"
+#include "etcd_url.h"
+
+namespace heartlock::detail {
+
+std::string base64_encode(std::string_view bytes);
+std::string base64_decode(std::string_view text);
+
+// A 64-bit integer field of a gateway reply (a string, or absent: 0).
+long long json_int(const nlohmann::json& object, const char* field);
+
+// Thread-safety: every method may be called concurrently; calls are serialised per client.
+class EtcdClient {
+ public:
+  explicit EtcdClient(EtcdUrl url) : url_(std::move(url)) {}
+  ~EtcdClient();
+  EtcdClient(const EtcdClient&) = delete;
+  EtcdClient& operator=(const EtcdClient&) = delete;
+
+  // POSTs `body` to /v3/<path> (the first endpoint that answers, remembered) and returns the
+  // reply. Errc::unavailable when no endpoint answers, permission_denied for refused credentials
+  // or a TLS certificate that does not verify, invalid_argument for a request etcd rejects.
+  Result<nlohmann::json> call(std::string_view path, const nlohmann::json& body);
+
+  // Watches `key` from `revision` on a connection of its own; true as soon as an event arrives,
+  // false when `timeout` passes without one.
+  Result<bool> watch(const std::string& key, long long revision, std::chrono::milliseconds timeout);
+
+  const EtcdUrl& url() const { return url_; }
+
+ private:
+  struct Reply {
+    long status = 0;
+    std::string body;
+  };
+  // One POST on `handle` (created if null); transport errors only.
+  Result<Reply> post(void*& handle, const std::string& endpoint, const std::string& token,
+                     std::string_view path, const std::string& body,
+                     std::chrono::milliseconds timeout, void* write_context,
+                     std::size_t (*write)(char*, std::size_t, std::size_t, void*));
+  Result<nlohmann::json> call_locked(std::string_view path, const nlohmann::json& body);
+  Result<void> authenticate_locked();
+
+  const EtcdUrl url_;
+  std::mutex mu_;
+  void* handle_ = nullptr;   // CURL*
+  std::size_t current_ = 0;  // the endpoint that answered last
+  std::string token_;        // auth token, when the URL has a user
+};
+
+}  // namespace heartlock::detail
+
+#endif  // HEARTLOCK_ETCD_ETCD_CLIENT_H_

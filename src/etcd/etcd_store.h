@@ -1,0 +1,59 @@
+// EtcdStore: the etcd backend (etcd://, etcds:// for TLS), over the v3 JSON gateway.
+//
+// Keys, under the URL's prefix (default "heartlock/"):
+//   <prefix>lock/<name>             the holder's record (JSON), attached to the holder's lease
+//   <prefix>slot/<job>/<epoch, 12 digits>   who claimed that schedule slot ('/' and '%' in
+//                                   <job> %-encoded)
+// A lease is an etcd lease granted with the ttl (whole seconds; etcd's minimum is about 2 s) and
+// kept alive while the job proves progress. Acquire is one transaction that puts the key with the
+// lease only if the key does not exist (create_revision == 0); the fencing token is the key's
+// create revision, which increases strictly across the whole cluster. Release revokes the lease,
+// which deletes the key with it -- only ours, since the lease is. A holder that stops renewing
+// (crashed, deadlocked, partitioned) loses its key when the lease expires, and learns it at its
+// next keepalive. Waiters watch the key instead of polling.
+#ifndef HEARTLOCK_ETCD_ETCD_STORE_H_
+#define HEARTLOCK_ETCD_ETCD_STORE_H_
+
+#include <memory>
+#include <string_view>
+
+#include "../core/leasing_store.h"
+#include "etcd_client.h"
+
+namespace heartlock::detail {
+
+// Errc::invalid_argument for a bad URL; connects lazily.
+Result<std::unique_ptr<Store>> open_etcd_store(std::string_view url, StoreOptions options);
+
+class EtcdStore final : public LeasingStore {
+ public:
+  EtcdStore(EtcdUrl url, StoreOptions options);
+  ~EtcdStore() override;
+
+  Result<LockInfo> inspect(std::string_view name) override;
+  Result<std::vector<LockInfo>> list() override;
+  Result<void> break_lease(std::string_view name, std::uint64_t token) override;
+  using Store::break_lease;
+  Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
+                               std::chrono::seconds retention) override;
+  std::string url() const override { return client_->url().redacted(); }
+
+ protected:
+  Result<Attempt> claim(const ClaimRequest& request) override;
+
+ private:
+  // The attempt, and the revision to watch from when busy.
+  Result<std::pair<Attempt, long long>> try_once(const ClaimRequest& request);
+  Result<LockInfo> describe(std::string_view name, const nlohmann::json& kv);
+  std::string lock_key(std::string_view name) const {
+    return prefix_ + "lock/" + std::string(name);
+  }
+  std::string location(std::string_view name) const { return url() + " " + lock_key(name); }
+
+  const std::string prefix_;
+  std::shared_ptr<EtcdClient> client_;
+};
+
+}  // namespace heartlock::detail
+
+#endif  // HEARTLOCK_ETCD_ETCD_STORE_H_
