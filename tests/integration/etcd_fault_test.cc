@@ -1,0 +1,154 @@
+// The etcd backend under faults, against real etcd processes the tests start: the server killed
+// and restarted while a lease is held, gone for longer than the ttl (the CLI stops its command),
+// user/password authentication, TLS, and the torture checker.
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "heartlock/heartlock.h"
+
+#include "../../src/etcd/etcd_client.h"
+#include "../support/etcd_server.h"
+#include "../support/redis_server.h"
+#include "../support/test_support.h"
+
+namespace heartlock {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Child;
+using testing::eventually;
+using testing::HasErrc;
+using testing::IsAcquired;
+using testing::IsBusy;
+using testing::IsOk;
+
+std::unique_ptr<Store> open(const std::string& url) {
+  auto store = Store::open(url);
+  if (!store) {
+    ADD_FAILURE() << store.error().message;
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+TEST(EtcdFaultTest, ALeaseSurvivesAQuickRestartOfTheServer) {
+  testing::EtcdServer server;
+  auto store = open(server.url());
+  auto held = store->try_acquire("job", {.ttl = 6s});
+  ASSERT_THAT(held, IsAcquired());
+  server.kill();
+  server.start();
+  // etcd gives every lease its full ttl again when a leader is elected after the restart.
+  ASSERT_TRUE(eventually([&] { return held->lease().renew().has_value(); }, 10s));
+  EXPECT_FALSE(held->lease().lost());
+  auto other = open(server.url());
+  auto busy = other->try_acquire("job", {});
+  ASSERT_THAT(busy, IsBusy());
+  EXPECT_EQ(busy->holder().holder->token, held->lease().token());
+  EXPECT_THAT(held->lease().release(), IsOk());
+  auto next = other->try_acquire("job", {});
+  ASSERT_THAT(next, IsAcquired());
+  EXPECT_GT(next->lease().token(), held->lease().token());
+}
+
+TEST(EtcdFaultTest, ServerGoneLongerThanTheTtlMeansLost) {
+  testing::EtcdServer server;
+  auto store = open(server.url() + "?timeout=500ms");
+  auto held = store->try_acquire("job", {.ttl = 2s});
+  ASSERT_THAT(held, IsAcquired());
+  server.kill();
+  ASSERT_TRUE(eventually([&] { return held->lease().lost(); }, 10s));
+  EXPECT_EQ(held->lease().lost_reason(), LostReason::backend_lost);
+}
+
+TEST(EtcdFaultTest, CliStopsTheCommandWhenTheServerDies) {
+  testing::EtcdServer server;
+  testing::TempDir dir;
+  const std::string url = server.url() + "?timeout=500ms";
+  auto run = Child::fork([&]() -> int {
+    ::setpgid(0, 0);
+    std::string bin = testing::heartlock_binary();
+    std::string pidfile = dir.file("pid");
+    ::execl(bin.c_str(), bin.c_str(), "-b", url.c_str(), "run", "--ttl", "2s", "--kill-grace",
+            "300ms", "--", "sh", "-c", ("echo $$ > " + pidfile + "; exec sleep 60").c_str(),
+            nullptr);
+    return 127;
+  });
+  pid_t command = 0;
+  ASSERT_TRUE(eventually([&] {
+    std::ifstream in(dir.file("pid"));
+    return static_cast<bool>(in >> command) && command > 0;
+  }));
+  server.kill();
+  EXPECT_EQ(run.exit_code(), 79);
+  EXPECT_FALSE(testing::process_alive(command));
+}
+
+TEST(EtcdFaultTest, UnreachableIsUnavailable) {
+  int port = testing::free_port();
+  auto store = open("etcd://127.0.0.1:" + std::to_string(port) + "?timeout=500ms");
+  EXPECT_THAT(store->try_acquire("job", {}), HasErrc(Errc::unavailable));
+  EXPECT_THAT(Store::open("etcd://h/path"), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(Store::open("etcd://h?bogus=1"), HasErrc(Errc::invalid_argument));
+}
+
+TEST(EtcdFaultTest, UserAndPassword) {
+  testing::EtcdServer server;
+  // Auth on: a root user (which etcd requires before enabling auth).
+  detail::EtcdUrl admin;
+  admin.endpoints = {"127.0.0.1:" + std::to_string(server.port())};
+  detail::EtcdClient client(admin);
+  ASSERT_THAT(client.call("auth/user/add", {{"name", "root"}, {"password", "s3cret-root"}}),
+              IsOk());
+  ASSERT_THAT(client.call("auth/user/grant", {{"user", "root"}, {"role", "root"}}), IsOk());
+  ASSERT_THAT(client.call("auth/enable", nlohmann::json::object()), IsOk());
+
+  const std::string host = "127.0.0.1:" + std::to_string(server.port());
+  auto good = open("etcd://root:s3cret-root@" + host);
+  auto got = good->try_acquire("job", {});
+  ASSERT_THAT(got, IsAcquired());
+  EXPECT_EQ(good->url().find("s3cret"), std::string::npos);
+  EXPECT_THAT(open("etcd://root:s3cret-root@" + host)->try_acquire("job", {}), IsBusy());
+
+  auto wrong = open("etcd://root:not-it@" + host)->try_acquire("job", {});
+  ASSERT_THAT(wrong, HasErrc(Errc::permission_denied));
+  EXPECT_EQ(wrong.error().message.find("not-it"), std::string::npos);
+  EXPECT_THAT(open("etcd://" + host)->try_acquire("job", {}), HasErrc(Errc::permission_denied));
+  auto cli = testing::run_command(
+      {testing::heartlock_binary(), "-b", "etcd://root:not-it@" + host, "run", "--", "true"});
+  EXPECT_EQ(cli.exit_code, 69);
+  EXPECT_EQ(cli.err.find("not-it"), std::string::npos) << cli.err;
+  EXPECT_NE(cli.err.find("authentication failed"), std::string::npos) << cli.err;
+}
+
+TEST(EtcdFaultTest, TlsWithTheRightCaAndAClearErrorWithTheWrongOne) {
+  testing::TempDir certs;
+  testing::TempDir other;
+  testing::make_test_certificates(certs);
+  testing::make_test_certificates(other, "other-ca");
+  testing::EtcdServer server(
+      {"--cert-file", certs.file("server.pem"), "--key-file", certs.file("server.key")}, true);
+  auto store = open(server.url() + "?cacert=" + certs.file("ca.pem"));
+  ASSERT_TRUE(eventually([&] { return store->inspect("x").has_value(); }, 20s));
+  EXPECT_THAT(store->try_acquire("job", {}), IsAcquired());
+  auto wrong = open(server.url() + "?cacert=" + other.file("other-ca.pem"))->try_acquire("job", {});
+  ASSERT_THAT(wrong, HasErrc(Errc::permission_denied));
+  EXPECT_NE(wrong.error().message.find("did not verify"), std::string::npos)
+      << wrong.error().message;
+}
+
+TEST(EtcdFaultTest, TortureFindsNoViolations) {
+  auto& server = testing::shared_etcd();
+  auto r = testing::run_command({HEARTLOCK_TORTURE, "--workers", "6", "--seconds", "8", "--ttl",
+                                 "400ms", "--backend", server.url() + "?prefix=torture/"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("violations=0"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace heartlock
