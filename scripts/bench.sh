@@ -1,22 +1,73 @@
 #!/usr/bin/env bash
 # `make bench`: runs every benchmark of a release build; each reports ratios against floors
-# measured in the same run. The Redis benchmark gets a redis-server of its own on a free port.
+# measured in the same run. The Redis, PostgreSQL and etcd benchmarks get servers of their own on
+# free loopback ports, in temporary directories, stopped at the end.
 set -euo pipefail
 build=${1:-build/release}
 "$build/bench/file_benchmark" --benchmark_min_time=1
 
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+    echo $((20000 + RANDOM % 20000))
+}
+listening() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_for() {
+  for _ in $(seq 1 200); do "$@" && return 0; sleep 0.05; done
+  echo "bench: a server did not start" >&2
+  return 1
+}
+
 if [ -x "$build/bench/redis_benchmark" ]; then
-  work=$(mktemp -d)
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 26379)
+  port=$(free_port)
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
-    --loglevel warning --logfile "$work/log" &
-  server=$!
-  trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-  for _ in $(seq 1 100); do
-    redis-cli -p "$port" ping >/dev/null 2>&1 && break
-    sleep 0.05
-  done
+    --loglevel warning --logfile "$work/redis.log" &
+  pids+=($!)
+  wait_for listening "$port"
   echo
   HEARTLOCK_BENCH_REDIS_URL="redis://127.0.0.1:$port" \
     "$build/bench/redis_benchmark" --benchmark_min_time=1
+fi
+
+if [ -x "$build/bench/postgres_benchmark" ]; then
+  # PostgreSQL refuses to run as root: as root, it runs as the postgres user.
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+  mkdir "$work/pg"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$work" "$work/pg"; fi
+  as_pg "$pgbin/initdb" -D "$work/pg/data" -U heartlock --auth=trust -E UTF8 --locale=C \
+    --no-sync >/dev/null
+  port=$(free_port)
+  as_pg "$pgbin/postgres" -D "$work/pg/data" -p "$port" -k "$work/pg" \
+    -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+    >"$work/pg/log" 2>&1 &
+  pids+=($!)
+  wait_for "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$port"
+  echo
+  HEARTLOCK_BENCH_POSTGRES_URL="postgres://heartlock@127.0.0.1:$port/postgres" \
+    "$build/bench/postgres_benchmark" --benchmark_min_time=1
+fi
+
+if [ -x "$build/bench/etcd_benchmark" ]; then
+  port=$(free_port)
+  peer=$(free_port)
+  etcd --name bench --data-dir "$work/etcd" --unsafe-no-fsync \
+    --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+    --listen-peer-urls "http://127.0.0.1:$peer" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+    --initial-cluster "bench=http://127.0.0.1:$peer" >"$work/etcd.log" 2>&1 &
+  pids+=($!)
+  wait_for listening "$port"
+  sleep 1  # a leader
+  echo
+  HEARTLOCK_BENCH_ETCD_URL="etcd://127.0.0.1:$port" \
+    "$build/bench/etcd_benchmark" --benchmark_min_time=1
 fi

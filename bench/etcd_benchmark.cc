@@ -1,0 +1,118 @@
+// Benchmarks of the etcd backend against a real etcd (HEARTLOCK_BENCH_ETCD_URL, started by
+// scripts/bench.sh), as ratios against floors measured in the same run over the same transport
+// (libcurl to etcd's JSON gateway, one kept-alive connection):
+//   acquire+release   vs  raw Txn put-if-absent + DeleteRange                        [<= 1.3x]
+//   handoff from release() to a waiter blocked in acquire()                         [<= 5 ms]
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <curl/curl.h>
+
+#include "heartlock/heartlock.h"
+
+#include "bench_report.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string url() {
+  const char* u = std::getenv("HEARTLOCK_BENCH_ETCD_URL");
+  return u != nullptr ? u : "etcd://127.0.0.1:2379";
+}
+
+std::size_t discard(char*, std::size_t size, std::size_t n, void*) { return size * n; }
+
+// The floor: the two requests of the simplest etcd lock (a key created only if absent, then
+// deleted), as raw POSTs through libcurl.
+void BM_RawEtcdTxnDelete(benchmark::State& state) {
+  const std::string base = "http://" + url().substr(url().find("://") + 3) + "/v3/";
+  CURL* c = curl_easy_init();
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &discard);
+  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+  // key "bench/raw" in base64
+  const std::string txn =
+      R"({"compare":[{"key":"YmVuY2gvcmF3","result":"EQUAL","target":"CREATE","create_revision":"0"}],)"
+      R"("success":[{"request_put":{"key":"YmVuY2gvcmF3","value":"b3duZXI="}}]})";
+  const std::string del = R"({"key":"YmVuY2gvcmF3"})";
+  const std::string txn_url = base + "kv/txn";
+  const std::string del_url = base + "kv/deleterange";
+  for (auto _ : state) {
+    curl_easy_setopt(c, CURLOPT_URL, txn_url.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, txn.c_str());
+    curl_easy_perform(c);
+    curl_easy_setopt(c, CURLOPT_URL, del_url.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, del.c_str());
+    curl_easy_perform(c);
+  }
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+}
+BENCHMARK(BM_RawEtcdTxnDelete)->Unit(benchmark::kMicrosecond);
+
+void BM_HeartlockEtcdAcquireRelease(benchmark::State& state) {
+  auto store = heartlock::Store::open(url());
+  if (!store) {
+    state.SkipWithError(store.error().message.c_str());
+    return;
+  }
+  for (auto _ : state) {
+    auto got = (*store)->try_acquire("bench", {});
+    if (!got || !got->acquired()) {
+      state.SkipWithError(got ? "busy" : got.error().message.c_str());
+      break;
+    }
+    (void)got->lease().release();
+  }
+}
+BENCHMARK(BM_HeartlockEtcdAcquireRelease)->Unit(benchmark::kMicrosecond);
+
+double handoff_ms(int rounds) {
+  std::vector<double> samples;
+  auto holder_store = heartlock::Store::open(url());
+  auto waiter_store = heartlock::Store::open(url());
+  for (int i = 0; i < rounds; ++i) {
+    auto held = (*holder_store)->try_acquire("handoff", {});
+    std::atomic<long> acquired_at{0};
+    std::thread waiter([&] {
+      auto got = (*waiter_store)->acquire("handoff", {}, 30s);
+      acquired_at = Clock::now().time_since_epoch().count();
+    });
+    std::this_thread::sleep_for(50ms);  // let the waiter start watching; not measured
+    long t0 = Clock::now().time_since_epoch().count();
+    (void)held->lease().release();
+    waiter.join();
+    samples.push_back(static_cast<double>(acquired_at - t0) / 1e6);
+  }
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  benchmark::Initialize(&argc, argv);
+  heartlock::bench::Collector collector;
+  benchmark::RunSpecifiedBenchmarks(&collector);
+  double raw = collector.time("BM_RawEtcdTxnDelete");
+  double ours = collector.time("BM_HeartlockEtcdAcquireRelease");
+  double handoff = handoff_ms(25);
+  std::printf("\nfloor: raw Txn + DeleteRange %.1f us; heartlock %.1f us\n\n", raw, ours);
+  std::printf("%-58s %9.3f x   target <= 1.3x  %s\n", "etcd acquire+release / raw Txn floor",
+              ours / raw, ours / raw <= 1.3 ? "ok" : "MISSED");
+  std::printf("%-58s %9.3f ms  target <= 5 ms  %s\n",
+              "etcd handoff from release to a blocked waiter", handoff,
+              handoff <= 5 ? "ok" : "MISSED");
+  return 0;
+}

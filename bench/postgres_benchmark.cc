@@ -1,0 +1,125 @@
+// Benchmarks of the PostgreSQL backend against a real server (HEARTLOCK_BENCH_POSTGRES_URL, started
+// by scripts/bench.sh), as ratios against floors measured in the same run:
+//   acquire+release, lease mode  vs  raw libpq pg_try_advisory_lock + pg_advisory_unlock [<= 1.5x]
+//   acquire+release, advisory mode (a session per lease: reported, no target)
+//   handoff from release() to a waiter blocked in acquire()                         [<= 5 ms]
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <libpq-fe.h>
+
+#include "heartlock/heartlock.h"
+
+#include "bench_report.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string url() {
+  const char* u = std::getenv("HEARTLOCK_BENCH_POSTGRES_URL");
+  return u != nullptr ? u : "postgres://localhost/postgres";
+}
+
+// The floor: the two round trips of the simplest PostgreSQL lock, on one libpq connection.
+void BM_RawLibpqAdvisoryLockUnlock(benchmark::State& state) {
+  PGconn* c = PQconnectdb(url().c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    state.SkipWithError(PQerrorMessage(c));
+    PQfinish(c);
+    return;
+  }
+  const char* key = "42";
+  for (auto _ : state) {
+    PQclear(PQexecParams(c, "SELECT pg_try_advisory_lock($1::bigint)", 1, nullptr, &key, nullptr,
+                         nullptr, 0));
+    PQclear(PQexecParams(c, "SELECT pg_advisory_unlock($1::bigint)", 1, nullptr, &key, nullptr,
+                         nullptr, 0));
+  }
+  PQfinish(c);
+}
+BENCHMARK(BM_RawLibpqAdvisoryLockUnlock)->Unit(benchmark::kMicrosecond);
+
+void acquire_release(benchmark::State& state, const std::string& store_url) {
+  auto store = heartlock::Store::open(store_url);
+  if (!store) {
+    state.SkipWithError(store.error().message.c_str());
+    return;
+  }
+  for (auto _ : state) {
+    auto got = (*store)->try_acquire("bench", {});
+    if (!got || !got->acquired()) {
+      state.SkipWithError(got ? "busy" : got.error().message.c_str());
+      break;
+    }
+    (void)got->lease().release();
+  }
+}
+
+void BM_HeartlockPostgresLease(benchmark::State& state) {
+  acquire_release(
+      state, url() + (url().find('?') == std::string::npos ? "?" : "&") + "table=bench_leases");
+}
+BENCHMARK(BM_HeartlockPostgresLease)->Unit(benchmark::kMicrosecond);
+
+void BM_HeartlockPostgresAdvisory(benchmark::State& state) {
+  acquire_release(state, url() + (url().find('?') == std::string::npos ? "?" : "&") +
+                             "mode=advisory&table=bench_advisory");
+}
+BENCHMARK(BM_HeartlockPostgresAdvisory)->Unit(benchmark::kMicrosecond);
+
+// Median time from release() to a waiter (blocked in acquire(), another store) holding the lock.
+double handoff_ms(const std::string& store_url, int rounds) {
+  std::vector<double> samples;
+  auto holder_store = heartlock::Store::open(store_url);
+  auto waiter_store = heartlock::Store::open(store_url);
+  for (int i = 0; i < rounds; ++i) {
+    auto held = (*holder_store)->try_acquire("handoff", {});
+    std::atomic<long> acquired_at{0};
+    std::thread waiter([&] {
+      auto got = (*waiter_store)->acquire("handoff", {}, 30s);
+      acquired_at = Clock::now().time_since_epoch().count();
+    });
+    std::this_thread::sleep_for(50ms);  // let the waiter LISTEN and block; not measured
+    long t0 = Clock::now().time_since_epoch().count();
+    (void)held->lease().release();
+    waiter.join();
+    samples.push_back(static_cast<double>(acquired_at - t0) / 1e6);
+  }
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  heartlock::bench::Collector collector;
+  benchmark::RunSpecifiedBenchmarks(&collector);
+  double raw = collector.time("BM_RawLibpqAdvisoryLockUnlock");
+  double lease = collector.time("BM_HeartlockPostgresLease");
+  double advisory = collector.time("BM_HeartlockPostgresAdvisory");
+  const std::string sep = url().find('?') == std::string::npos ? "?" : "&";
+  double handoff = handoff_ms(url() + sep + "table=bench_handoff", 25);
+  std::printf(
+      "\nfloor: raw libpq try_advisory_lock + unlock %.1f us; lease mode %.1f us; "
+      "advisory mode %.1f us\n\n",
+      raw, lease, advisory);
+  std::printf("%-58s %9.3f x   target <= 1.5x  %s\n",
+              "postgres acquire+release (lease mode) / raw libpq floor", lease / raw,
+              lease / raw <= 1.5 ? "ok" : "MISSED");
+  std::printf("%-58s %9.3f x   (a session per lease; no target)\n",
+              "postgres acquire+release (advisory mode) / floor", advisory / raw);
+  std::printf("%-58s %9.3f ms  target <= 5 ms  %s\n",
+              "postgres handoff from release to a blocked waiter", handoff,
+              handoff <= 5 ? "ok" : "MISSED");
+  return 0;
+}
