@@ -4,7 +4,7 @@
 # free loopback ports, in temporary directories, stopped at the end.
 set -euo pipefail
 build=${1:-build/release}
-"$build/bench/file_benchmark" --benchmark_min_time=1
+if [ -z "${HEARTLOCK_BENCH_SKIP_FILE:-}" ]; then "$build/bench/file_benchmark" --benchmark_min_time=1; fi
 
 work=$(mktemp -d)
 pids=()

@@ -20,6 +20,8 @@ namespace heartlock::detail {
   X(PQfinish)                        \
   X(PQbackendPID)                    \
   X(PQsendQueryParams)               \
+  X(PQsendPrepare)                   \
+  X(PQsendQueryPrepared)             \
   X(PQisBusy)                        \
   X(PQsocket)                        \
   X(PQconsumeInput)                  \

@@ -109,12 +109,37 @@ Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
   for (const auto& p : params) {
     values.push_back(p ? p->c_str() : nullptr);
   }
+  // Statements with parameters are the hot ones (acquire, renew, release): each is prepared once
+  // per connection, so the server parses and plans it once, not at every call.
   const std::string text(sql);
-  if (pq_->PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
-                             values.data(), nullptr, nullptr, 0) == 0) {
+  if (!params.empty()) {
+    auto it = prepared_.find(text);
+    if (it == prepared_.end()) {
+      const std::string name = "heartlock_" + std::to_string(prepared_.size());
+      if (pq_->PQsendPrepare(conn_, name.c_str(), text.c_str(), static_cast<int>(params.size()),
+                             nullptr) == 0) {
+        failed_before_running_ = true;
+        return std::unexpected(connection_error("cannot send"));
+      }
+      if (auto done = finish(); !done) {
+        return done;
+      }
+      it = prepared_.emplace(text, name).first;
+    }
+    if (pq_->PQsendQueryPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()),
+                                 values.data(), nullptr, nullptr, 0) == 0) {
+      failed_before_running_ = true;
+      return std::unexpected(connection_error("cannot send"));
+    }
+  } else if (pq_->PQsendQueryParams(conn_, text.c_str(), 0, nullptr, nullptr, nullptr, nullptr,
+                                    0) == 0) {
     failed_before_running_ = true;
     return std::unexpected(connection_error("cannot send"));
   }
+  return finish();
+}
+
+Result<std::vector<PgRow>> PgConnection::finish() {
   const auto deadline = Clock::now() + timeout_;
   while (pq_->PQisBusy(conn_) != 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());

@@ -7,6 +7,7 @@
 #define HEARTLOCK_POSTGRES_PG_CONNECTION_H_
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,8 @@ class PgConnection {
  private:
   PgConnection() = default;
   Error connection_error(const std::string& what);
+  // Waits (up to the timeout) for the statement sent and collects its rows.
+  Result<std::vector<PgRow>> finish();
 
   const LibpqApi* pq_ = nullptr;
   pg_conn* conn_ = nullptr;
@@ -58,6 +61,7 @@ class PgConnection {
   std::string where_;
   bool broken_ = false;
   bool failed_before_running_ = false;
+  std::map<std::string, std::string, std::less<>> prepared_;  // statement text -> name
 };
 
 // A PostgreSQL array literal of text values ({"a","b\"c"}), for unnest($1::text[]).
