@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
+#include <mutex>
 
 #include "../core/process_identity.h"
 #include "../core/slots.h"
@@ -52,20 +54,85 @@ std::string padded(long long epoch) {
   return buf;
 }
 
-// A lease on etcd: keepalive to renew; revoke to release (the key goes with it).
+}  // namespace
+
+// Granted leases with no key attached, by ttl in seconds, each with the time it was last granted
+// or kept alive (the start of that request): young enough, one is as good as a fresh grant.
+class LeaseSpares {
+ public:
+  struct Spare {
+    long long id = 0;
+    BootTime refreshed{};
+  };
+  void put(long long ttl_s, Spare spare) {
+    std::lock_guard lock(mu_);
+    auto& slot = spares_[ttl_s];
+    if (slot.id != 0) {
+      stale_.push_back(slot.id);
+    }
+    slot = spare;
+  }
+  // A spare refreshed less than a third of its ttl ago, or nullopt.
+  std::optional<Spare> take(long long ttl_s, BootTime now) {
+    std::lock_guard lock(mu_);
+    auto it = spares_.find(ttl_s);
+    if (it == spares_.end() || it->second.id == 0) {
+      return std::nullopt;
+    }
+    Spare s = it->second;
+    spares_.erase(it);
+    if (now - s.refreshed >= std::chrono::milliseconds(ttl_s * 1000 / 3)) {
+      stale_.push_back(s.id);
+      return std::nullopt;
+    }
+    return s;
+  }
+  // Leases to revoke (replaced or too old; all of them when `all`).
+  std::vector<long long> drain(bool all) {
+    std::lock_guard lock(mu_);
+    std::vector<long long> out;
+    out.swap(stale_);
+    if (all) {
+      for (auto& [ttl, s] : spares_) {
+        out.push_back(s.id);
+      }
+      spares_.clear();
+    }
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<long long, Spare> spares_;
+  std::vector<long long> stale_;
+};
+
+namespace {
+
+// A lease on etcd: keepalive to renew; release deletes the key, fenced, and hands the lease back
+// as a spare (or, with min_hold, moves the key to a lease of that length).
 class EtcdLease final : public BackendLease {
  public:
-  EtcdLease(std::shared_ptr<EtcdClient> client, std::string key, long long lease,
-            std::uint64_t token)
-      : client_(std::move(client)), key_(std::move(key)), lease_(lease), token_(token) {}
+  EtcdLease(std::shared_ptr<EtcdClient> client, std::shared_ptr<LeaseSpares> spares,
+            std::string key, long long lease, long long ttl_s, std::uint64_t token,
+            BootTime refreshed)
+      : client_(std::move(client)),
+        spares_(std::move(spares)),
+        key_(std::move(key)),
+        lease_(lease),
+        ttl_s_(ttl_s),
+        token_(token),
+        refreshed_(refreshed) {}
 
   Result<std::optional<LostReason>> renew(BootTime) override {
+    const BootTime start = boot_now();
     auto r = client_->call("lease/keepalive", {{"ID", std::to_string(lease_)}});
     if (!r) {
       return std::unexpected(r.error());
     }
     const json& result = r->contains("result") ? (*r)["result"] : *r;
     if (json_int(result, "TTL") > 0) {
+      refreshed_ = start;
       return std::optional<LostReason>();
     }
     return std::optional<LostReason>(why_lost());
@@ -104,13 +171,36 @@ class EtcdLease final : public BackendLease {
         }
       }
     }
-    auto r = client_->call("lease/revoke", {{"ID", std::to_string(lease_)}});
-    if (!r) {
-      if (r.error().code == Errc::invalid_argument) {  // "requested lease not found"
-        return std::optional<LostReason>(why_lost());
+    if (hold.count() > 0) {
+      auto r = client_->call("lease/revoke", {{"ID", std::to_string(lease_)}});
+      if (!r) {
+        if (r.error().code == Errc::invalid_argument) {  // "requested lease not found"
+          return std::optional<LostReason>(why_lost());
+        }
+        return std::unexpected(r.error());
       }
+      return std::optional<LostReason>();
+    }
+    // Delete the key only if it is still this lease's; keep the lease for the next acquire.
+    json txn = {{"compare",
+                 {{{"key", base64_encode(key_)},
+                   {"result", "EQUAL"},
+                   {"target", "CREATE"},
+                   {"create_revision", std::to_string(token_)}},
+                  {{"key", base64_encode(key_)},
+                   {"result", "EQUAL"},
+                   {"target", "LEASE"},
+                   {"lease", std::to_string(lease_)}}}},
+                {"success", {{{"request_delete_range", {{"key", base64_encode(key_)}}}}}}};
+    auto r = client_->call("kv/txn", txn);
+    if (!r) {
       return std::unexpected(r.error());
     }
+    if (!r->value("succeeded", false)) {
+      (void)client_->call("lease/revoke", {{"ID", std::to_string(lease_)}});
+      return std::optional<LostReason>(why_lost());
+    }
+    spares_->put(ttl_s_, {lease_, refreshed_});
     return std::optional<LostReason>();
   }
 
@@ -126,9 +216,12 @@ class EtcdLease final : public BackendLease {
   }
 
   std::shared_ptr<EtcdClient> client_;
+  std::shared_ptr<LeaseSpares> spares_;
   const std::string key_;
   const long long lease_;
+  const long long ttl_s_;
   const std::uint64_t token_;
+  BootTime refreshed_;  // start of the last grant or keepalive that succeeded
 };
 
 }  // namespace
@@ -147,18 +240,35 @@ Result<std::unique_ptr<Store>> open_etcd_store(std::string_view url, StoreOption
 EtcdStore::EtcdStore(EtcdUrl url, StoreOptions options)
     : LeasingStore(std::move(options)),
       prefix_(url.prefix),
-      client_(std::make_shared<EtcdClient>(std::move(url))) {}
+      client_(std::make_shared<EtcdClient>(std::move(url))),
+      spares_(std::make_shared<LeaseSpares>()) {}
 
-EtcdStore::~EtcdStore() { stop_keepalive(); }
+EtcdStore::~EtcdStore() {
+  stop_keepalive();
+  for (long long id : spares_->drain(true)) {
+    (void)client_->call("lease/revoke", {{"ID", std::to_string(id)}});
+  }
+}
 
 Result<std::pair<Attempt, long long>> EtcdStore::try_once(const ClaimRequest& request) {
   const auto& o = request.options;
-  auto granted = client_->call("lease/grant", {{"TTL", ttl_seconds(o.ttl)}});
-  if (!granted) {
-    return std::unexpected(granted.error());
+  const long long ttl_s = ttl_seconds(o.ttl);
+  for (long long id : spares_->drain(false)) {
+    (void)client_->call("lease/revoke", {{"ID", std::to_string(id)}});
   }
-  const long long lease = json_int(*granted, "ID");
-  const BootTime start = boot_now();
+  long long lease = 0;
+  BootTime start = boot_now();
+  auto spare = spares_->take(ttl_s, start);
+  if (spare) {
+    lease = spare->id;
+    start = spare->refreshed;  // the lease runs from then: count the ttl from then
+  } else {
+    auto granted = client_->call("lease/grant", {{"TTL", ttl_s}});
+    if (!granted) {
+      return std::unexpected(granted.error());
+    }
+    lease = json_int(*granted, "ID");
+  }
   ProcessIdentity self = self_identity();
   json record = {
       {"owner", request.owner},
@@ -190,21 +300,26 @@ Result<std::pair<Attempt, long long>> EtcdStore::try_once(const ClaimRequest& re
   auto r = client_->call("kv/txn", txn);
   if (!r) {
     (void)client_->call("lease/revoke", {{"ID", std::to_string(lease)}});
+    if (spare && r.error().message.find("lease not found") != std::string::npos) {
+      // A spare that expired after all (a paused process): once more with a fresh lease.
+      return try_once(request);
+    }
     return std::unexpected(r.error());
   }
   const long long revision = json_int((*r)["header"], "revision");
   if (r->value("succeeded", false)) {
     // The put's revision is the key's create revision: the fencing token.
-    return std::pair{Attempt(Claim{
-                         .lease = std::make_unique<EtcdLease>(client_, key, lease,
-                                                              static_cast<std::uint64_t>(revision)),
-                         .token = static_cast<std::uint64_t>(revision),
-                         .location = location(request.name),
-                         .acquired_at = start,
-                     }),
-                     revision};
+    return std::pair{
+        Attempt(Claim{
+            .lease = std::make_unique<EtcdLease>(client_, spares_, key, lease, ttl_s,
+                                                 static_cast<std::uint64_t>(revision), start),
+            .token = static_cast<std::uint64_t>(revision),
+            .location = location(request.name),
+            .acquired_at = start,
+        }),
+        revision};
   }
-  (void)client_->call("lease/revoke", {{"ID", std::to_string(lease)}});
+  spares_->put(ttl_s, {lease, start});  // unused: kept for the next try
   json kv;
   if (r->contains("responses")) {
     const json& range = (*r)["responses"][0]["response_range"];

@@ -11,6 +11,12 @@
 // which deletes the key with it -- only ours, since the lease is. A holder that stops renewing
 // (crashed, deadlocked, partitioned) loses its key when the lease expires, and learns it at its
 // next keepalive. Waiters watch the key instead of polling.
+//
+// Round trips: a lease outlives the lock it was granted for. A release deletes the key (fenced by
+// its create revision and lease) and keeps the still-young lease as a spare; the next acquire
+// with the same ttl uses it, so acquire and release are one request each, like a bare Txn. A busy
+// attempt keeps its lease the same way. Spares nobody takes expire by themselves (no key is
+// attached) and are revoked when the store closes.
 #ifndef HEARTLOCK_ETCD_ETCD_STORE_H_
 #define HEARTLOCK_ETCD_ETCD_STORE_H_
 
@@ -24,6 +30,8 @@ namespace heartlock::detail {
 
 // Errc::invalid_argument for a bad URL; connects lazily.
 Result<std::unique_ptr<Store>> open_etcd_store(std::string_view url, StoreOptions options);
+
+class LeaseSpares;
 
 class EtcdStore final : public LeasingStore {
  public:
@@ -52,6 +60,7 @@ class EtcdStore final : public LeasingStore {
 
   const std::string prefix_;
   std::shared_ptr<EtcdClient> client_;
+  std::shared_ptr<LeaseSpares> spares_;
 };
 
 }  // namespace heartlock::detail
