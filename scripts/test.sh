@@ -4,7 +4,7 @@
 # HEARTLOCK_TEST_PRESETS="dev" limits it (e.g. for a quick local run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh servers  # redis-server for the tests, started by the tests themselves
+scripts/install-deps.sh servers  # redis-server, PostgreSQL, etcd: the tests start their own
 
 jobs=$(nproc)
 presets=${HEARTLOCK_TEST_PRESETS:-"dev asan tsan"}
