@@ -17,7 +17,7 @@ std::string age(const std::optional<std::chrono::milliseconds>& d) {
 void print_table(const std::vector<LockInfo>& locks) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back(
-      {"NAME", "STATE", "TOKEN", "HOLDER", "HELD FOR", "HEARTBEAT", "COMMAND", "LOCK FILE"});
+      {"NAME", "STATE", "TOKEN", "HOLDER", "HELD FOR", "HEARTBEAT", "COMMAND", "LOCATION"});
   for (const auto& info : locks) {
     std::string token = "-";
     std::string holder = "-";
