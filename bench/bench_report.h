@@ -3,11 +3,17 @@
 #ifndef HEARTLOCK_BENCH_BENCH_REPORT_H_
 #define HEARTLOCK_BENCH_BENCH_REPORT_H_
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <benchmark/benchmark.h>
+
+#include "heartlock/heartlock.h"
 
 namespace heartlock::bench {
 
@@ -28,6 +34,37 @@ class Collector : public benchmark::ConsoleReporter {
  private:
   std::map<std::string, double> times_;
 };
+
+// Median time in ms from release() to a waiter (blocked in acquire() on another store of `url`)
+// holding the lock, over `rounds`. `settle`: how long the waiter gets to start waiting (its
+// subscription, LISTEN or watch); not measured.
+inline double handoff_ms(const std::string& url, int rounds, std::chrono::milliseconds settle) {
+  using Clock = std::chrono::steady_clock;
+  std::vector<double> samples;
+  auto holder_store = Store::open(url);
+  auto waiter_store = Store::open(url);
+  if (!holder_store || !waiter_store) {
+    return -1;
+  }
+  for (int i = 0; i < rounds; ++i) {
+    auto held = (*holder_store)->try_acquire("handoff", {});
+    if (!held || !held->acquired()) {
+      return -1;
+    }
+    std::atomic<long> acquired_at{0};
+    std::thread waiter([&] {
+      auto got = (*waiter_store)->acquire("handoff", {}, std::chrono::seconds(30));
+      acquired_at = Clock::now().time_since_epoch().count();
+    });
+    std::this_thread::sleep_for(settle);
+    long t0 = Clock::now().time_since_epoch().count();
+    (void)held->lease().release();
+    waiter.join();
+    samples.push_back(static_cast<double>(acquired_at - t0) / 1e6);
+  }
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
 
 }  // namespace heartlock::bench
 

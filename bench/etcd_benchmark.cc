@@ -77,27 +77,6 @@ void BM_HeartlockEtcdAcquireRelease(benchmark::State& state) {
 }
 BENCHMARK(BM_HeartlockEtcdAcquireRelease)->Unit(benchmark::kMicrosecond);
 
-double handoff_ms(int rounds) {
-  std::vector<double> samples;
-  auto holder_store = heartlock::Store::open(url());
-  auto waiter_store = heartlock::Store::open(url());
-  for (int i = 0; i < rounds; ++i) {
-    auto held = (*holder_store)->try_acquire("handoff", {});
-    std::atomic<long> acquired_at{0};
-    std::thread waiter([&] {
-      auto got = (*waiter_store)->acquire("handoff", {}, 30s);
-      acquired_at = Clock::now().time_since_epoch().count();
-    });
-    std::this_thread::sleep_for(50ms);  // let the waiter start watching; not measured
-    long t0 = Clock::now().time_since_epoch().count();
-    (void)held->lease().release();
-    waiter.join();
-    samples.push_back(static_cast<double>(acquired_at - t0) / 1e6);
-  }
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,7 +86,7 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks(&collector);
   double raw = collector.time("BM_RawEtcdTxnDelete");
   double ours = collector.time("BM_HeartlockEtcdAcquireRelease");
-  double handoff = handoff_ms(25);
+  double handoff = heartlock::bench::handoff_ms(url(), 25, 50ms);
   std::printf("\nfloor: raw Txn + DeleteRange %.1f us; heartlock %.1f us\n\n", raw, ours);
   std::printf("%-58s %9.3f x   target <= 1.3x  %s\n", "etcd acquire+release / raw Txn floor",
               ours / raw, ours / raw <= 1.3 ? "ok" : "MISSED");

@@ -76,28 +76,6 @@ void BM_HeartlockPostgresAdvisory(benchmark::State& state) {
 }
 BENCHMARK(BM_HeartlockPostgresAdvisory)->Unit(benchmark::kMicrosecond);
 
-// Median time from release() to a waiter (blocked in acquire(), another store) holding the lock.
-double handoff_ms(const std::string& store_url, int rounds) {
-  std::vector<double> samples;
-  auto holder_store = heartlock::Store::open(store_url);
-  auto waiter_store = heartlock::Store::open(store_url);
-  for (int i = 0; i < rounds; ++i) {
-    auto held = (*holder_store)->try_acquire("handoff", {});
-    std::atomic<long> acquired_at{0};
-    std::thread waiter([&] {
-      auto got = (*waiter_store)->acquire("handoff", {}, 30s);
-      acquired_at = Clock::now().time_since_epoch().count();
-    });
-    std::this_thread::sleep_for(50ms);  // let the waiter LISTEN and block; not measured
-    long t0 = Clock::now().time_since_epoch().count();
-    (void)held->lease().release();
-    waiter.join();
-    samples.push_back(static_cast<double>(acquired_at - t0) / 1e6);
-  }
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -108,7 +86,7 @@ int main(int argc, char** argv) {
   double lease = collector.time("BM_HeartlockPostgresLease");
   double advisory = collector.time("BM_HeartlockPostgresAdvisory");
   const std::string sep = url().find('?') == std::string::npos ? "?" : "&";
-  double handoff = handoff_ms(url() + sep + "table=bench_handoff", 25);
+  double handoff = heartlock::bench::handoff_ms(url() + sep + "table=bench_handoff", 25, 50ms);
   std::printf(
       "\nfloor: raw libpq try_advisory_lock + unlock %.1f us; lease mode %.1f us; "
       "advisory mode %.1f us\n\n",

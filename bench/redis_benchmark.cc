@@ -65,28 +65,6 @@ void BM_HeartlockRedisAcquireRelease(benchmark::State& state) {
 }
 BENCHMARK(BM_HeartlockRedisAcquireRelease)->Unit(benchmark::kMicrosecond);
 
-// Median time from release() to a waiter (blocked in acquire(), another store) holding the lock.
-double handoff_ms(int rounds) {
-  std::vector<double> samples;
-  auto holder_store = heartlock::Store::open(url());
-  auto waiter_store = heartlock::Store::open(url());
-  for (int i = 0; i < rounds; ++i) {
-    auto held = (*holder_store)->try_acquire("handoff", {});
-    std::atomic<long> acquired_at{0};
-    std::thread waiter([&] {
-      auto got = (*waiter_store)->acquire("handoff", {}, 30s);
-      acquired_at = Clock::now().time_since_epoch().count();
-    });
-    std::this_thread::sleep_for(30ms);  // let the waiter subscribe and block; not measured
-    long t0 = Clock::now().time_since_epoch().count();
-    (void)held->lease().release();
-    waiter.join();
-    samples.push_back(static_cast<double>(acquired_at - t0) / 1e6);
-  }
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
-}
-
 // Holds `count` leases with a 3 s ttl (keepalive tick 1 s) and measures this process's CPU time
 // and the server's EVALSHA calls over `seconds`: renewals are pipelined, one round trip a tick.
 std::pair<double, double> many_leases(int count, int seconds) {
@@ -133,7 +111,7 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks(&collector);
   double raw = collector.time("BM_RawHiredisSetNxEvalsha");
   double ours = collector.time("BM_HeartlockRedisAcquireRelease");
-  double handoff = handoff_ms(25);
+  double handoff = heartlock::bench::handoff_ms(url(), 25, 30ms);
   auto [core_share, renewals] = many_leases(10000, 6);
   std::printf("\nfloor: raw hiredis SET NX PX + EVALSHA %.1f us; heartlock %.1f us\n\n", raw, ours);
   std::printf("%-58s %9.3f x   target <= 1.15x  %s\n", "redis acquire+release / raw hiredis floor",

@@ -5,9 +5,9 @@
 #include <charconv>
 #include <cstdlib>
 
-#include <openssl/evp.h>
-
 #include "heartlock/duration.h"
+
+#include "../src/core/sha256.h"
 
 extern char** environ;
 
@@ -117,19 +117,6 @@ Result<bool> yes_no(const CronlockVars& vars, std::string_view name) {
 std::string text_of(const CronlockVars& vars, std::string_view name, std::string fallback) {
   auto it = vars.find(name);
   return it == vars.end() || it->second.empty() ? fallback : it->second;
-}
-
-std::string md5_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
-  return out;
 }
 
 // For URLs: everything but unreserved characters %-encoded.
@@ -385,13 +372,13 @@ std::string cronlock_name(const std::vector<std::string>& args, const CronlockCo
     return config.key;
   }
   if (style == KeyStyle::cronlock) {
-    return md5_hex(bash_echo(args));
+    return detail::md5_hex(bash_echo(args));
   }
   std::string joined;
   for (std::size_t i = 0; i < args.size(); ++i) {
     joined += (i > 0 ? " " : "") + args[i];
   }
-  return md5_hex(joined);
+  return detail::md5_hex(joined);
 }
 
 std::string cronlock_url(const CronlockConfig& c) {

@@ -6,12 +6,14 @@
 
 namespace heartlock::detail {
 
-std::string sha256_hex(std::string_view data) {
+namespace {
+
+std::string hex_digest(std::string_view data, const EVP_MD* type) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int len = 0;
   // EVP_Digest is the one-shot interface; it fails only on allocation failure.
-  if (EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
-    return std::string(64, '0');
+  if (EVP_Digest(data.data(), data.size(), md.data(), &len, type, nullptr) != 1) {
+    return std::string(static_cast<std::size_t>(EVP_MD_get_size(type)) * 2, '0');
   }
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -22,5 +24,11 @@ std::string sha256_hex(std::string_view data) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data) { return hex_digest(data, EVP_sha256()); }
+std::string sha1_hex(std::string_view data) { return hex_digest(data, EVP_sha1()); }
+std::string md5_hex(std::string_view data) { return hex_digest(data, EVP_md5()); }
 
 }  // namespace heartlock::detail

@@ -8,7 +8,11 @@
 namespace heartlock::detail {
 
 // Lower-case hex SHA-256 of `data` (64 characters).
+// Hex digests (lower case). SHA-256 names long lock files and advisory keys; SHA-1 is what Redis
+// calls a script by (EVALSHA); MD5 is how cronlock names its keys.
 std::string sha256_hex(std::string_view data);
+std::string sha1_hex(std::string_view data);
+std::string md5_hex(std::string_view data);
 
 }  // namespace heartlock::detail
 

@@ -4,39 +4,9 @@
 
 #include "heartlock/duration.h"
 
+#include "../core/url_parts.h"
+
 namespace heartlock::detail {
-namespace {
-
-Result<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size()) {
-      return fail(Errc::invalid_argument, "bad %-escape in the etcd URL");
-    }
-    unsigned v = 0;
-    for (int k = 1; k <= 2; ++k) {
-      char c = s[i + static_cast<std::size_t>(k)];
-      int d = c >= '0' && c <= '9'   ? c - '0'
-              : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                     : -1;
-      if (d < 0) {
-        return fail(Errc::invalid_argument, "bad %-escape in the etcd URL");
-      }
-      v = v * 16 + static_cast<unsigned>(d);
-    }
-    out.push_back(static_cast<char>(v));
-    i += 2;
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string EtcdUrl::redacted() const {
   std::string out = tls ? "etcds://" : "etcd://";
   if (!user.empty()) {
@@ -77,9 +47,10 @@ Result<EtcdUrl> parse_etcd_url(std::string_view url) {
     std::string_view userinfo = rest.substr(0, at);
     rest = rest.substr(at + 1);
     auto colon = userinfo.find(':');
-    auto user = percent_decode(userinfo.substr(0, colon));
-    auto password = percent_decode(colon == std::string_view::npos ? std::string_view()
-                                                                   : userinfo.substr(colon + 1));
+    auto user = percent_decode(userinfo.substr(0, colon), "user name");
+    auto password = percent_decode(
+        colon == std::string_view::npos ? std::string_view() : userinfo.substr(colon + 1),
+        "password");
     if (!user || !password) {
       return std::unexpected(!user ? user.error() : password.error());
     }
@@ -106,13 +77,8 @@ Result<EtcdUrl> parse_etcd_url(std::string_view url) {
   if (out.endpoints.empty()) {
     return fail(Errc::invalid_argument, "etcd URL names no endpoint");
   }
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    auto eq = pair.find('=');
-    std::string_view name = pair.substr(0, eq);
-    auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+  for (auto [name, raw] : query_pairs(query)) {
+    auto value = percent_decode(raw, name);
     if (!value) {
       return std::unexpected(value.error());
     }

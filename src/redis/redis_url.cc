@@ -5,43 +5,10 @@
 
 #include "heartlock/duration.h"
 
+#include "../core/url_parts.h"
+
 namespace heartlock::detail {
 namespace {
-
-int hex(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
-// Percent-decoding of URL parts (user names and passwords may hold '@' or ':').
-Result<std::string> decode(std::string_view s, std::string_view what) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%') {
-      if (i + 2 >= s.size()) {
-        return fail(Errc::invalid_argument, "bad %-escape in the " + std::string(what));
-      }
-      int hi = hex(s[i + 1]);
-      int lo = hex(s[i + 2]);
-      if (hi < 0 || lo < 0) {
-        return fail(Errc::invalid_argument, "bad %-escape in the " + std::string(what));
-      }
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
 
 Result<RedisEndpoint> parse_endpoint(std::string_view text, int default_port) {
   RedisEndpoint e;
@@ -138,8 +105,8 @@ Result<RedisUrl> parse_redis_url(std::string_view url) {
       user = userinfo.substr(0, colon);
       password = userinfo.substr(colon + 1);
     }
-    auto u = decode(user, "user name");
-    auto p = decode(password, "password");
+    auto u = percent_decode(user, "user name");
+    auto p = percent_decode(password, "password");
     if (!u || !p) {
       return std::unexpected(!u ? u.error() : p.error());
     }
@@ -165,7 +132,7 @@ Result<RedisUrl> parse_redis_url(std::string_view url) {
   }
   if (sentinel) {
     auto slash = path.find('/');
-    auto master = decode(path.substr(0, slash), "master name");
+    auto master = percent_decode(path.substr(0, slash), "master name");
     if (!master) {
       return std::unexpected(master.error());
     }
@@ -183,13 +150,8 @@ Result<RedisUrl> parse_redis_url(std::string_view url) {
       return fail(Errc::invalid_argument, "bad redis database number '" + std::string(path) + "'");
     }
   }
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    auto eq = pair.find('=');
-    std::string_view name = pair.substr(0, eq);
-    auto value = decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), name);
+  for (auto [name, raw] : query_pairs(query)) {
+    auto value = percent_decode(raw, name);
     if (!value) {
       return std::unexpected(value.error());
     }

@@ -1,6 +1,6 @@
 #include "scripts.h"
 
-#include <openssl/evp.h>
+#include "../core/sha256.h"
 
 namespace heartlock::detail {
 namespace {
@@ -183,19 +183,6 @@ return {0, redis.call('GET', KEYS[1]) or ''}
 #undef HEARTLOCK_LUA_CRONLOCK_MINE
 #undef HEARTLOCK_LUA_CRONLOCK_HOLDER
 #undef HEARTLOCK_LUA_NOW
-
-std::string sha1_hex(std::string_view text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha1(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
-  return out;
-}
 
 const RedisScript& make(std::string_view source) {
   // Leaked on purpose: scripts live for the whole process.

@@ -27,18 +27,9 @@ using testing::IsAcquired;
 using testing::IsBusy;
 using testing::IsOk;
 
-std::unique_ptr<Store> open(const std::string& url) {
-  auto store = Store::open(url);
-  if (!store) {
-    ADD_FAILURE() << store.error().message;
-    return nullptr;
-  }
-  return std::move(*store);
-}
-
 TEST(EtcdFaultTest, ALeaseSurvivesAQuickRestartOfTheServer) {
   testing::EtcdServer server;
-  auto store = open(server.url());
+  auto store = testing::open_store(server.url());
   auto held = store->try_acquire("job", {.ttl = 6s});
   ASSERT_THAT(held, IsAcquired());
   server.kill();
@@ -46,7 +37,7 @@ TEST(EtcdFaultTest, ALeaseSurvivesAQuickRestartOfTheServer) {
   // etcd gives every lease its full ttl again when a leader is elected after the restart.
   ASSERT_TRUE(eventually([&] { return held->lease().renew().has_value(); }, 10s));
   EXPECT_FALSE(held->lease().lost());
-  auto other = open(server.url());
+  auto other = testing::open_store(server.url());
   auto busy = other->try_acquire("job", {});
   ASSERT_THAT(busy, IsBusy());
   EXPECT_EQ(busy->holder().holder->token, held->lease().token());
@@ -58,7 +49,7 @@ TEST(EtcdFaultTest, ALeaseSurvivesAQuickRestartOfTheServer) {
 
 TEST(EtcdFaultTest, ServerGoneLongerThanTheTtlMeansLost) {
   testing::EtcdServer server;
-  auto store = open(server.url() + "?timeout=500ms");
+  auto store = testing::open_store(server.url() + "?timeout=500ms");
   auto held = store->try_acquire("job", {.ttl = 2s});
   ASSERT_THAT(held, IsAcquired());
   server.kill();
@@ -91,7 +82,7 @@ TEST(EtcdFaultTest, CliStopsTheCommandWhenTheServerDies) {
 
 TEST(EtcdFaultTest, UnreachableIsUnavailable) {
   int port = testing::free_port();
-  auto store = open("etcd://127.0.0.1:" + std::to_string(port) + "?timeout=500ms");
+  auto store = testing::open_store("etcd://127.0.0.1:" + std::to_string(port) + "?timeout=500ms");
   EXPECT_THAT(store->try_acquire("job", {}), HasErrc(Errc::unavailable));
   EXPECT_THAT(Store::open("etcd://h/path"), HasErrc(Errc::invalid_argument));
   EXPECT_THAT(Store::open("etcd://h?bogus=1"), HasErrc(Errc::invalid_argument));
@@ -109,16 +100,18 @@ TEST(EtcdFaultTest, UserAndPassword) {
   ASSERT_THAT(client.call("auth/enable", nlohmann::json::object()), IsOk());
 
   const std::string host = "127.0.0.1:" + std::to_string(server.port());
-  auto good = open("etcd://root:s3cret-root@" + host);
+  auto good = testing::open_store("etcd://root:s3cret-root@" + host);
   auto got = good->try_acquire("job", {});
   ASSERT_THAT(got, IsAcquired());
   EXPECT_EQ(good->url().find("s3cret"), std::string::npos);
-  EXPECT_THAT(open("etcd://root:s3cret-root@" + host)->try_acquire("job", {}), IsBusy());
+  EXPECT_THAT(testing::open_store("etcd://root:s3cret-root@" + host)->try_acquire("job", {}),
+              IsBusy());
 
-  auto wrong = open("etcd://root:not-it@" + host)->try_acquire("job", {});
+  auto wrong = testing::open_store("etcd://root:not-it@" + host)->try_acquire("job", {});
   ASSERT_THAT(wrong, HasErrc(Errc::permission_denied));
   EXPECT_EQ(wrong.error().message.find("not-it"), std::string::npos);
-  EXPECT_THAT(open("etcd://" + host)->try_acquire("job", {}), HasErrc(Errc::permission_denied));
+  EXPECT_THAT(testing::open_store("etcd://" + host)->try_acquire("job", {}),
+              HasErrc(Errc::permission_denied));
   auto cli = testing::run_command(
       {testing::heartlock_binary(), "-b", "etcd://root:not-it@" + host, "run", "--", "true"});
   EXPECT_EQ(cli.exit_code, 69);
@@ -133,10 +126,11 @@ TEST(EtcdFaultTest, TlsWithTheRightCaAndAClearErrorWithTheWrongOne) {
   testing::make_test_certificates(other, "other-ca");
   testing::EtcdServer server(
       {"--cert-file", certs.file("server.pem"), "--key-file", certs.file("server.key")}, true);
-  auto store = open(server.url() + "?cacert=" + certs.file("ca.pem"));
+  auto store = testing::open_store(server.url() + "?cacert=" + certs.file("ca.pem"));
   ASSERT_TRUE(eventually([&] { return store->inspect("x").has_value(); }, 20s));
   EXPECT_THAT(store->try_acquire("job", {}), IsAcquired());
-  auto wrong = open(server.url() + "?cacert=" + other.file("other-ca.pem"))->try_acquire("job", {});
+  auto wrong = testing::open_store(server.url() + "?cacert=" + other.file("other-ca.pem"))
+                   ->try_acquire("job", {});
   ASSERT_THAT(wrong, HasErrc(Errc::permission_denied));
   EXPECT_NE(wrong.error().message.find("did not verify"), std::string::npos)
       << wrong.error().message;

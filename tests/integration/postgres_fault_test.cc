@@ -25,22 +25,13 @@ using testing::IsAcquired;
 using testing::IsBusy;
 using testing::IsOk;
 
-std::unique_ptr<Store> open(const std::string& url) {
-  auto store = Store::open(url);
-  if (!store) {
-    ADD_FAILURE() << store.error().message;
-    return nullptr;
-  }
-  return std::move(*store);
-}
-
 const char* kTerminateHeartlockSessions =
     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
     "WHERE application_name = 'heartlock' AND pid <> pg_backend_pid()";
 
 TEST(PostgresFaultTest, ALeaseOutlivesItsConnectionAndARestart) {
   testing::PostgresServer server;
-  auto store = open(server.url());
+  auto store = testing::open_store(server.url());
   auto held = store->try_acquire("job", {.ttl = 3s});
   ASSERT_THAT(held, IsAcquired());
   // The lease is the row, not the session: the holder reconnects and renews.
@@ -49,7 +40,7 @@ TEST(PostgresFaultTest, ALeaseOutlivesItsConnectionAndARestart) {
   server.stop();
   server.start();
   EXPECT_THAT(held->lease().renew(), IsOk());
-  auto other = open(server.url());
+  auto other = testing::open_store(server.url());
   auto busy = other->try_acquire("job", {});
   ASSERT_THAT(busy, IsBusy());
   EXPECT_EQ(busy->holder().holder->token, held->lease().token());
@@ -62,7 +53,7 @@ TEST(PostgresFaultTest, ALeaseOutlivesItsConnectionAndARestart) {
 
 TEST(PostgresFaultTest, ServerGoneLongerThanTheTtlMeansLost) {
   testing::PostgresServer server;
-  auto store = open(server.url("timeout=500ms"));
+  auto store = testing::open_store(server.url("timeout=500ms"));
   auto held = store->try_acquire("job", {.ttl = 900ms});
   ASSERT_THAT(held, IsAcquired());
   server.stop();
@@ -100,7 +91,7 @@ TEST(PostgresFaultTest, WrongPasswordIsPermissionDeniedAndNeverPrinted) {
   std::string url =
       "postgres://heartlock:not-the-password@127.0.0.1:" + std::to_string(server.port()) +
       "/postgres";
-  auto store = open(url);
+  auto store = testing::open_store(url);
   auto got = store->try_acquire("job", {});
   ASSERT_THAT(got, HasErrc(Errc::permission_denied));
   EXPECT_EQ(got.error().message.find("not-the-password"), std::string::npos);
@@ -113,7 +104,8 @@ TEST(PostgresFaultTest, WrongPasswordIsPermissionDeniedAndNeverPrinted) {
 
 TEST(PostgresFaultTest, UnreachableServerIsUnavailable) {
   int port = testing::free_port();
-  auto store = open("postgres://heartlock@127.0.0.1:" + std::to_string(port) + "/postgres");
+  auto store =
+      testing::open_store("postgres://heartlock@127.0.0.1:" + std::to_string(port) + "/postgres");
   EXPECT_THAT(store->try_acquire("job", {}), HasErrc(Errc::unavailable));
 }
 
@@ -129,7 +121,7 @@ TEST(PostgresFaultTest, BadUrlsAreClearErrors) {
 TEST(PostgresFaultTest, TheClientsClockChangesNothing) {
   auto& server = testing::shared_postgres();
   const std::string url = server.url("table=clock_test");
-  auto store = open(url);
+  auto store = testing::open_store(url);
   auto held = store->try_acquire("job", {.ttl = 2s});
   ASSERT_THAT(held, IsAcquired());
   for (const char* offset : {"+2h", "-2h"}) {
@@ -163,7 +155,7 @@ TEST(PostgresFaultTest, TheClientsClockChangesNothing) {
 TEST(PostgresFaultTest, AdvisoryLockDiesWithItsSession) {
   auto& server = testing::shared_postgres();
   const std::string url = server.url("mode=advisory&table=adv_fault");
-  auto store = open(url);
+  auto store = testing::open_store(url);
   auto held = store->try_acquire("job", {.ttl = 30s});
   ASSERT_THAT(held, IsAcquired());
   auto info = store->inspect("job");
@@ -173,7 +165,7 @@ TEST(PostgresFaultTest, AdvisoryLockDiesWithItsSession) {
   server.psql(kTerminateHeartlockSessions);
   EXPECT_THAT(held->lease().renew(), HasErrc(Errc::lost));
   EXPECT_EQ(held->lease().lost_reason(), LostReason::backend_lost);
-  EXPECT_THAT(open(url)->try_acquire("job", {}), IsAcquired());
+  EXPECT_THAT(testing::open_store(url)->try_acquire("job", {}), IsAcquired());
 }
 
 TEST(PostgresFaultTest, AdvisoryCliStopsTheCommandWhenItsSessionIsTerminated) {
@@ -203,7 +195,7 @@ TEST(PostgresFaultTest, AdvisoryKeyIsTheDocumentedOne) {
   // The SQL in pg_advisory_store.h computes the same key as the library: the holder is found in
   // pg_locks under it.
   auto& server = testing::shared_postgres();
-  auto store = open(server.url("mode=advisory&table=adv_key"));
+  auto store = testing::open_store(server.url("mode=advisory&table=adv_key"));
   auto held = store->try_acquire("nightly backup", {});
   ASSERT_THAT(held, IsAcquired());
   auto out = server.psql(

@@ -19,15 +19,6 @@ using testing::IsAcquired;
 using testing::IsBusy;
 using testing::IsOk;
 
-std::unique_ptr<Store> open(const std::string& url) {
-  auto store = Store::open(url);
-  if (!store) {
-    ADD_FAILURE() << store.error().message;
-    return nullptr;
-  }
-  return std::move(*store);
-}
-
 class RedlockTest : public ::testing::Test {
  protected:
   std::string url() const {
@@ -41,13 +32,13 @@ class RedlockTest : public ::testing::Test {
 };
 
 TEST_F(RedlockTest, OneNodeDownStillWorksTwoDownIsUnavailable) {
-  auto store = open(url());
+  auto store = testing::open_store(url());
   auto held = store->try_acquire("job", {.ttl = 600ms});
   ASSERT_THAT(held, IsAcquired());
   nodes_[2].kill();
   std::this_thread::sleep_for(1500ms);  // renewed on the two left, past two ttls
   EXPECT_FALSE(held->lease().lost());
-  auto other = open(url());
+  auto other = testing::open_store(url());
   EXPECT_THAT(other->try_acquire("job", {}), IsBusy());
   auto info = other->inspect("job");
   ASSERT_THAT(info, IsOk());
@@ -59,7 +50,7 @@ TEST_F(RedlockTest, OneNodeDownStillWorksTwoDownIsUnavailable) {
   EXPECT_GT(again->lease().token(), held->lease().token());
 
   nodes_[1].kill();
-  auto down = open(url())->try_acquire("other", {});
+  auto down = testing::open_store(url())->try_acquire("other", {});
   ASSERT_THAT(down, HasErrc(Errc::unavailable));
   EXPECT_NE(down.error().message.find("1 of 3"), std::string::npos) << down.error().message;
   // The lease held on the last node cannot be confirmed by a majority: lost before its ttl.
@@ -74,7 +65,7 @@ TEST_F(RedlockTest, TokensIncreaseWhileNodesRestartEmpty) {
     // again at 0, and the token must still grow.
     nodes_[round % 3].kill();
     nodes_[round % 3].start();
-    auto store = open(url());
+    auto store = testing::open_store(url());
     for (int i = 0; i < 3; ++i) {
       auto got = store->try_acquire("job", {});
       ASSERT_THAT(got, IsAcquired()) << round;
@@ -86,10 +77,10 @@ TEST_F(RedlockTest, TokensIncreaseWhileNodesRestartEmpty) {
 
 TEST_F(RedlockTest, AMinorityHolderDoesNotBlockAMajority) {
   // A lock left on one node only (a crashed acquirer's partial grant) is not a holder.
-  auto single = open("redis://127.0.0.1:" + std::to_string(nodes_[0].port()));
+  auto single = testing::open_store("redis://127.0.0.1:" + std::to_string(nodes_[0].port()));
   auto partial = single->try_acquire("job", {.ttl = 30s});
   ASSERT_THAT(partial, IsAcquired());
-  auto store = open(url());
+  auto store = testing::open_store(url());
   auto info = store->inspect("job");
   ASSERT_THAT(info, IsOk());
   EXPECT_NE(info->detail.find("not a majority"), std::string::npos) << info->detail;
@@ -109,7 +100,7 @@ TEST(RedisSentinelTest, FollowsAFailoverAndKeepsTheLease) {
         return r.out.find("master_link_status:up") != std::string::npos;
       },
       20s));
-  auto store = open(url);
+  auto store = testing::open_store(url);
   auto held = store->try_acquire("job", {.ttl = 3s});
   ASSERT_THAT(held, IsAcquired());
   const std::string sp = std::to_string(sentinel->port());
@@ -134,7 +125,7 @@ TEST(RedisSentinelTest, FollowsAFailoverAndKeepsTheLease) {
   // The holder follows: renewals reach the new master and the lease survives.
   std::this_thread::sleep_for(4s);
   EXPECT_FALSE(held->lease().lost());
-  auto other = open(url);
+  auto other = testing::open_store(url);
   auto busy = other->try_acquire("job", {});
   ASSERT_THAT(busy, IsBusy());
   EXPECT_EQ(busy->holder().holder->token, held->lease().token());

@@ -26,18 +26,9 @@ using testing::IsBusy;
 using testing::IsOk;
 using testing::Signal;
 
-std::unique_ptr<Store> open(const std::string& url) {
-  auto store = Store::open(url);
-  if (!store) {
-    ADD_FAILURE() << store.error().message;
-    return nullptr;
-  }
-  return std::move(*store);
-}
-
 TEST(RedisFaultTest, ServerKilledWhileHoldingMeansLostBeforeTheTtlRunsOut) {
   testing::RedisServer server;
-  auto store = open(server.url());
+  auto store = testing::open_store(server.url());
   std::atomic<int> reason{-1};
   auto got = store->try_acquire(
       "job", {.ttl = 600ms, .on_lost = [&](LostReason r, std::string_view) { reason = int(r); }});
@@ -53,7 +44,7 @@ TEST(RedisFaultTest, UnreachableServerIsUnavailableNotBusy) {
   testing::RedisServer server;
   std::string url = server.url();
   server.kill();
-  auto store = open(url);
+  auto store = testing::open_store(url);
   EXPECT_THAT(store->try_acquire("job", {}), HasErrc(Errc::unavailable));
   EXPECT_THAT(store->inspect("job"), HasErrc(Errc::unavailable));
 }
@@ -61,12 +52,12 @@ TEST(RedisFaultTest, UnreachableServerIsUnavailableNotBusy) {
 TEST(RedisFaultTest, WrongPasswordIsPermissionDeniedAndNeverPrinted) {
   testing::RedisServer server({"--requirepass", "right-one"});
   auto url = server.url();
-  auto store = open("redis://:not-the-one@" + url.substr(8));
+  auto store = testing::open_store("redis://:not-the-one@" + url.substr(8));
   auto got = store->try_acquire("job", {});
   ASSERT_THAT(got, HasErrc(Errc::permission_denied));
   EXPECT_EQ(got.error().message.find("not-the-one"), std::string::npos) << got.error().message;
   EXPECT_EQ(store->url().find("not-the-one"), std::string::npos);
-  auto good = open("redis://:right-one@" + url.substr(8));
+  auto good = testing::open_store("redis://:right-one@" + url.substr(8));
   EXPECT_THAT(good->try_acquire("job", {}), IsAcquired());
 }
 
@@ -75,15 +66,15 @@ TEST(RedisFaultTest, AclUserWithPassword) {
   testing::RedisServer server({"--user", "default", "off", "--user", "jobs", "on", ">s3cret",
                                "~heartlock:*", "&heartlock:*", "+@all"});
   auto hostport = server.url().substr(8);
-  auto good = open("redis://jobs:s3cret@" + hostport);
+  auto good = testing::open_store("redis://jobs:s3cret@" + hostport);
   auto got = good->try_acquire("job", {});
   ASSERT_THAT(got, IsAcquired());
   EXPECT_THAT(good->inspect("job"), IsOk());
-  auto wrong = open("redis://jobs:guess@" + hostport);
+  auto wrong = testing::open_store("redis://jobs:guess@" + hostport);
   auto refused = wrong->try_acquire("job", {});
   ASSERT_THAT(refused, HasErrc(Errc::permission_denied));
   EXPECT_EQ(refused.error().message.find("guess"), std::string::npos);
-  auto nobody = open("redis://" + hostport);
+  auto nobody = testing::open_store("redis://" + hostport);
   EXPECT_THAT(nobody->try_acquire("job", {}), HasErrc(Errc::permission_denied))
       << "the default user is off: NOAUTH must be a permission error, not 'unavailable'";
 }
@@ -92,7 +83,7 @@ TEST(RedisFaultTest, StoppedHolderExpiresIsTakenOverAndFenced) {
   testing::RedisServer server;
   Signal ready;
   auto child = Child::fork([&]() -> int {
-    auto store = open(server.url());
+    auto store = testing::open_store(server.url());
     auto got = store->try_acquire("job", {.ttl = 200ms});
     if (!got || got->busy()) {
       ready.notify('B');
@@ -108,13 +99,13 @@ TEST(RedisFaultTest, StoppedHolderExpiresIsTakenOverAndFenced) {
   });
   ASSERT_EQ(ready.wait(), 'A');
   child.signal(SIGSTOP);
-  auto store = open(server.url());
+  auto store = testing::open_store(server.url());
   auto mine = testing::acquire_eventually(*store, "job");
   ASSERT_TRUE(mine);
   child.signal(SIGCONT);
   EXPECT_EQ(child.exit_code(), 0);
   EXPECT_THAT(mine->renew(), IsOk());
-  EXPECT_THAT(open(server.url())->try_acquire("job", {}), IsBusy());
+  EXPECT_THAT(testing::open_store(server.url())->try_acquire("job", {}), IsBusy());
 }
 
 TEST(RedisFaultTest, CliStopsTheCommandWhenTheServerDies) {
@@ -142,7 +133,7 @@ TEST(RedisFaultTest, CliStopsTheCommandWhenTheServerDies) {
 TEST(RedisFaultTest, ManyLeasesOfOneStayAliveFarPastTheirTtl) {
   // 500 leases renewed by one keepalive (pipelined per tick) for three ttls.
   testing::RedisServer server;
-  auto store = open(server.url());
+  auto store = testing::open_store(server.url());
   std::vector<Lease> leases;
   for (int i = 0; i < 500; ++i) {
     auto got = store->try_acquire("job-" + std::to_string(i), {.ttl = 300ms});
@@ -150,7 +141,7 @@ TEST(RedisFaultTest, ManyLeasesOfOneStayAliveFarPastTheirTtl) {
     leases.push_back(std::move(*got).lease());
   }
   std::this_thread::sleep_for(900ms);  // three ttls: unrenewed leases would be gone
-  auto other = open(server.url());
+  auto other = testing::open_store(server.url());
   for (int i = 0; i < 500; i += 50) {
     EXPECT_THAT(other->try_acquire("job-" + std::to_string(i), {}), IsBusy()) << i;
   }
@@ -168,9 +159,9 @@ TEST(RedisFaultTest, TortureFindsNoViolations) {
 }
 
 TEST(RedisFaultTest, TortureFindsNoViolationsOnRedlock) {
-  auto r = testing::run_command({HEARTLOCK_TORTURE, "--workers", "6", "--seconds", "8", "--ttl",
-                                 "400ms", "--backend",
-                                 testing::shared_redlock_url() + "?prefix=torture:"});
+  auto r =
+      testing::run_command({HEARTLOCK_TORTURE, "--workers", "6", "--seconds", "8", "--ttl", "400ms",
+                            "--backend", testing::shared_redlock_url() + "?prefix=torture:"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("violations=0"), std::string::npos) << r.out;
 }
@@ -202,14 +193,15 @@ class RedisTlsTest : public ::testing::Test {
 };
 
 TEST_F(RedisTlsTest, VerifiedServerWorks) {
-  auto store = open(url("cacert=" + certs_.file("ca.pem")));
+  auto store = testing::open_store(url("cacert=" + certs_.file("ca.pem")));
   auto got = store->try_acquire("job", {});
   ASSERT_THAT(got, IsAcquired());
-  EXPECT_THAT(open(url("cacert=" + certs_.file("ca.pem")))->try_acquire("job", {}), IsBusy());
+  EXPECT_THAT(testing::open_store(url("cacert=" + certs_.file("ca.pem")))->try_acquire("job", {}),
+              IsBusy());
 }
 
 TEST_F(RedisTlsTest, WrongCaIsAClearVerificationError) {
-  auto store = open(url("cacert=" + other_.file("other-ca.pem")));
+  auto store = testing::open_store(url("cacert=" + other_.file("other-ca.pem")));
   auto got = store->try_acquire("job", {});
   ASSERT_THAT(got, HasErrc(Errc::permission_denied));
   EXPECT_NE(got.error().message.find("did not verify"), std::string::npos) << got.error().message;
@@ -235,7 +227,7 @@ TEST_F(RedisTlsTest, CronlockModeSpeaksTlsAsGolockDoes) {
 }
 
 TEST_F(RedisTlsTest, InsecureSkipsVerification) {
-  auto store = open(url("insecure=1&cacert=" + other_.file("other-ca.pem")));
+  auto store = testing::open_store(url("insecure=1&cacert=" + other_.file("other-ca.pem")));
   EXPECT_THAT(store->try_acquire("job", {}), IsAcquired());
 }
 

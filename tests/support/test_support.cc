@@ -163,6 +163,15 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds wit
   return true;
 }
 
+std::unique_ptr<Store> open_store(const std::string& url) {
+  auto store = Store::open(url);
+  if (!store) {
+    ADD_FAILURE() << store.error().message;
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
 std::optional<Lease> acquire_eventually(Store& store, std::string_view name,
                                         const LeaseOptions& options,
                                         std::chrono::milliseconds within) {

@@ -94,6 +94,9 @@ class Signal {
 bool eventually(const std::function<bool()>& done,
                 std::chrono::milliseconds within = std::chrono::seconds(20));
 
+// Opens a store, failing the test (and returning nullptr) if it cannot be opened.
+std::unique_ptr<Store> open_store(const std::string& url);
+
 // Tries to acquire `name` until it succeeds (a takeover, a release) or `within` passes.
 std::optional<Lease> acquire_eventually(
     Store& store, std::string_view name, const LeaseOptions& options = {},
