@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -12,9 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <new>
 #include <string_view>
 
 #include <sched.h>
@@ -163,11 +166,23 @@ std::vector<char*> c_array(std::vector<std::string>& strings) {
 // the watchdog uses it, even after the wrapper exits. It does not share our file table: it closes
 // every fd but the pipe, above all its copy of the lock's fd, which would otherwise keep the lock
 // held after the wrapper released it.
+//
+// It is started before COMMAND, so that no moment exists in which COMMAND runs unwatched; the
+// wrapper then stores COMMAND's group in memory the two share (a MAP_SHARED page, since under the
+// sanitizers the watchdog is forked), and the watchdog reads it only once the wrapper is gone.
 struct WatchdogArgs {
   int pipe_fd;
-  pid_t group;
+  std::atomic<pid_t> group;  // 0 until COMMAND runs
 };
-WatchdogArgs g_watchdog_args;
+WatchdogArgs* watchdog_args() {
+  static auto* args = [] {
+    void* page = ::mmap(nullptr, sizeof(WatchdogArgs), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return page == MAP_FAILED ? nullptr : new (page) WatchdogArgs{-1, 0};
+  }();
+  return args;
+}
+WatchdogArgs* g_watchdog_args = nullptr;  // set before the watchdog starts; read by it
 alignas(64) char g_watchdog_stack[32 * 1024];
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -177,8 +192,7 @@ constexpr bool kCloneWatchdog = true;
 #endif
 
 __attribute__((no_sanitize("address", "thread", "undefined"))) int watchdog_main(void*) {
-  const int fd = g_watchdog_args.pipe_fd;
-  const pid_t group = g_watchdog_args.group;
+  const int fd = g_watchdog_args->pipe_fd;
   // Out of the wrapper's group: a kill of that group must not take the watchdog along.
   ::syscall(SYS_setpgid, 0, 0);
   ::syscall(SYS_close_range, 0U, static_cast<unsigned>(fd) - 1, 0U);
@@ -186,14 +200,21 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) int watchdog_main
   char c = 0;
   // Signals stay blocked here (the mask is inherited), so read(2) is not interrupted.
   long n = ::syscall(SYS_read, fd, &c, 1);
-  if (n != 1) {
+  const pid_t group = g_watchdog_args->group.load(std::memory_order_acquire);
+  if (n != 1 && group > 0) {
     ::syscall(SYS_kill, -group, SIGKILL);
   }
   return 0;  // glibc's clone() makes the exit syscall
 }
 
-pid_t start_watchdog(int pipe_fd, pid_t group) {
-  g_watchdog_args = {pipe_fd, group};
+// Starts the watchdog on `pipe_fd`; tell it COMMAND's group with watch_group().
+pid_t start_watchdog(int pipe_fd) {
+  g_watchdog_args = watchdog_args();
+  if (g_watchdog_args == nullptr) {
+    return -1;
+  }
+  g_watchdog_args->pipe_fd = pipe_fd;
+  g_watchdog_args->group.store(0, std::memory_order_release);
   if (kCloneWatchdog) {
     pid_t pid = ::clone(watchdog_main, g_watchdog_stack + sizeof g_watchdog_stack,
                         CLONE_VM | SIGCHLD, nullptr);
@@ -235,6 +256,21 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
   Pipe out = capture ? make_pipe() : Pipe{};
   Pipe err = capture ? make_pipe() : Pipe{};
 
+  Pipe watch = make_pipe();
+  const pid_t watcher = start_watchdog(watch.read.get());
+  if (watcher < 0) {
+    events.emit(LogLevel::warn, "watchdog",
+                "cannot start the watchdog: if this wrapper is killed, the command is not");
+  }
+  watch.read.close();
+  auto stop_watchdog = [&] {
+    (void)!::write(watch.write.get(), "x", 1);
+    watch.write.close();
+    if (watcher > 0) {
+      ::waitpid(watcher, nullptr, 0);
+    }
+  };
+
   // posix_spawn (a vfork-style clone in glibc) rather than fork: it copies no page tables, and it
   // reports exec failures itself. COMMAND gets its own process group and an empty signal mask.
   posix_spawn_file_actions_t actions;
@@ -257,19 +293,15 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
   out.write.close();
   err.write.close();
   if (spawn_error != 0) {
+    stop_watchdog();
     events.error("cannot run '" + options.argv[0] +
                  "': " + std::system_category().message(spawn_error));
     return {Outcome::Kind::spawn_failed,
             spawn_error == ENOENT ? kExitNotFound : kExitCannotExecute};
   }
-
-  Pipe watch = make_pipe();
-  const pid_t watcher = start_watchdog(watch.read.get(), child);
-  if (watcher < 0) {
-    events.emit(LogLevel::warn, "watchdog",
-                "cannot start the watchdog: if this wrapper is killed, the command is not");
+  if (g_watchdog_args != nullptr) {
+    g_watchdog_args->group.store(child, std::memory_order_release);
   }
-  watch.read.close();
 
   // Give COMMAND the terminal if we have it, so it can read from it and receive ^C directly.
   const bool foreground = ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
@@ -444,9 +476,7 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
   }
   // Told "done", the watchdog exits at once; reap it here rather than leave it to an init that
   // may not reap (PID 1 in many containers does not).
-  (void)!::write(watch.write.get(), "x", 1);
-  watch.write.close();
-  ::waitpid(watcher, nullptr, 0);
+  stop_watchdog();
 
   if (stopping == Outcome::Kind::lost) {
     return {Outcome::Kind::lost, kExitLost};
