@@ -1,7 +1,7 @@
 // Benchmarks of the PostgreSQL backend against a real server (HEARTLOCK_BENCH_POSTGRES_URL, started
 // by scripts/bench.sh), as ratios against floors measured in the same run:
 //   acquire+release, lease mode  vs  raw libpq pg_try_advisory_lock + pg_advisory_unlock [<= 1.5x]
-//   acquire+release, advisory mode (a session per lease: reported, no target)
+//   acquire+release, advisory mode (a pinned session per lease, kept for the next: no target)
 //   handoff from release() to a waiter blocked in acquire()                         [<= 5 ms]
 #include <algorithm>
 #include <atomic>
@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   std::printf("%-58s %9.3f x   target <= 1.5x  %s\n",
               "postgres acquire+release (lease mode) / raw libpq floor", lease / raw,
               lease / raw <= 1.5 ? "ok" : "MISSED");
-  std::printf("%-58s %9.3f x   (a session per lease; no target)\n",
+  std::printf("%-58s %9.3f x   (sessions kept between leases; no target)\n",
               "postgres acquire+release (advisory mode) / floor", advisory / raw);
   std::printf("%-58s %9.3f ms  target <= 5 ms  %s\n",
               "postgres handoff from release to a blocked waiter", handoff,

@@ -136,13 +136,82 @@ std::pair<std::string, std::string> lock_ids(std::int64_t key) {
   return {std::to_string(u >> 32), std::to_string(u & 0xffffffffULL)};
 }
 
+}  // namespace
+
+// Sessions that held an advisory lock and released it cleanly (or never got one), kept for the
+// next acquire: a new session costs a connection set-up (~3 ms here), a kept one nothing.
+class SessionPool {
+ public:
+  SessionPool(std::shared_ptr<PgClient> client, std::string url)
+      : client_(std::move(client)), url_(std::move(url)) {}
+
+  // A kept session (`reused` set), else a new one checked for a transaction-pooling proxy.
+  Result<std::unique_ptr<PgConnection>> take(bool& reused) {
+    {
+      std::lock_guard lock(mu_);
+      while (!idle_.empty()) {
+        auto s = std::move(idle_.back());
+        idle_.pop_back();
+        if (!s->broken()) {
+          reused = true;
+          return s;
+        }
+      }
+    }
+    reused = false;
+    auto session = client_->connect_new();
+    if (!session) {
+      return session;
+    }
+    // A session lock needs a session: behind a transaction-pooling proxy each statement may run
+    // on another backend, and the lock would stay behind on one we no longer talk to.
+    PgConnection& s = **session;
+    auto first = s.exec("SELECT pg_backend_pid()");
+    auto second = s.exec("SELECT pg_backend_pid()");
+    if (!first || !second) {
+      return std::unexpected(!first ? first.error() : second.error());
+    }
+    if (first->empty() || second->empty() || first->front()[0] != second->front()[0] ||
+        to_ll(first->front()[0]) != s.backend_pid()) {
+      return fail(Errc::unsupported,
+                  "postgres " + url_ +
+                      ": the backend changed between two statements -- a transaction-pooling "
+                      "proxy (e.g. pgbouncer pool_mode=transaction) is in front, and session "
+                      "advisory locks do not survive it; connect to PostgreSQL directly, or use "
+                      "mode=lease");
+    }
+    return session;
+  }
+
+  // Keeps a session that holds no lock (at most a few).
+  void give(std::unique_ptr<PgConnection> session) {
+    if (!session || session->broken()) {
+      return;
+    }
+    std::lock_guard lock(mu_);
+    if (idle_.size() < kMaxIdle) {
+      idle_.push_back(std::move(session));
+    }
+  }
+
+ private:
+  static constexpr std::size_t kMaxIdle = 8;
+  std::shared_ptr<PgClient> client_;
+  const std::string url_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<PgConnection>> idle_;
+};
+
+namespace {
+
 // A lease: the advisory lock held by a session pinned for the lease's life.
 class AdvisoryLease final : public BackendLease {
  public:
-  AdvisoryLease(std::shared_ptr<PgClient> client, std::shared_ptr<const AdvisorySql> sql,
-                std::unique_ptr<PgConnection> session, std::string name, std::string owner,
-                milliseconds ttl)
+  AdvisoryLease(std::shared_ptr<PgClient> client, std::shared_ptr<SessionPool> pool,
+                std::shared_ptr<const AdvisorySql> sql, std::unique_ptr<PgConnection> session,
+                std::string name, std::string owner, milliseconds ttl)
       : client_(std::move(client)),
+        pool_(std::move(pool)),
         sql_(std::move(sql)),
         session_(std::move(session)),
         backend_pid_(session_->backend_pid()),
@@ -195,7 +264,10 @@ class AdvisoryLease final : public BackendLease {
     } else if (to_ll(rows->front()[0]) != 1 || !is_true(rows->front()[1])) {
       lost = LostReason::taken_over;
     }
-    session_.reset();  // ends the session: whatever it held is released with it
+    if (!lost && session_) {
+      pool_->give(std::move(session_));  // unlocked: fit for the next acquire
+    }
+    session_.reset();  // otherwise end the session: whatever it held is released with it
     return lost;
   }
 
@@ -214,6 +286,7 @@ class AdvisoryLease final : public BackendLease {
 
   std::mutex mu_;
   std::shared_ptr<PgClient> client_;
+  std::shared_ptr<SessionPool> pool_;
   std::shared_ptr<const AdvisorySql> sql_;
   std::unique_ptr<PgConnection> session_;
   const int backend_pid_;
@@ -243,6 +316,7 @@ PgAdvisoryStore::PgAdvisoryStore(PgUrl url, StoreOptions options)
   auto sql = sql_;
   auto setup = [sql, url](PgConnection& c) { return create_lease_tables(*sql, url, c); };
   client_ = std::make_shared<PgClient>(std::move(url), setup);
+  pool_ = std::make_shared<SessionPool>(client_, client_->url().redacted);
 }
 
 PgAdvisoryStore::~PgAdvisoryStore() { stop_keepalive(); }
@@ -255,29 +329,25 @@ Result<Attempt> PgAdvisoryStore::try_once(const ClaimRequest& request) {
   const std::string name(request.name);
   const std::int64_t key = advisory_key(name);
   const auto ids = lock_ids(key);
-  auto session = client_->connect_new();
+  bool reused = false;
+  auto session = pool_->take(reused);
   if (!session) {
     return std::unexpected(session.error());
   }
+  // A kept session may have ended while idle (a restart): then once more with a new one.
+  auto probe = (*session)->exec("SELECT pg_try_advisory_lock($1::bigint)", {std::to_string(key)});
+  if (!probe && reused && (*session)->failed_before_running()) {
+    session = pool_->take(reused);
+    if (!session) {
+      return std::unexpected(session.error());
+    }
+    probe = (*session)->exec("SELECT pg_try_advisory_lock($1::bigint)", {std::to_string(key)});
+  }
   PgConnection& s = **session;
-  // A session lock needs a session: behind a transaction-pooling proxy each statement may run
-  // on another backend, and the lock would stay behind on one we no longer talk to.
-  auto first = s.exec("SELECT pg_backend_pid()");
-  auto second = s.exec("SELECT pg_backend_pid()");
-  if (!first || !second) {
-    return std::unexpected(!first ? first.error() : second.error());
-  }
-  if (first->empty() || second->empty() || first->front()[0] != second->front()[0] ||
-      to_ll(first->front()[0]) != s.backend_pid()) {
-    return fail(Errc::unsupported,
-                "postgres " + url() +
-                    ": the backend changed between two statements -- a transaction-pooling "
-                    "proxy (e.g. pgbouncer pool_mode=transaction) is in front, and session "
-                    "advisory locks do not survive it; connect to PostgreSQL directly, or use "
-                    "mode=lease");
-  }
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto locked = s.exec("SELECT pg_try_advisory_lock($1::bigint)", {std::to_string(key)});
+    auto locked = attempt == 0
+                      ? std::move(probe)
+                      : s.exec("SELECT pg_try_advisory_lock($1::bigint)", {std::to_string(key)});
     if (!locked) {
       return std::unexpected(locked.error());
     }
@@ -285,11 +355,13 @@ Result<Attempt> PgAdvisoryStore::try_once(const ClaimRequest& request) {
       break;
     }
     if (attempt > 0) {
+      pool_->give(std::move(*session));  // holds nothing
       return busy(inspect(name));
     }
     // Held: if its holder stopped renewing or heartbeating, end its session and try again.
     auto killed = client_->exec(advisory_->take_over, {name, ids.first, ids.second});
     if (!killed || killed->empty()) {
+      pool_->give(std::move(*session));  // holds nothing
       return busy(inspect(name));
     }
     // The lock goes when the terminated backend has exited: wait for that, briefly.
@@ -311,7 +383,10 @@ Result<Attempt> PgAdvisoryStore::try_once(const ClaimRequest& request) {
               o.slot ? PgValue(std::to_string(o.slot->time_since_epoch().count())) : PgValue()});
   if (!recorded || recorded->empty()) {
     // Still in the last holder's min_hold (or the record failed): not ours after all.
-    (void)s.exec("SELECT pg_advisory_unlock($1::bigint)", {std::to_string(key)});
+    auto unlocked = s.exec("SELECT pg_advisory_unlock($1::bigint)", {std::to_string(key)});
+    if (unlocked && !unlocked->empty() && is_true(unlocked->front()[0])) {
+      pool_->give(std::move(*session));
+    }
     if (!recorded) {
       return std::unexpected(recorded.error());
     }
@@ -319,7 +394,7 @@ Result<Attempt> PgAdvisoryStore::try_once(const ClaimRequest& request) {
   }
   const auto token = static_cast<std::uint64_t>(to_ll(recorded->front()[0]));
   return Attempt(Claim{
-      .lease = std::make_unique<AdvisoryLease>(client_, advisory_, std::move(*session), name,
+      .lease = std::make_unique<AdvisoryLease>(client_, pool_, advisory_, std::move(*session), name,
                                                request.owner, o.ttl),
       .token = token,
       .location = location(name),

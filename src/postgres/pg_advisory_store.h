@@ -8,6 +8,7 @@
 // the name, owner, token, heartbeats and the holder's backend pid, so `status` can show it and
 // tokens strictly increase per name.
 //
+// Sessions that released their lock cleanly are kept (a few) for the next acquire.
 // Renewal checks the session at the renew interval: the same backend pid (a transaction-pooling
 // proxy such as pgbouncer in pool_mode=transaction would switch it; acquire refuses one up front)
 // still holding the lock. A lost session = a lost lease, reported at once. A holder that stops
@@ -29,6 +30,7 @@ namespace heartlock::detail {
 std::int64_t advisory_key(std::string_view name);
 
 struct AdvisorySql;
+class SessionPool;
 
 class PgAdvisoryStore final : public LeasingStore {
  public:
@@ -53,6 +55,7 @@ class PgAdvisoryStore final : public LeasingStore {
   std::shared_ptr<const LeaseSql> sql_;
   std::shared_ptr<const AdvisorySql> advisory_;
   std::shared_ptr<PgClient> client_;
+  std::shared_ptr<SessionPool> pool_;
 };
 
 }  // namespace heartlock::detail

@@ -179,6 +179,22 @@ TEST(PostgresFaultTest, AdvisoryLockDiesWithItsSession) {
   EXPECT_THAT(testing::open_store(url)->try_acquire("job", {}), IsAcquired());
 }
 
+// Sessions kept for the next acquire may die while idle (a restart): acquire takes a new one.
+TEST(PostgresFaultTest, AdvisoryKeptSessionsSurviveARestart) {
+  testing::PostgresServer server;
+  auto store = testing::open_store(server.url("mode=advisory"));
+  {
+    auto first = store->try_acquire("job", {});
+    ASSERT_THAT(first, IsAcquired());
+    ASSERT_THAT(first->lease().release(), IsOk());  // its session is kept
+  }
+  server.stop();
+  server.start();
+  auto again = store->try_acquire("job", {});
+  ASSERT_THAT(again, IsAcquired());
+  EXPECT_THAT(again->lease().renew(), IsOk());
+}
+
 TEST(PostgresFaultTest, AdvisoryCliStopsTheCommandWhenItsSessionIsTerminated) {
   auto& server = testing::shared_postgres();
   testing::TempDir dir;
