@@ -157,14 +157,38 @@ std::vector<Result<std::optional<LostReason>>> RedisRenewBatch::renew_all(
   std::vector<std::vector<Result<RedisReply>>> answers(leases.size());
   for (const auto& node : nodes_) {
     auto replies = node->commands(commands);
+    auto noscript = [&](std::size_t i) {
+      return replies && (*replies)[i].is_error() && (*replies)[i].str.starts_with("NOSCRIPT");
+    };
+    bool any_noscript = false;
+    for (std::size_t i = 0; i < leases.size() && !any_noscript; ++i) {
+      any_noscript = noscript(i);
+    }
+    if (any_noscript) {
+      // The server does not know the script (first use, or it restarted): load it once and send
+      // those again in one pipeline -- not one round trip per lease, which with thousands of
+      // leases after a restart would outlast their ttl.
+      std::vector<std::size_t> again;
+      std::vector<RedisCommand> retry = {{"SCRIPT", "LOAD", std::string(scripts_.renew.source)}};
+      for (std::size_t i = 0; i < leases.size(); ++i) {
+        if (noscript(i)) {
+          again.push_back(i);
+          retry.push_back(commands[i]);
+        }
+      }
+      auto retried = node->commands(retry);
+      for (std::size_t k = 0; k < again.size(); ++k) {
+        if (!retried) {
+          (*replies)[again[k]] =
+              RedisReply{.type = RedisReply::Type::error, .str = retried.error().message};
+        } else {
+          (*replies)[again[k]] = std::move((*retried)[k + 1]);
+        }
+      }
+    }
     for (std::size_t i = 0; i < leases.size(); ++i) {
       if (!replies) {
         answers[i].push_back(std::unexpected(replies.error()));
-      } else if ((*replies)[i].is_error() && (*replies)[i].str.starts_with("NOSCRIPT")) {
-        // The server does not know the script yet: this one goes alone, with its source.
-        auto* lease = static_cast<RedisLease*>(leases[i]);
-        answers[i].push_back(
-            node->run(scripts_.renew, lease->keys(), lease->renew_args(last_heartbeats[i])));
       } else if ((*replies)[i].is_error()) {
         answers[i].push_back(std::unexpected(redis_reply_error(node->where(), (*replies)[i])));
       } else {

@@ -150,6 +150,29 @@ TEST(RedisFaultTest, ManyLeasesOfOneStayAliveFarPastTheirTtl) {
   }
 }
 
+// The server forgets its scripts (a restart, SCRIPT FLUSH): a batch of renewals reloads the script
+// once and sends the batch again, instead of one round trip per lease.
+TEST(RedisFaultTest, ManyLeasesSurviveTheServerForgettingTheScripts) {
+  testing::RedisServer server;
+  auto store = testing::open_store(server.url());
+  std::vector<Lease> leases;
+  for (int i = 0; i < 500; ++i) {
+    auto got = store->try_acquire("job-" + std::to_string(i), {.ttl = 600ms});
+    ASSERT_THAT(got, IsAcquired());
+    leases.push_back(std::move(*got).lease());
+  }
+  const std::string port = std::to_string(server.port());
+  ASSERT_EQ(testing::run_command({"redis-cli", "-p", port, "SCRIPT", "FLUSH"}).exit_code, 0);
+  ASSERT_EQ(testing::run_command({"redis-cli", "-p", port, "CONFIG", "RESETSTAT"}).exit_code, 0);
+  std::this_thread::sleep_for(1200ms);  // two ttls: every lease renewed at least once since
+  for (auto& lease : leases) {
+    EXPECT_FALSE(lease.lost()) << lease.name();
+  }
+  auto stats = testing::run_command({"redis-cli", "-p", port, "INFO", "commandstats"}).out;
+  EXPECT_EQ(stats.find("cmdstat_eval:"), std::string::npos) << "no per-lease EVAL: " << stats;
+  EXPECT_NE(stats.find("cmdstat_script|load:calls=1,"), std::string::npos) << stats;
+}
+
 TEST(RedisFaultTest, TortureFindsNoViolations) {
   testing::RedisServer server;
   auto r = testing::run_command({HEARTLOCK_TORTURE, "--workers", "6", "--seconds", "8", "--ttl",
