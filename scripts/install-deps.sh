@@ -11,7 +11,7 @@ packages=(
   util-linux procps openssl
 )
 if [ "${1:-}" = servers ]; then
-  packages+=(redis-server postgresql etcd-server faketime)
+  packages+=(redis-server postgresql etcd-server pgbouncer faketime)
 fi
 
 missing=()

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "../core/sha256.h"
 #include "libpq_api.h"
 
 namespace heartlock::detail {
@@ -110,36 +111,55 @@ Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
     values.push_back(p ? p->c_str() : nullptr);
   }
   // Statements with parameters are the hot ones (acquire, renew, release): each is prepared once
-  // per connection, so the server parses and plans it once, not at every call.
+  // per connection, so the server parses and plans it once, not at every call. Behind a
+  // transaction-pooling proxy (pgbouncer before 1.21) a prepared statement may be gone at the next
+  // call (26000, the proxy chose another server session): that connection then sends every
+  // statement with its text. Names are a hash of the text, so that a session shared through such
+  // a proxy never runs another client's statement under our name ("already exists", 42P05, then
+  // means the same text).
   const std::string text(sql);
-  if (!params.empty()) {
-    auto it = prepared_.find(text);
-    if (it == prepared_.end()) {
-      const std::string name = "heartlock_" + std::to_string(prepared_.size());
-      if (pq_->PQsendPrepare(conn_, name.c_str(), text.c_str(), static_cast<int>(params.size()),
-                             nullptr) == 0) {
-        failed_before_running_ = true;
-        return std::unexpected(connection_error("cannot send"));
-      }
-      if (auto done = finish(); !done) {
-        return done;
-      }
-      it = prepared_.emplace(text, name).first;
+  auto send_text = [&] {
+    if (pq_->PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
+                               values.data(), nullptr, nullptr, 0) == 0) {
+      failed_before_running_ = true;
+      return Result<std::vector<PgRow>>(std::unexpected(connection_error("cannot send")));
     }
-    if (pq_->PQsendQueryPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()),
-                                 values.data(), nullptr, nullptr, 0) == 0) {
+    return finish();
+  };
+  if (params.empty() || !prepare_) {
+    return send_text();
+  }
+  auto it = prepared_.find(text);
+  if (it == prepared_.end()) {
+    if (pq_->PQsendPrepare(conn_, prepared_name(text).c_str(), text.c_str(),
+                           static_cast<int>(params.size()), nullptr) == 0) {
       failed_before_running_ = true;
       return std::unexpected(connection_error("cannot send"));
     }
-  } else if (pq_->PQsendQueryParams(conn_, text.c_str(), 0, nullptr, nullptr, nullptr, nullptr,
-                                    0) == 0) {
+    if (auto done = finish(); !done && last_sqlstate_ != "42P05") {
+      return done;
+    }
+    it = prepared_.emplace(text, prepared_name(text)).first;
+  }
+  if (pq_->PQsendQueryPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()),
+                               values.data(), nullptr, nullptr, 0) == 0) {
     failed_before_running_ = true;
     return std::unexpected(connection_error("cannot send"));
   }
-  return finish();
+  auto rows = finish();
+  if (!rows && last_sqlstate_ == "26000") {
+    prepare_ = false;
+    return send_text();
+  }
+  return rows;
+}
+
+std::string PgConnection::prepared_name(std::string_view text) {
+  return "heartlock_" + sha1_hex(text).substr(0, 24);
 }
 
 Result<std::vector<PgRow>> PgConnection::finish() {
+  last_sqlstate_.clear();
   const auto deadline = Clock::now() + timeout_;
   while (pq_->PQisBusy(conn_) != 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -178,6 +198,7 @@ Result<std::vector<PgRow>> PgConnection::finish() {
       }
     } else if (status != PGRES_COMMAND_OK && !error) {
       const char* state = pq_->PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      last_sqlstate_ = state != nullptr ? state : "";
       // 57P01..57P03: the session was ended by a shutdown or pg_terminate_backend, which the
       // server announces at once; the client reads it only with its next statement, which
       // therefore never ran.

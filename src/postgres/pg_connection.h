@@ -54,6 +54,7 @@ class PgConnection {
   Error connection_error(const std::string& what);
   // Waits (up to the timeout) for the statement sent and collects its rows.
   Result<std::vector<PgRow>> finish();
+  static std::string prepared_name(std::string_view text);
 
   const LibpqApi* pq_ = nullptr;
   pg_conn* conn_ = nullptr;
@@ -62,6 +63,8 @@ class PgConnection {
   bool broken_ = false;
   bool failed_before_running_ = false;
   std::map<std::string, std::string, std::less<>> prepared_;  // statement text -> name
+  bool prepare_ = true;        // false behind a proxy that loses prepared statements
+  std::string last_sqlstate_;  // of the last failed statement
 };
 
 // A PostgreSQL array literal of text values ({"a","b\"c"}), for unnest($1::text[]).

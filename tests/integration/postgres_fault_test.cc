@@ -242,6 +242,33 @@ TEST(PostgresFaultTest, TortureFindsNoViolationsInAdvisoryMode) {
   EXPECT_NE(r.out.find("violations=0"), std::string::npos) << r.out;
 }
 
+// Behind a transaction-pooling proxy (a real PgBouncer, round robin over three server sessions):
+// lease mode works as it does directly, prepared statements included; advisory mode is refused,
+// because a session lock would stay behind on a server session we no longer talk to.
+TEST(PostgresFaultTest, BehindPgBouncerLeaseModeWorksAndAdvisoryModeIsRefused) {
+  auto& server = testing::shared_postgres();
+  testing::PgBouncer bouncer(server);
+  auto a = testing::open_store(bouncer.url("table=via_bouncer"));
+  auto b = testing::open_store(bouncer.url("table=via_bouncer"));
+  auto first = a->try_acquire("job", {.ttl = 300ms});
+  ASSERT_THAT(first, IsAcquired());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_THAT(b->try_acquire("job", {}), IsBusy());
+    std::this_thread::sleep_for(100ms);  // past three ttls in all: renewals go through too
+  }
+  EXPECT_FALSE(first->lease().lost());
+  ASSERT_THAT(first->lease().release(), IsOk());
+  auto second = b->try_acquire("job", {});
+  ASSERT_THAT(second, IsAcquired());
+  EXPECT_GT(second->lease().token(), first->lease().token());
+
+  auto advisory = testing::open_store(bouncer.url("mode=advisory&table=adv_bouncer"));
+  auto refused = advisory->try_acquire("job", {});
+  ASSERT_THAT(refused, HasErrc(Errc::unsupported));
+  EXPECT_NE(refused.error().message.find("transaction-pooling proxy"), std::string::npos)
+      << refused.error().message;
+}
+
 TEST(PostgresFaultTest, TortureFindsNoViolations) {
   auto& server = testing::shared_postgres();
   auto r = testing::run_command({HEARTLOCK_TORTURE, "--workers", "6", "--seconds", "8", "--ttl",

@@ -166,6 +166,43 @@ std::string PostgresServer::psql(const std::string& sql) const {
   return r.out;
 }
 
+PgBouncer::PgBouncer(const PostgresServer& server) : port_(free_port()) {
+  const RunAs who = run_as();
+  {
+    std::ofstream conf(dir_.file("pgbouncer.ini"));
+    conf << "[databases]\npostgres = host=127.0.0.1 port=" << server.port()
+         << " dbname=postgres user=heartlock password=" << PostgresServer::kPassword << "\n"
+         << "[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = " << port_ << "\n"
+         << "unix_socket_dir =\nauth_type = any\npool_mode = transaction\n"
+         << "server_round_robin = 1\nmin_pool_size = 3\ndefault_pool_size = 3\n"
+         << "logfile = " << dir_.file("pgbouncer.log") << "\n";
+  }
+  for (const char* p : {"", "/pgbouncer.ini"}) {
+    if (::chown((dir_.path() + p).c_str(), who.uid, who.gid) != 0) {
+      throw std::runtime_error("cannot chown the PgBouncer test directory");
+    }
+  }
+  pid_ = spawn({"/usr/sbin/pgbouncer", dir_.file("pgbouncer.ini")}, dir_.file("stderr.log"), true);
+  if (!eventually([&] { return accepts_connections(port_); }, std::chrono::seconds(15))) {
+    throw std::runtime_error(
+        "pgbouncer did not start (is it installed? scripts/install-deps.sh "
+        "servers); log: " +
+        dir_.file("stderr.log"));
+  }
+}
+
+PgBouncer::~PgBouncer() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+std::string PgBouncer::url(const std::string& query) const {
+  return "postgres://heartlock@127.0.0.1:" + std::to_string(port_) + "/postgres" +
+         (query.empty() ? "" : "?" + query);
+}
+
 PostgresServer& shared_postgres() {
   static PostgresServer* server = new PostgresServer();
   static const bool registered = [] {

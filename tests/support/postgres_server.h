@@ -40,6 +40,22 @@ class PostgresServer {
   pid_t pid_ = -1;
 };
 
+// PgBouncer in front of `server`, in transaction pooling mode (each transaction may run on another
+// server session, used round robin), as the postgres user when root. URLs as the server's.
+class PgBouncer {
+ public:
+  explicit PgBouncer(const PostgresServer& server);
+  ~PgBouncer();
+  PgBouncer(const PgBouncer&) = delete;
+  PgBouncer& operator=(const PgBouncer&) = delete;
+  std::string url(const std::string& query = "") const;
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
 // One server for the whole test binary, started on first use.
 PostgresServer& shared_postgres();
 
