@@ -68,21 +68,8 @@ TEST(PostgresFaultTest, ServerGoneLongerThanTheTtlMeansLost) {
 TEST(PostgresFaultTest, CliStopsTheCommandWhenTheServerGoes) {
   testing::PostgresServer server;
   testing::TempDir dir;
-  const std::string url = server.url("timeout=500ms");
-  auto run = Child::fork([&]() -> int {
-    ::setpgid(0, 0);
-    std::string bin = testing::heartlock_binary();
-    std::string pidfile = dir.file("pid");
-    ::execl(bin.c_str(), bin.c_str(), "-b", url.c_str(), "run", "--ttl", "900ms", "--kill-grace",
-            "300ms", "--", "sh", "-c", ("echo $$ > " + pidfile + "; exec sleep 60").c_str(),
-            nullptr);
-    return 127;
-  });
-  pid_t command = 0;
-  ASSERT_TRUE(eventually([&] {
-    std::ifstream in(dir.file("pid"));
-    return static_cast<bool>(in >> command) && command > 0;
-  }));
+  auto [run, command] = testing::start_supervised_sleep(server.url("timeout=500ms"), "900ms", dir);
+  ASSERT_GT(command, 0);
   server.stop();
   EXPECT_EQ(run.exit_code(), 79);
   EXPECT_FALSE(testing::process_alive(command));
@@ -198,21 +185,9 @@ TEST(PostgresFaultTest, AdvisoryKeptSessionsSurviveARestart) {
 TEST(PostgresFaultTest, AdvisoryCliStopsTheCommandWhenItsSessionIsTerminated) {
   auto& server = testing::shared_postgres();
   testing::TempDir dir;
-  const std::string url = server.url("mode=advisory&table=adv_cli");
-  auto run = Child::fork([&]() -> int {
-    ::setpgid(0, 0);
-    std::string bin = testing::heartlock_binary();
-    std::string pidfile = dir.file("pid");
-    ::execl(bin.c_str(), bin.c_str(), "-b", url.c_str(), "run", "--ttl", "900ms", "--kill-grace",
-            "300ms", "--", "sh", "-c", ("echo $$ > " + pidfile + "; exec sleep 60").c_str(),
-            nullptr);
-    return 127;
-  });
-  pid_t command = 0;
-  ASSERT_TRUE(eventually([&] {
-    std::ifstream in(dir.file("pid"));
-    return static_cast<bool>(in >> command) && command > 0;
-  }));
+  auto [run, command] =
+      testing::start_supervised_sleep(server.url("mode=advisory&table=adv_cli"), "900ms", dir);
+  ASSERT_GT(command, 0);
   server.psql(kTerminateHeartlockSessions);
   EXPECT_EQ(run.exit_code(), 79);
   EXPECT_FALSE(testing::process_alive(command));

@@ -111,20 +111,8 @@ TEST(RedisFaultTest, StoppedHolderExpiresIsTakenOverAndFenced) {
 TEST(RedisFaultTest, CliStopsTheCommandWhenTheServerDies) {
   testing::RedisServer server;
   testing::TempDir dir;
-  auto run = Child::fork([&]() -> int {
-    ::setpgid(0, 0);
-    std::string bin = testing::heartlock_binary();
-    std::string pidfile = dir.file("pid");
-    ::execl(bin.c_str(), bin.c_str(), "-b", server.url().c_str(), "run", "--ttl", "600ms",
-            "--kill-grace", "300ms", "--", "sh", "-c",
-            ("echo $$ > " + pidfile + "; exec sleep 60").c_str(), nullptr);
-    return 127;
-  });
-  pid_t command = 0;
-  ASSERT_TRUE(eventually([&] {
-    std::ifstream in(dir.file("pid"));
-    return static_cast<bool>(in >> command) && command > 0;
-  }));
+  auto [run, command] = testing::start_supervised_sleep(server.url(), "600ms", dir);
+  ASSERT_GT(command, 0);
   server.kill();
   EXPECT_EQ(run.exit_code(), 79);
   EXPECT_FALSE(testing::process_alive(command));

@@ -163,6 +163,27 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds wit
   return true;
 }
 
+SupervisedSleep start_supervised_sleep(const std::string& url, const std::string& ttl,
+                                       const TempDir& dir) {
+  const std::string bin = heartlock_binary();
+  const std::string script = "echo $$ > " + dir.file("command.pid") + "; exec sleep 60";
+  SupervisedSleep out{.wrapper = Child::fork([&]() -> int {
+                        ::setpgid(0, 0);
+                        ::execl(bin.c_str(), bin.c_str(), "-b", url.c_str(), "run", "--ttl",
+                                ttl.c_str(), "--kill-grace", "300ms", "--", "sh", "-c",
+                                script.c_str(), nullptr);
+                        return 127;
+                      })};
+  pid_t command = 0;
+  const bool started = eventually([&] {
+    std::ifstream in(dir.file("command.pid"));
+    return static_cast<bool>(in >> command) && command > 0;
+  });
+  EXPECT_TRUE(started) << "the command never started under heartlock run -b " << url;
+  out.command = started ? command : 0;
+  return out;
+}
+
 std::unique_ptr<Store> open_store(const std::string& url) {
   auto store = Store::open(url);
   if (!store) {

@@ -94,6 +94,15 @@ class Signal {
 bool eventually(const std::function<bool()>& done,
                 std::chrono::milliseconds within = std::chrono::seconds(20));
 
+// `heartlock -b URL run --ttl TTL --kill-grace 300ms -- sh -c 'echo $$ > FILE; exec sleep 60'` in a
+// process group of its own, for tests that take the backend away under a running command.
+struct SupervisedSleep {
+  Child wrapper;
+  pid_t command = 0;  // COMMAND's pid once it wrote it; 0 if it never did (the test then fails)
+};
+SupervisedSleep start_supervised_sleep(const std::string& url, const std::string& ttl,
+                                       const TempDir& dir);
+
 // Opens a store, failing the test (and returning nullptr) if it cannot be opened.
 std::unique_ptr<Store> open_store(const std::string& url);
 
