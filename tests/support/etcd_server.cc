@@ -98,7 +98,7 @@ void EtcdServer::kill() {
 EtcdServer& shared_etcd() {
   static EtcdServer* server = new EtcdServer();
   static const bool registered = [] {
-    std::atexit([] { server->kill(); });
+    std::atexit([] { delete server; });  // stops it and removes its data
     return true;
   }();
   (void)registered;

@@ -206,7 +206,7 @@ std::string PgBouncer::url(const std::string& query) const {
 PostgresServer& shared_postgres() {
   static PostgresServer* server = new PostgresServer();
   static const bool registered = [] {
-    std::atexit([] { server->shutdown(); });
+    std::atexit([] { delete server; });  // stops it and removes its data
     return true;
   }();
   (void)registered;

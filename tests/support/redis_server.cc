@@ -141,9 +141,9 @@ void make_test_certificates(const TempDir& dir, const std::string& ca_name) {
 }
 
 RedisServer& shared_redis() {
-  static RedisServer* server = new RedisServer();  // killed by the OS with the test binary...
+  static RedisServer* server = new RedisServer();
   static const bool registered = [] {
-    std::atexit([] { server->kill(); });  // ...but stopped explicitly at exit
+    std::atexit([] { delete server; });  // stops it and removes its directory
     return true;
   }();
   (void)registered;
@@ -155,7 +155,7 @@ std::string shared_redlock_url() {
   static const bool registered = [] {
     std::atexit([] {
       for (auto* n : nodes) {
-        n->kill();
+        delete n;
       }
     });
     return true;
@@ -173,8 +173,8 @@ std::string shared_sentinel_url() {
   static RedisServer* sentinel = RedisServer::sentinel(master->port(), "shared").release();
   static const bool registered = [] {
     std::atexit([] {
-      sentinel->kill();
-      master->kill();
+      delete sentinel;
+      delete master;
     });
     return true;
   }();
