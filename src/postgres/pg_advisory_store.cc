@@ -35,7 +35,6 @@ struct AdvisorySql {
 namespace {
 
 using std::chrono::milliseconds;
-constexpr milliseconds kMaxWaitSlice{1000};
 
 long long to_ll(const PgValue& v) {
   long long out = 0;
@@ -403,41 +402,7 @@ Result<Attempt> PgAdvisoryStore::try_once(const ClaimRequest& request) {
 }
 
 Result<Attempt> PgAdvisoryStore::claim(const ClaimRequest& request) {
-  if (!request.deadline) {
-    return try_once(request);
-  }
-  std::unique_ptr<PgConnection> listener;
-  for (;;) {
-    if (!listener || listener->broken()) {
-      listener.reset();
-      auto c = client_->connect_new();
-      if (c && (*c)->exec("LISTEN " + quote_ident(sql_->channel))) {
-        listener = std::move(*c);
-      } else if (!c && c.error().code == Errc::permission_denied) {
-        return std::unexpected(c.error());
-      }
-    }
-    auto attempt = try_once(request);
-    if (!attempt || std::holds_alternative<Claim>(*attempt)) {
-      return attempt;
-    }
-    BootTime now = boot_now();
-    if (now >= *request.deadline) {
-      return attempt;
-    }
-    // A session that ends without releasing (a crash) sends no notification: the slice bounds it.
-    auto wait =
-        std::min(std::chrono::duration_cast<milliseconds>(*request.deadline - now), kMaxWaitSlice);
-    const LockInfo& busy = std::get<LockInfo>(*attempt);
-    if (busy.min_hold_left) {
-      wait = std::clamp(*busy.min_hold_left, milliseconds(1), wait);
-    }
-    if (!listener) {
-      std::this_thread::sleep_for(wait);
-    } else if (!listener->wait_notification(wait)) {
-      listener.reset();
-    }
-  }
+  return claim_listening(*client_, sql_->channel, request, [&] { return try_once(request); });
 }
 
 Result<LockInfo> PgAdvisoryStore::inspect(std::string_view name) {

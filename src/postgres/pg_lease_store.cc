@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <thread>
 
 #include "../core/process_identity.h"
@@ -251,23 +252,25 @@ Result<Attempt> PgLeaseStore::try_once(const ClaimRequest& request) {
   return Attempt(std::move(*info));
 }
 
-Result<Attempt> PgLeaseStore::claim(const ClaimRequest& request) {
+Result<Attempt> claim_listening(PgClient& client, const std::string& channel,
+                                const ClaimRequest& request,
+                                const std::function<Result<Attempt>()>& try_once) {
   if (!request.deadline) {
-    return try_once(request);
+    return try_once();
   }
   // LISTEN before each try, so a release between the try and the wait is not missed.
   std::unique_ptr<PgConnection> listener;
   for (;;) {
     if (!listener || listener->broken()) {
       listener.reset();
-      auto c = client_->connect_new();
-      if (c && (*c)->exec("LISTEN " + quote_ident(sql_->channel))) {
+      auto c = client.connect_new();
+      if (c && (*c)->exec("LISTEN " + quote_ident(channel))) {
         listener = std::move(*c);
       } else if (!c && c.error().code == Errc::permission_denied) {
         return std::unexpected(c.error());
       }
     }
-    auto attempt = try_once(request);
+    auto attempt = try_once();
     if (!attempt || std::holds_alternative<Claim>(*attempt)) {
       return attempt;
     }
@@ -276,6 +279,8 @@ Result<Attempt> PgLeaseStore::claim(const ClaimRequest& request) {
     if (now >= *request.deadline) {
       return attempt;
     }
+    // Until the deadline, the holder's expiry or the end of its min_hold (nobody notifies
+    // then), or the slice (a lost notification, a session that ended without releasing).
     auto wait =
         std::min(std::chrono::duration_cast<milliseconds>(*request.deadline - now), kMaxWaitSlice);
     if (busy.holder && busy.holder->renew_age) {
@@ -290,6 +295,10 @@ Result<Attempt> PgLeaseStore::claim(const ClaimRequest& request) {
       listener.reset();
     }
   }
+}
+
+Result<Attempt> PgLeaseStore::claim(const ClaimRequest& request) {
+  return claim_listening(*client_, sql_->channel, request, [&] { return try_once(request); });
 }
 
 Result<LockInfo> PgLeaseStore::inspect(std::string_view name) {

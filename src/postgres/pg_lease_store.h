@@ -2,6 +2,7 @@
 #ifndef HEARTLOCK_POSTGRES_PG_LEASE_STORE_H_
 #define HEARTLOCK_POSTGRES_PG_LEASE_STORE_H_
 
+#include <functional>
 #include <memory>
 
 #include "../core/leasing_store.h"
@@ -17,6 +18,12 @@ LockInfo describe_pg_row(const PgRow& row, std::string location);
 
 // Creates the lease and slots tables unless they exist (tolerating a concurrent creator).
 Result<void> create_lease_tables(const LeaseSql& sql, const PgUrl& url, PgConnection& c);
+
+// Store::acquire's waiting in both modes: LISTEN on `channel`, try, and wait for a NOTIFY, the
+// holder's expiry or at most a second, until request.deadline (once, without one).
+Result<Attempt> claim_listening(PgClient& client, const std::string& channel,
+                                const ClaimRequest& request,
+                                const std::function<Result<Attempt>()>& try_once);
 
 // Store::claim_slot on the slots table (both modes).
 Result<SlotClaim> claim_pg_slot(PgClient& client, const LeaseSql& sql, std::string_view job,
