@@ -3,8 +3,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "heartlock/duration.h"
+
 #include "exit_codes.h"
 #include "job_key.h"
+#include "stop_rule.h"
 #include "supervisor.h"
 
 namespace heartlock::cli {
@@ -30,7 +33,9 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& a) {
   run->add_option("--timeout", a.timeout,
                   "Stop COMMAND's process group after DURATION (TERM, then KILL) and exit 124")
       ->type_name("DURATION");
-  run->add_option("--kill-grace", a.kill_grace, "Time between TERM and KILL (default 5s)")
+  run->add_option("--kill-grace", a.kill_grace,
+                  "Time between TERM and KILL (default 5s, or less when the lease needs it: "
+                  "COMMAND must be gone before another holder can have the lock)")
       ->type_name("DURATION");
   run->add_flag("--kill-stale", a.kill_stale,
                 "Kill a deadlocked holder's process (TERM, then KILL) before taking over");
@@ -103,6 +108,18 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
     events.error(ok.error().message);
     return err(kExitUsage);
   }
+  // The stop rule: COMMAND's group must be gone (TERM, KILL after the grace) before the lease can
+  // expire, so the grace must fit into what the lease leaves once a renewal is late.
+  if (a.kill_grace.empty()) {
+    lease_options.kill_grace = std::min(kDefaultKillGrace, max_kill_grace(lease_options));
+  } else if (lease_options.kill_grace > max_kill_grace(lease_options)) {
+    events.error("--kill-grace " + format_duration(lease_options.kill_grace) +
+                 " is too long for this lease: COMMAND must be gone before another holder can "
+                 "have the lock; " +
+                 explain_max_kill_grace(lease_options) + ". Shorten --kill-grace or lengthen " +
+                 (lease_options.stale_after.count() > 0 ? "--stale-after/--ttl" : "--ttl"));
+    return err(kExitUsage);
+  }
   const std::string key = a.key.empty() ? job_key(command) : a.key;
   if (auto ok = validate_name(key); !ok) {
     events.error("--key: " + ok.error().message);
@@ -150,6 +167,8 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
       .mode = mode,
       .timeout = timeout,
       .kill_grace = lease_options.kill_grace,
+      .stop_margin = stop_margin(lease_options),
+      .stale_after = lease_options.stale_after,
       .env = {"HEARTLOCK_KEY=" + key, "HEARTLOCK_TOKEN=" + std::to_string(lease.token()),
               "HEARTLOCK_OWNER=" + lease.owner(), "HEARTLOCK_BACKEND=" + store->url(),
               "HEARTLOCK_LOCATION=" + lease.location()},

@@ -21,7 +21,7 @@ struct RunArgs {
   std::string min_hold;
   std::string max_hold;
   std::string timeout;
-  std::string kill_grace = "5s";
+  std::string kill_grace;  // empty: kDefaultKillGrace, or less when the lease needs it
   bool kill_stale = false;
   int conflict_exit_code = 75;
   std::string heartbeat = "alive";

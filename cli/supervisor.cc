@@ -170,15 +170,21 @@ std::vector<char*> c_array(std::vector<std::string>& strings) {
 // It is started before COMMAND, so that no moment exists in which COMMAND runs unwatched; the
 // wrapper then stores COMMAND's group in memory the two share (a MAP_SHARED page, since under the
 // sanitizers the watchdog is forked), and the watchdog reads it only once the wrapper is gone.
+//
+// The watchdog also holds the lease's SIGKILL time (the stop rule, stop_rule.h), which the
+// wrapper moves on after each confirmed renewal: if the wrapper is stopped (SIGSTOP), starved or
+// hung and the time passes unextended, the watchdog kills COMMAND's group itself. Enforcing the
+// deadline must not depend on the wrapper being scheduled.
 struct WatchdogArgs {
   int pipe_fd;
-  std::atomic<pid_t> group;  // 0 until COMMAND runs
+  std::atomic<pid_t> group;           // 0 until COMMAND runs
+  std::atomic<std::int64_t> kill_at;  // CLOCK_BOOTTIME ns; 0: none
 };
 WatchdogArgs* watchdog_args() {
   static auto* args = [] {
     void* page = ::mmap(nullptr, sizeof(WatchdogArgs), PROT_READ | PROT_WRITE,
                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    return page == MAP_FAILED ? nullptr : new (page) WatchdogArgs{-1, 0};
+    return page == MAP_FAILED ? nullptr : new (page) WatchdogArgs{-1, 0, 0};
   }();
   return args;
 }
@@ -197,24 +203,55 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) int watchdog_main
   ::syscall(SYS_setpgid, 0, 0);
   ::syscall(SYS_close_range, 0U, static_cast<unsigned>(fd) - 1, 0U);
   ::syscall(SYS_close_range, static_cast<unsigned>(fd) + 1, ~0U, 0U);
-  char c = 0;
-  // Signals stay blocked here (the mask is inherited), so read(2) is not interrupted.
-  long n = ::syscall(SYS_read, fd, &c, 1);
-  const pid_t group = g_watchdog_args->group.load(std::memory_order_acquire);
-  if (n != 1 && group > 0) {
-    ::syscall(SYS_kill, -group, SIGKILL);
+  // Signals stay blocked here (the mask is inherited), so ppoll(2) is not interrupted by them.
+  bool killed = false;
+  for (;;) {
+    const std::int64_t kill_at =
+        killed ? 0 : g_watchdog_args->kill_at.load(std::memory_order_acquire);
+    timespec wait{};
+    timespec* timeout = nullptr;
+    if (kill_at > 0) {
+      timespec now{};
+      ::syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &now);
+      const std::int64_t left = kill_at - (now.tv_sec * 1'000'000'000LL + now.tv_nsec);
+      if (left <= 0) {
+        // The lease's deadline is near and the wrapper has not moved it on: COMMAND goes now.
+        const pid_t group = g_watchdog_args->group.load(std::memory_order_acquire);
+        if (group > 0) {
+          ::syscall(SYS_kill, -group, SIGKILL);
+          killed = true;  // once; then it only waits for the wrapper
+        }
+        continue;
+      }
+      wait.tv_sec = left / 1'000'000'000LL;
+      wait.tv_nsec = left % 1'000'000'000LL;
+      timeout = &wait;
+    }
+    pollfd pfd{fd, POLLIN, 0};
+    long n = ::syscall(SYS_ppoll, &pfd, 1UL, timeout, nullptr, 0UL);
+    if (n <= 0) {
+      continue;  // the kill time came (or moved): look again
+    }
+    char c = 0;
+    n = ::syscall(SYS_read, fd, &c, 1);
+    const pid_t group = g_watchdog_args->group.load(std::memory_order_acquire);
+    if (n != 1 && group > 0) {
+      ::syscall(SYS_kill, -group, SIGKILL);  // the wrapper died
+    }
+    return 0;  // glibc's clone() makes the exit syscall
   }
-  return 0;  // glibc's clone() makes the exit syscall
 }
 
-// Starts the watchdog on `pipe_fd`; tell it COMMAND's group with watch_group().
-pid_t start_watchdog(int pipe_fd) {
+// Starts the watchdog on `pipe_fd` with the first SIGKILL time `kill_at` (boot clock ns; it may
+// only move later, since the watchdog rereads it only when the last one comes).
+pid_t start_watchdog(int pipe_fd, std::int64_t kill_at) {
   g_watchdog_args = watchdog_args();
   if (g_watchdog_args == nullptr) {
     return -1;
   }
   g_watchdog_args->pipe_fd = pipe_fd;
   g_watchdog_args->group.store(0, std::memory_order_release);
+  g_watchdog_args->kill_at.store(kill_at, std::memory_order_release);
   if (kCloneWatchdog) {
     pid_t pid = ::clone(watchdog_main, g_watchdog_stack + sizeof g_watchdog_stack,
                         CLONE_VM | SIGCHLD, nullptr);
@@ -256,13 +293,26 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
   Pipe out = capture ? make_pipe() : Pipe{};
   Pipe err = capture ? make_pipe() : Pipe{};
 
+  // The stop rule (stop_rule.h): SIGKILL at the lease's deadline less the stop margin. `kill_by`
+  // is the latest such time while the lease was valid; it never moves back.
+  BootClock::time_point kill_by = lease.valid_until() - options.stop_margin;
   Pipe watch = make_pipe();
-  const pid_t watcher = start_watchdog(watch.read.get());
+  const pid_t watcher = start_watchdog(watch.read.get(), kill_by.time_since_epoch().count());
   if (watcher < 0) {
     events.emit(LogLevel::warn, "watchdog",
                 "cannot start the watchdog: if this wrapper is killed, the command is not");
   }
   watch.read.close();
+  auto publish_kill_by = [&] {
+    const BootClock::time_point valid = lease.valid_until();
+    if (valid.time_since_epoch().count() > 0 && valid - options.stop_margin > kill_by) {
+      kill_by = valid - options.stop_margin;
+    }
+    if (g_watchdog_args != nullptr) {
+      g_watchdog_args->kill_at.store(kill_by.time_since_epoch().count(), std::memory_order_release);
+    }
+  };
+  publish_kill_by();
   auto stop_watchdog = [&] {
     (void)!::write(watch.write.get(), "x", 1);
     watch.write.close();
@@ -317,6 +367,7 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
   std::optional<Clock::time_point> kill_at;
   bool killed = false;
   const auto start = Clock::now();
+  auto last_beat = start;  // the last heartbeat from COMMAND (explicit and output modes)
   // time_point::max() for "no timeout" (an optional here trips g++ 12's -Wmaybe-uninitialized).
   const Clock::time_point timeout_at =
       options.timeout ? start + *options.timeout : Clock::time_point::max();
@@ -329,7 +380,11 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
     ::kill(-child, sig);
     ::kill(-child, SIGCONT);  // a stopped group handles TERM only once continued
     if (!kill_at) {
-      kill_at = Clock::now() + options.kill_grace;
+      // Never later than the lease's deadline allows.
+      auto grace = std::min<Clock::duration>(
+          options.kill_grace,
+          std::max<Clock::duration>(Clock::duration(0), kill_by - BootClock::now()));
+      kill_at = Clock::now() + grace;
     }
   };
 
@@ -362,6 +417,43 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
       }
     }
     auto now = Clock::now();
+    publish_kill_by();
+    const auto boot = BootClock::now();
+    if (!child_status && !killed && boot >= kill_by) {
+      // The deadline is here and no renewal moved it: COMMAND must be gone before anyone else
+      // can hold the lock, grace or not.
+      events.emit(LogLevel::error, "lost",
+                  "lease " + lease.name() +
+                      " reached its deadline unconfirmed; killing the command's process group",
+                  {{"key", lease.name()}, {"reason", "deadline"}});
+      stopping = Outcome::Kind::lost;
+      ::kill(-child, SIGKILL);
+      ::kill(-child, SIGCONT);
+      killed = true;
+    } else if (!child_status && stopping != Outcome::Kind::lost &&
+               boot >= kill_by - options.kill_grace) {
+      // Not renewed in time: start the stop now, so that the SIGKILL after the grace still lands
+      // before the deadline.
+      const auto left = format_duration(
+          std::chrono::duration_cast<milliseconds>(kill_by + options.stop_margin - boot));
+      const auto quiet = std::chrono::duration_cast<milliseconds>(now - last_beat);
+      if (options.mode != HeartbeatMode::alive && quiet > options.stale_after / 2) {
+        events.emit(LogLevel::error, "lost",
+                    "lease " + lease.name() + " deadlocked: no heartbeat for " +
+                        format_duration(quiet) + " (stale_after " +
+                        format_duration(options.stale_after) +
+                        "); stopping the command's process group before the lease can be " +
+                        "taken over in " + left,
+                    {{"key", lease.name()}, {"reason", "deadlocked"}});
+      } else {
+        events.emit(LogLevel::error, "lost",
+                    "lease " + lease.name() + " has no renewal confirmed beyond " + left +
+                        " from now; stopping the command's process group before it can expire",
+                    {{"key", lease.name()}, {"reason", "deadline"}});
+      }
+      stopping = Outcome::Kind::lost;  // overrides a timeout in progress
+      stop_group(Outcome::Kind::lost, SIGTERM);
+    }
     if (now >= timeout_at && stopping == Outcome::Kind::exited && !child_status) {
       events.emit(LogLevel::warn, "timeout",
                   "timeout of " + format_duration(*options.timeout) +
@@ -391,6 +483,12 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
     }
     if (kill_at && !killed) {
       until(*kill_at);
+    }
+    if (!child_status && !killed) {
+      // Wake for the stop (or the SIGKILL) the deadline asks for.
+      const auto at = stopping == Outcome::Kind::lost ? kill_by : kill_by - options.kill_grace;
+      auto left = std::chrono::ceil<milliseconds>(at - BootClock::now());
+      wait = std::max(milliseconds(0), std::min(wait, left));
     }
     if (child_status) {
       wait = std::min(wait, milliseconds(10));  // polling a group for stragglers
@@ -451,6 +549,7 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
       while ((len = ::recv(beat.get(), buf, sizeof buf, 0)) > 0) {
         if (std::string_view(buf, static_cast<std::size_t>(len)) == token) {
           lease.heartbeat();
+          last_beat = Clock::now();
         }
       }
     }
@@ -466,6 +565,7 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
         write_all(i == 3 ? STDOUT_FILENO : STDERR_FILENO, buf, static_cast<std::size_t>(len));
         if (std::memchr(buf, '\n', static_cast<std::size_t>(len)) != nullptr) {
           lease.heartbeat();
+          last_beat = Clock::now();
         }
       }
     }
@@ -478,6 +578,14 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
   // may not reap (PID 1 in many containers does not).
   stop_watchdog();
 
+  if (stopping == Outcome::Kind::exited && (lease.lost() || BootClock::now() >= kill_by)) {
+    // COMMAND ended past the lease's deadline or while it was lost (the watchdog's SIGKILL at the
+    // deadline while this wrapper was not running, or a loss at the moment it exited).
+    events.emit(LogLevel::error, "lost",
+                "lease " + lease.name() + " was lost while the command ran",
+                {{"key", lease.name()}});
+    stopping = Outcome::Kind::lost;
+  }
   if (stopping == Outcome::Kind::lost) {
     return {Outcome::Kind::lost, kExitLost};
   }

@@ -31,7 +31,10 @@ struct SuperviseOptions {
   HeartbeatMode mode = HeartbeatMode::alive;
   std::optional<std::chrono::milliseconds> timeout;
   std::chrono::milliseconds kill_grace{5000};
-  std::vector<std::string> env;  // added to COMMAND's environment, "NAME=value"
+  // SIGKILL lands this long before the lease's deadline (stop_rule.h); SIGTERM kill_grace earlier.
+  std::chrono::milliseconds stop_margin{50};
+  std::chrono::milliseconds stale_after{0};  // the lease's, for messages
+  std::vector<std::string> env;              // added to COMMAND's environment, "NAME=value"
 };
 
 struct Outcome {

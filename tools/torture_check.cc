@@ -94,6 +94,8 @@ Verdict check_log(std::istream& log) {
       } else {
         paused[pid] = false;  // cont
       }
+    } else if (what == "cut" || what == "heal") {
+      v.partitions += what == "cut" ? 1 : 0;
     } else if (!line.empty()) {
       problem("line " + std::to_string(lineno) + ": unknown: " + line);
     }

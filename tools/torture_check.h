@@ -10,6 +10,9 @@
 //     during its section (two live holders at once); a worker counts as stopped from its "stop"
 //     line to its "cont" line, since it may write a line after "stop" is logged,
 //   - a fenced (stale-token) write by a worker that was never stopped during its section.
+// "cut PID" and "heal PID" mark a partition of a worker from the server (heartlock-torture
+// --partition): counted, and no excuse -- a cut-off holder must end its section by its lease's
+// deadline, before anyone else can enter.
 #ifndef HEARTLOCK_TOOLS_TORTURE_CHECK_H_
 #define HEARTLOCK_TOOLS_TORTURE_CHECK_H_
 
@@ -26,6 +29,7 @@ struct Verdict {
   std::uint64_t fenced = 0;  // rejected stale-token writes by stopped workers
   std::uint64_t kills = 0;
   std::uint64_t stops = 0;
+  std::uint64_t partitions = 0;       // "cut" lines
   std::vector<std::string> problems;  // the first few violations, in words
 };
 

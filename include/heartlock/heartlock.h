@@ -2,6 +2,7 @@
 #ifndef HEARTLOCK_HEARTLOCK_H_
 #define HEARTLOCK_HEARTLOCK_H_
 
+#include "heartlock/clock.h"    // IWYU pragma: export
 #include "heartlock/error.h"    // IWYU pragma: export
 #include "heartlock/lease.h"    // IWYU pragma: export
 #include "heartlock/options.h"  // IWYU pragma: export

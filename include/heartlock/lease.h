@@ -10,6 +10,7 @@
 #include <string>
 #include <variant>
 
+#include "heartlock/clock.h"
 #include "heartlock/error.h"
 #include "heartlock/options.h"
 
@@ -84,6 +85,14 @@ class Lease {
   // Where the lock lives (lock file path, server key).
   const std::string& location() const noexcept;
 
+  // Until when the lease is certainly still this holder's: after this instant another holder may
+  // have the lock. It is the earliest of: the send time of the last renewal (or acquisition) the
+  // backend confirmed + ttl - lease_drift_margin(ttl); the last published heartbeat
+  // + stale_after - the margin; acquisition + max_hold. Work protected by the lease must be over
+  // by then: the lease is declared lost at this instant by a timer, whatever any I/O is doing.
+  // BootClock::time_point{} (the epoch) once lost or released.
+  BootClock::time_point valid_until() const noexcept;
+
   // Records progress (a relaxed atomic store of the time); cheap enough for a hot loop.
   void heartbeat() noexcept;
 
@@ -91,7 +100,8 @@ class Lease {
   // the backend did not answer (the lease may still be valid until its ttl).
   [[nodiscard]] Result<void> renew();
 
-  // Ends the lease, fenced by owner: never removes or shortens another owner's lock. With
+  // Ends the lease, fenced by owner: never removes or shortens another owner's lock. Once it
+  // returns, on_lost is not running and will not run (it must not call release() itself). With
   // min_hold the lock stays blocked until acquisition + min_hold. Idempotent. Returns Errc::lost if
   // the lease had been lost before release (the work it protected may have overlapped another
   // holder's), Errc::unavailable if the backend could not be told (it expires by itself).

@@ -65,8 +65,14 @@ struct LeaseOptions {
 // Smallest ttl accepted: below this, scheduling noise alone would expire healthy leases.
 inline constexpr std::chrono::milliseconds kMinTtl = 30ms;
 
-// Returns how often keepalive renews: a third of the ttl, so two renewals may fail in a row
-// before the lease expires.
+// The clock-rate drift heartlock assumes between the holder and the server that times a lease:
+// less than 1 % (NTP keeps clocks within 500 ppm), plus 1 ms for millisecond rounding on the
+// server. A lease is trusted for ttl - lease_drift_margin(ttl) after the send time of the
+// request that the server confirmed.
+std::chrono::milliseconds lease_drift_margin(std::chrono::milliseconds ttl) noexcept;
+
+// Returns how often keepalive renews (and publishes the heartbeat): a third of the ttl, or of
+// stale_after when that is shorter, so two renewals may fail in a row before the lease expires.
 std::chrono::milliseconds renew_interval(const LeaseOptions& options) noexcept;
 
 // Checks that the options make sense together. Errc::invalid_argument with the reason otherwise,

@@ -45,6 +45,13 @@ class BackendLease {
 
   // The batch this lease can be renewed with, or nullptr (renewed alone). Must outlive the lease.
   virtual RenewBatch* batch() { return nullptr; }
+
+  // A file descriptor that becomes readable when the lease must be checked at once rather than at
+  // its next renewal: the server closed the lease's connection, the lock file was renamed or
+  // unlinked. The keepalive polls it (never reads it) and then calls renew() promptly, which must
+  // consume the event and answer whether the lease still holds. -1: nothing to watch. The fd
+  // must stay open as long as the BackendLease lives; it may change after a renew().
+  virtual int watch_fd() const { return -1; }
 };
 
 }  // namespace heartlock::detail

@@ -32,6 +32,12 @@ std::uint64_t Lease::token() const noexcept { return state_->token(); }
 const std::string& Lease::owner() const noexcept { return state_->owner(); }
 const std::string& Lease::location() const noexcept { return state_->location(); }
 
+BootClock::time_point BootClock::now() noexcept { return time_point(detail::boot_now()); }
+
+BootClock::time_point Lease::valid_until() const noexcept {
+  return BootClock::time_point(state_ ? state_->valid_until() : BootClock::duration(0));
+}
+
 void Lease::heartbeat() noexcept { state_->heartbeat(detail::boot_now()); }
 
 Result<void> Lease::renew() {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "io_deadline.h"
+
 namespace heartlock::detail {
 
 LeaseState::LeaseState(LeaseInit init)
@@ -15,8 +17,12 @@ LeaseState::LeaseState(LeaseInit init)
       interval_(renew_interval(options_)),
       log_(std::move(init.log)),
       last_heartbeat_(init.acquired_at.count()),
+      renewed_until_((init.acquired_at + options_.ttl - lease_drift_margin(options_.ttl)).count()),
+      published_heartbeat_(init.acquired_at.count()),
       backend_(std::move(init.backend)),
-      last_renewed_(init.acquired_at) {}
+      last_renewed_(init.acquired_at) {
+  watch_fd_.store(backend_ ? backend_->watch_fd() : -1, std::memory_order_release);
+}
 
 LeaseState::~LeaseState() = default;
 
@@ -33,6 +39,8 @@ void LeaseState::lose_locked(LostReason reason, std::string why) {
     return;  // already lost; the first reason stands
   }
   lost_internal_ = static_cast<int>(reason);
+  lost_internal_atomic_.store(true, std::memory_order_release);
+  watch_fd_.store(-1, std::memory_order_release);  // nothing left to re-validate
   if (log_) {
     log_(LogLevel::warn, "lease " + name_ + " (token " + std::to_string(token_) +
                              ") lost: " + std::string(to_string(reason)) + ": " + why);
@@ -45,9 +53,10 @@ void LeaseState::run_pending_callback() {
   {
     std::lock_guard lock(mu_);
     pending.swap(pending_callback_);
-  }
-  if (!pending) {
-    return;
+    if (!pending) {
+      return;
+    }
+    callback_running_ = true;
   }
   if (options_.on_lost) {
     try {
@@ -65,6 +74,86 @@ void LeaseState::run_pending_callback() {
   // Published after the callback: see lost_.
   lost_.store(static_cast<int>(pending->first), std::memory_order_release);
   stop_.request_stop();
+  {
+    std::lock_guard lock(mu_);
+    callback_running_ = false;
+  }
+  renewed_.notify_all();
+}
+
+std::chrono::milliseconds notice_lead(std::chrono::milliseconds ttl) noexcept {
+  return std::min(std::chrono::milliseconds(25), ttl / 100);
+}
+
+void LeaseState::confirm(BootTime sent, BootTime heartbeat) noexcept {
+  // A renewal confirmed by the server holds from its send time: the server set the expiry when
+  // it ran the request, which was no earlier than when we sent it.
+  const auto until = (sent + options_.ttl - lease_drift_margin(options_.ttl)).count();
+  if (until > renewed_until_.load(std::memory_order_relaxed)) {
+    renewed_until_.store(until, std::memory_order_release);
+  }
+  if (heartbeat.count() > published_heartbeat_.load(std::memory_order_relaxed)) {
+    published_heartbeat_.store(heartbeat.count(), std::memory_order_release);
+  }
+}
+
+BootTime LeaseState::valid_until() const noexcept {
+  if (lost_internal_atomic_.load(std::memory_order_acquire) || released()) {
+    return BootTime(0);
+  }
+  BootTime until(renewed_until_.load(std::memory_order_acquire));
+  if (options_.stale_after.count() > 0) {
+    // A contender may call the holder deadlocked once the heartbeat it can see -- the one the
+    // last confirmed renewal published, not a newer local one -- is stale_after old.
+    until = std::min(until, BootTime(published_heartbeat_.load(std::memory_order_acquire)) +
+                                options_.stale_after - lease_drift_margin(options_.stale_after));
+  }
+  if (options_.max_hold.count() > 0) {
+    until = std::min(until, acquired_at_ + options_.max_hold);
+  }
+  return until;
+}
+
+LostReason LeaseState::deadline_reason(BootTime renewed_until) const noexcept {
+  BootTime until = valid_until();
+  if (options_.max_hold.count() > 0 && until == acquired_at_ + options_.max_hold) {
+    return LostReason::max_hold;
+  }
+  if (until < renewed_until) {
+    return LostReason::deadlocked;
+  }
+  return LostReason::backend_lost;
+}
+
+std::optional<BootTime> LeaseState::enforce_deadline(BootTime now) {
+  {
+    std::lock_guard lock(mu_);
+    if (lost_internal_ >= 0 || released()) {
+      return std::nullopt;
+    }
+    const BootTime until = valid_until();
+    const BootTime notice_at = until - notice_lead(options_.ttl);
+    if (now < notice_at) {
+      return notice_at;
+    }
+    const BootTime renewed_until(renewed_until_.load(std::memory_order_acquire));
+    const LostReason reason = deadline_reason(renewed_until);
+    auto ms = [](BootTime d) {
+      return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+    };
+    std::string why = reason == LostReason::max_hold
+                          ? "held for max_hold " + std::to_string(options_.max_hold.count()) + "ms"
+                      : reason == LostReason::deadlocked
+                          ? "the heartbeat contenders can see is older than stale_after " +
+                                std::to_string(options_.stale_after.count()) + "ms"
+                          : "no renewal confirmed for " + ms(now - last_renewed_) + "ms (ttl " +
+                                std::to_string(options_.ttl.count()) +
+                                "ms): the server may free the lock in " +
+                                ms(std::max(BootTime(0), until - now)) + "ms";
+    lose_locked(reason, std::move(why));
+  }
+  run_pending_callback();
+  return std::nullopt;
 }
 
 std::optional<BootTime> LeaseState::next_due_locked(BootTime now) const {
@@ -83,6 +172,7 @@ BootTime LeaseState::first_due() const { return *next_due_locked(acquired_at_); 
 
 Result<void> LeaseState::apply_renewal_locked(BootTime now,
                                               const Result<std::optional<LostReason>>& r) {
+  retry_ = !r;  // a failed attempt is retried at its own pace (after_renewal_locked)
   if (!r) {
     // Transient: the lease may still be valid on the backend until last_renewed_ + ttl. Give up
     // half a renew interval before that, so the holder stops before anyone else can start.
@@ -96,12 +186,46 @@ Result<void> LeaseState::apply_renewal_locked(BootTime now,
     lose_locked(**r, "another owner holds the lock now, or it is gone");
     return fail(Errc::lost, "lease " + name_ + " lost: " + std::string(to_string(**r)));
   }
+  if (lost_internal_ >= 0) {
+    // The deadline passed while the request was out: the lease was given up, and stays so.
+    return fail(Errc::lost, "lease " + name_ + " lost while its renewal was in flight");
+  }
   last_renewed_ = now;
   return {};
 }
 
-Result<void> LeaseState::renew_locked(BootTime now) {
-  return apply_renewal_locked(now, backend_->renew(last_heartbeat()));
+void LeaseState::begin_io(std::unique_lock<std::mutex>& lock) {
+  renewed_.wait(lock, [this] { return !renewing_; });
+  renewing_ = true;
+}
+
+void LeaseState::end_io() {
+  renewing_ = false;
+  renewed_.notify_all();
+}
+
+Result<void> LeaseState::renew_unlocked_io(std::unique_lock<std::mutex>& lock, BootTime now) {
+  begin_io(lock);
+  if (!backend_ || lost_internal_ >= 0) {
+    end_io();
+    return fail(Errc::lost, "lease " + name_ + " ended before its renewal");
+  }
+  BackendLease* backend = backend_.get();
+  const BootTime heartbeat = last_heartbeat();
+  const BootTime deadline = valid_until();
+  lock.unlock();
+  Result<std::optional<LostReason>> answer = [&] {
+    ScopedIoDeadline bound(deadline);
+    return backend->renew(heartbeat);
+  }();
+  lock.lock();
+  if (answer && !answer->has_value()) {
+    confirm(now, heartbeat);
+  }
+  Result<void> applied = apply_renewal_locked(now, answer);
+  watch_fd_.store(lost_internal_ >= 0 ? -1 : backend->watch_fd(), std::memory_order_release);
+  end_io();
+  return applied;
 }
 
 std::optional<BootTime> LeaseState::after_renewal_locked(BootTime now,
@@ -115,16 +239,18 @@ std::optional<BootTime> LeaseState::after_renewal_locked(BootTime now,
   return std::nullopt;
 }
 
-LeaseState::Plan LeaseState::plan_locked(BootTime now) {
-  if (!backend_ || lost_internal_ >= 0) {
+LeaseState::Plan LeaseState::plan_locked(BootTime now, bool force) {
+  if (!backend_) {
     return {};
   }
-  if (options_.max_hold.count() > 0 && now >= acquired_at_ + options_.max_hold) {
+  if (options_.max_hold.count() > 0 && now >= acquired_at_ + options_.max_hold &&
+      (lost_internal_ < 0 || lost_internal_ == static_cast<int>(LostReason::max_hold))) {
     lose_locked(LostReason::max_hold,
                 "held for max_hold " + std::to_string(options_.max_hold.count()) + "ms");
     // The failsafe ends the lease for everyone: release it (fenced) so others can take it.
-    (void)backend_->release(std::chrono::nanoseconds(0));
-    backend_.reset();
+    return {.end = true};
+  }
+  if (lost_internal_ >= 0) {
     return {};
   }
   if (options_.stale_after.count() > 0 && now - last_heartbeat() >= options_.stale_after) {
@@ -140,18 +266,37 @@ LeaseState::Plan LeaseState::plan_locked(BootTime now) {
   }
   // Due after a renew interval; accepted from half of it, so the keepalive can renew leases that
   // fall due close together in one batch.
-  if (now - last_renewed_ >= interval_ / 2) {
+  if (force || retry_ || now - last_renewed_ >= interval_ / 2) {
     return {.renew = true};
   }
   return {.next = std::max(*next_due_locked(last_renewed_), now)};
 }
 
-std::optional<BootTime> LeaseState::tick(BootTime now) {
-  std::optional<BootTime> next;
+void LeaseState::end_after_max_hold() {
+  std::unique_ptr<BackendLease> backend;
   {
-    std::lock_guard lock(mu_);
-    Plan plan = plan_locked(now);
-    next = plan.renew ? after_renewal_locked(now, renew_locked(now)) : plan.next;
+    std::unique_lock lock(mu_);
+    begin_io(lock);  // a renewal in flight still uses the backend lease
+    backend = std::move(backend_);
+    watch_fd_.store(-1, std::memory_order_release);
+    end_io();
+  }
+  if (backend) {
+    (void)backend->release(std::chrono::nanoseconds(0));
+  }
+}
+
+std::optional<BootTime> LeaseState::tick(BootTime now, bool force) {
+  std::optional<BootTime> next;
+  bool end = false;
+  {
+    std::unique_lock lock(mu_);
+    Plan plan = plan_locked(now, force);
+    end = plan.end;
+    next = plan.renew ? after_renewal_locked(now, renew_unlocked_io(lock, now)) : plan.next;
+  }
+  if (end) {
+    end_after_max_hold();
   }
   run_pending_callback();
   return next;
@@ -163,21 +308,25 @@ RenewBatch* LeaseState::batch() {
 }
 
 std::vector<std::optional<BootTime>> LeaseState::tick_batch(
-    const std::vector<std::shared_ptr<LeaseState>>& leases, RenewBatch& batch, BootTime now) {
+    const std::vector<std::shared_ptr<LeaseState>>& leases, RenewBatch& batch, BootTime now,
+    bool force) {
   std::vector<std::optional<BootTime>> next(leases.size());
   std::vector<std::size_t> due;
   std::vector<BackendLease*> backends;
   std::vector<BootTime> heartbeats;
+  std::vector<std::size_t> ended;
   // Plan each lease under its own mutex; the round trip runs with none held (a process may hold
   // thousands of leases), the due ones marked as renewing so that release() waits for it.
   for (std::size_t i = 0; i < leases.size(); ++i) {
     LeaseState& lease = *leases[i];
     std::lock_guard lock(lease.mu_);
-    Plan plan = lease.plan_locked(now);
-    if (!plan.renew) {
+    Plan plan = lease.plan_locked(now, force);
+    if (plan.end) {
+      ended.push_back(i);
+    } else if (!plan.renew) {
       next[i] = plan.next;
-    } else if (lease.backend_->batch() != &batch) {
-      next[i] = lease.after_renewal_locked(now, lease.renew_locked(now));
+    } else if (lease.backend_->batch() != &batch || lease.renewing_) {
+      next[i] = plan.renew ? std::optional<BootTime>(now + lease.interval_ / 4) : plan.next;
     } else {
       lease.renewing_ = true;
       due.push_back(i);
@@ -186,7 +335,14 @@ std::vector<std::optional<BootTime>> LeaseState::tick_batch(
     }
   }
   if (!due.empty()) {
-    auto results = batch.renew_all(backends, heartbeats);
+    BootTime deadline = kNoIoDeadline;
+    for (std::size_t i : due) {
+      deadline = std::min(deadline, leases[i]->valid_until());
+    }
+    auto results = [&] {
+      ScopedIoDeadline bound(deadline);
+      return batch.renew_all(backends, heartbeats);
+    }();
     for (std::size_t k = 0; k < due.size(); ++k) {
       LeaseState& lease = *leases[due[k]];
       Result<std::optional<LostReason>> result =
@@ -195,11 +351,18 @@ std::vector<std::optional<BootTime>> LeaseState::tick_batch(
                                    fail(Errc::internal, "batch renewal lost a result"));
       {
         std::lock_guard lock(lease.mu_);
+        if (result && !result->has_value()) {
+          lease.confirm(now, heartbeats[k]);
+        }
         next[due[k]] = lease.after_renewal_locked(now, lease.apply_renewal_locked(now, result));
-        lease.renewing_ = false;
+        lease.watch_fd_.store(lease.lost_internal_ >= 0 ? -1 : backends[k]->watch_fd(),
+                              std::memory_order_release);
+        lease.end_io();
       }
-      lease.renewed_.notify_all();
     }
+  }
+  for (std::size_t i : ended) {
+    leases[i]->end_after_max_hold();
   }
   for (const auto& lease : leases) {
     lease->run_pending_callback();
@@ -210,7 +373,7 @@ std::vector<std::optional<BootTime>> LeaseState::tick_batch(
 Result<void> LeaseState::renew(BootTime now) {
   Result<void> r;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (lost_internal_ >= 0) {
       return fail(Errc::lost, "lease " + name_ + " was lost: " +
                                   std::string(to_string(static_cast<LostReason>(lost_internal_))));
@@ -218,7 +381,7 @@ Result<void> LeaseState::renew(BootTime now) {
     if (!backend_) {
       return fail(Errc::invalid_argument, "lease " + name_ + " was released");
     }
-    r = renew_locked(now);
+    r = renew_unlocked_io(lock, now);
   }
   run_pending_callback();
   return r;
@@ -228,14 +391,19 @@ Result<void> LeaseState::release(BootTime now) {
   Result<void> out;
   {
     std::unique_lock lock(mu_);
-    renewed_.wait(lock, [this] { return !renewing_; });
+    begin_io(lock);
     released_.store(true, std::memory_order_release);
-    if (backend_) {
+    std::unique_ptr<BackendLease> backend = std::move(backend_);
+    watch_fd_.store(-1, std::memory_order_release);
+    if (backend) {
       auto held = now - acquired_at_;
       auto hold_for =
           std::max(std::chrono::nanoseconds(0), std::chrono::nanoseconds(options_.min_hold) - held);
-      auto r = backend_->release(hold_for);
-      backend_.reset();
+      // The release's I/O runs without mu_, so the deadline timer is never held up by it.
+      lock.unlock();
+      auto r = backend->release(hold_for);
+      backend.reset();
+      lock.lock();
       if (!r) {
         out = std::unexpected(r.error());
       } else if (r->has_value()) {
@@ -247,8 +415,13 @@ Result<void> LeaseState::release(BootTime now) {
                                  ") had been lost: " +
                                  std::string(to_string(static_cast<LostReason>(lost_internal_))));
     }
+    end_io();
   }
   run_pending_callback();
+  // Once release() returns, on_lost is not running on another thread (the deadline timer) and
+  // will not run: what it uses may be freed.
+  std::unique_lock lock(mu_);
+  renewed_.wait(lock, [this] { return !callback_running_ && !pending_callback_; });
   return out;
 }
 

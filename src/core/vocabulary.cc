@@ -60,8 +60,16 @@ std::string_view to_string(LockState state) noexcept {
   return "held";
 }
 
+std::chrono::milliseconds lease_drift_margin(std::chrono::milliseconds ttl) noexcept {
+  return ttl / 100 + std::chrono::milliseconds(1);
+}
+
 std::chrono::milliseconds renew_interval(const LeaseOptions& options) noexcept {
-  return std::max(std::chrono::milliseconds(1), options.ttl / 3);
+  // The heartbeat is published with each renewal: a stale_after shorter than the ttl needs
+  // renewals often enough that a live holder's published heartbeat never looks stale.
+  auto base =
+      options.stale_after.count() > 0 ? std::min(options.ttl, options.stale_after) : options.ttl;
+  return std::max(std::chrono::milliseconds(1), base / 3);
 }
 
 namespace {
@@ -81,10 +89,14 @@ Result<void> validate(const LeaseOptions& o) {
       o.max_hold < milliseconds(0) || o.kill_grace < milliseconds(0)) {
     return fail(Errc::invalid_argument, "durations must not be negative");
   }
+  if (o.stale_after.count() > 0 && o.stale_after < kMinTtl) {
+    return fail(Errc::invalid_argument,
+                "stale_after " + ms(o.stale_after) + " is too short: at least " + ms(kMinTtl));
+  }
   if (o.stale_after.count() > 0 && o.stale_after <= renew_interval(o)) {
     return fail(Errc::invalid_argument, "stale_after " + ms(o.stale_after) +
                                             " must be longer than the renew interval " +
-                                            ms(renew_interval(o)) + " (ttl/3)");
+                                            ms(renew_interval(o)) + " (a third of the ttl)");
   }
   if (o.stale_after.count() > 0 && !o.keepalive) {
     return fail(Errc::invalid_argument,

@@ -1,6 +1,10 @@
 #include "etcd_client.h"
 
+#include <algorithm>
+
 #include <openssl/evp.h>
+
+#include "../core/io_deadline.h"
 
 namespace heartlock::detail {
 namespace {
@@ -106,6 +110,13 @@ Result<EtcdClient::Reply> EtcdClient::post(
     return std::unexpected(api_result.error());
   }
   const CurlApi& api = **api_result;
+  // The request's time, and the connect's within it, cut short by the thread's I/O deadline. To
+  // curl 0 means "no limit": with no time left nothing is sent at all.
+  const auto budget = capped(timeout);
+  if (budget <= std::chrono::milliseconds(0)) {
+    return fail(Errc::unavailable, "etcd " + endpoint + ": deadline passed (nothing sent)");
+  }
+  const auto connect_budget = std::min(budget, url_.timeout);
   if (handle == nullptr) {
     handle = api.easy_init();
     if (handle == nullptr) {
@@ -125,8 +136,11 @@ Result<EtcdClient::Reply> EtcdClient::post(
   api.easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
   api.easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   api.easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  api.easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  api.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(url_.timeout.count()));
+  // A request that times out is abandoned with its connection: curl closes an HTTP/1.1
+  // connection that ends prematurely (multiplexed HTTP/2 resets just the stream), so a late
+  // answer is never read as the next request's.
+  api.easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(budget.count()));
+  api.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_budget.count()));
   api.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   api.easy_setopt(c, CURLOPT_WRITEFUNCTION, write != nullptr ? write : &append_body);
   api.easy_setopt(c, CURLOPT_WRITEDATA, write_context != nullptr ? write_context : &reply.body);
@@ -181,6 +195,9 @@ Result<nlohmann::json> EtcdClient::call_locked(std::string_view path, const nloh
   const std::string text = body.dump();
   std::optional<Error> last;
   for (std::size_t tried = 0; tried < url_.endpoints.size(); ++tried) {
+    if (last && io_deadline_passed()) {
+      break;  // the next endpoint would not even be asked: say why the last one failed
+    }
     const std::size_t i = (current_ + tried) % url_.endpoints.size();
     const std::size_t previous = current_;
     current_ = i;

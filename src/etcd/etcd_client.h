@@ -37,8 +37,10 @@ class EtcdClient {
   EtcdClient& operator=(const EtcdClient&) = delete;
 
   // POSTs `body` to /v3/<path> (the first endpoint that answers, remembered) and returns the
-  // reply. Errc::unavailable when no endpoint answers, permission_denied for refused credentials
-  // or a TLS certificate that does not verify, invalid_argument for a request etcd rejects.
+  // reply. Each request gets the URL's timeout, cut short by the thread's I/O deadline
+  // (io_deadline.h). Errc::unavailable when no endpoint answers (or the I/O deadline has passed:
+  // then nothing is sent), permission_denied for refused credentials or a TLS certificate that
+  // does not verify, invalid_argument for a request etcd rejects.
   Result<nlohmann::json> call(std::string_view path, const nlohmann::json& body);
 
   // Watches `key` from `revision` on a connection of its own; true as soon as an event arrives,

@@ -204,6 +204,13 @@ class EtcdLease final : public BackendLease {
     return std::optional<LostReason>();
   }
 
+  // watch_fd() stays -1. The lease lives on the cluster with its ttl, not on a connection:
+  // requests are plain HTTP through curl, whose connections come and go (idle ones are closed by
+  // either side as a matter of course) and are not ours to poll, and a dropped one loses nothing.
+  // What would end the lease early -- a revoke (`heartlock release --force`), another owner's key
+  // -- shows only on a watch stream of the key, which costs a connection per lease; the next
+  // keepalive finds it instead.
+
  private:
   // Our lease is gone: did someone else take the key, or did it simply expire?
   LostReason why_lost() {

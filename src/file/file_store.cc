@@ -112,10 +112,10 @@ bool same_boot_grace(const ParsedRecord& p, BootTime now) {
 
 }  // namespace
 
-FileStore::FileStore(std::string path, UniqueFd dir, StoreOptions options)
+FileStore::FileStore(std::string path, UniqueFd dir, FileId dir_id, StoreOptions options)
     : LeasingStore(std::move(options)),
       path_(std::move(path)),
-      dir_(std::make_shared<const UniqueFd>(std::move(dir))) {}
+      dir_(std::make_shared<LockDir>(std::move(dir), path_, dir_id, log_sink())) {}
 
 FileStore::~FileStore() { stop_keepalive(); }
 
@@ -128,7 +128,7 @@ UniqueFd FileStore::take_watch() {
       return watch;
     }
   }
-  return watch_dir(dir_->get());
+  return watch_dir(dir_->fd());
 }
 
 void FileStore::return_watch(UniqueFd watch) {
@@ -213,7 +213,7 @@ Result<Attempt> FileStore::claim(const ClaimRequest& request) {
   FileId id;
   for (int reopens = 0; reopens < kMaxReopens;) {
     if (!fd) {
-      auto opened = open_lock_file(dir_->get(), file, true, path, id);
+      auto opened = open_lock_file(dir_->fd(), file, true, path, id);
       if (!opened) {
         return std::unexpected(opened.error());
       }
@@ -246,7 +246,7 @@ Result<Attempt> FileStore::claim(const ClaimRequest& request) {
     if (errno != EWOULDBLOCK) {
       return fail(Errc::unavailable, "flock " + path + ": " + errno_text(errno));
     }
-    auto linked = still_linked(id, dir_->get(), file);
+    auto linked = still_linked(id, dir_->fd(), file);
     if (!linked) {
       return std::unexpected(linked.error());
     }
@@ -312,7 +312,7 @@ Result<Attempt> FileStore::claim_locked(const ClaimRequest& request, const std::
     }
     guard = std::move(*taken);
   }
-  auto linked = still_linked(id, dir_->get(), file);
+  auto linked = still_linked(id, dir_->fd(), file);
   if (!linked) {
     return std::unexpected(linked.error());
   }
@@ -340,8 +340,15 @@ Result<Attempt> FileStore::claim_locked(const ClaimRequest& request, const std::
     return std::unexpected(ok.error());
   }
   guard.unlock();
+  auto lease = start_lease(file, std::move(fd), id, std::move(record));
+  if (!lease) {
+    return std::unexpected(lease.error());
+  }
+  if (!*lease) {
+    return Attempt(Claim{});
+  }
   return Attempt(Claim{
-      .lease = std::make_unique<FileLease>(dir_, file, path, std::move(fd), id, std::move(record)),
+      .lease = std::move(*lease),
       .token = token,
       .location = path,
       .acquired_at = now,
@@ -356,7 +363,7 @@ Result<std::optional<Attempt>> FileStore::take_over(const ClaimRequest& request,
   if (!guard) {
     return std::unexpected(guard.error());
   }
-  auto linked = still_linked(old_id, dir_->get(), file);
+  auto linked = still_linked(old_id, dir_->fd(), file);
   if (!linked) {
     return std::unexpected(linked.error());
   }
@@ -383,12 +390,42 @@ Result<std::optional<Attempt>> FileStore::take_over(const ClaimRequest& request,
   log(LogLevel::warn, "took over lock " + now_seen.name + " from " + now_seen.holder->owner + " (" +
                           std::string(to_string(now_seen.state)) + ": " + now_seen.detail +
                           "); token " + std::to_string(token));
+  auto lease = start_lease(file, std::move(*fd), id, std::move(record));
+  if (!lease) {
+    return std::unexpected(lease.error());
+  }
+  if (!*lease) {
+    return std::optional<Attempt>();  // replaced at once (a broken lease): look again
+  }
   return std::optional<Attempt>(Claim{
-      .lease = std::make_unique<FileLease>(dir_, file, path, std::move(*fd), id, std::move(record)),
+      .lease = std::move(*lease),
       .token = token,
       .location = path,
       .acquired_at = now,
   });
+}
+
+Result<std::unique_ptr<FileLease>> FileStore::start_lease(const std::string& file, UniqueFd fd,
+                                                          const FileId& id, Record record) {
+  auto lease = std::make_unique<FileLease>(dir_, file, std::move(fd), id, std::move(record));
+  auto where = lease->check_in_place();
+  if (!where) {
+    return std::unexpected(where.error());
+  }
+  if (!where->has_value()) {
+    return lease;
+  }
+  auto dir = dir_->in_place();
+  if (!dir) {
+    return std::unexpected(dir.error());
+  }
+  if (!*dir) {
+    // Every file we could take here is out of contenders' sight.
+    return fail(Errc::unavailable, "lock directory " + path_ +
+                                       " is no longer the one this store opened (moved, removed "
+                                       "or replaced since); open the store again");
+  }
+  return std::unique_ptr<FileLease>();
 }
 
 Result<UniqueFd> FileStore::replace_file(const std::string& file, const Record& record,
@@ -396,24 +433,24 @@ Result<UniqueFd> FileStore::replace_file(const std::string& file, const Record& 
   // A hidden temporary name: encoded lock names never start with '.', so it cannot collide.
   std::string tmp = "." + file + "." + random_hex(6) + ".new";
   int raw =
-      ::openat(dir_->get(), tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      ::openat(dir_->fd(), tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (raw < 0) {
     return fail(Errc::unavailable, "cannot create " + path_of(tmp) + ": " + errno_text(errno));
   }
   UniqueFd fd(raw);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || (lock_it && ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)) {
-    ::unlinkat(dir_->get(), tmp.c_str(), 0);
+    ::unlinkat(dir_->fd(), tmp.c_str(), 0);
     return fail(Errc::internal, "cannot prepare the new file " + path_of(tmp));
   }
   id = FileId{st.st_dev, st.st_ino};
   if (auto ok = write_record(fd.get(), record, 0, path_of(file)); !ok) {
-    ::unlinkat(dir_->get(), tmp.c_str(), 0);
+    ::unlinkat(dir_->fd(), tmp.c_str(), 0);
     return std::unexpected(ok.error());
   }
-  if (::renameat(dir_->get(), tmp.c_str(), dir_->get(), file.c_str()) != 0) {
+  if (::renameat(dir_->fd(), tmp.c_str(), dir_->fd(), file.c_str()) != 0) {
     int err = errno;
-    ::unlinkat(dir_->get(), tmp.c_str(), 0);
+    ::unlinkat(dir_->fd(), tmp.c_str(), 0);
     return fail(Errc::unavailable, "cannot rename over " + path_of(file) + ": " + errno_text(err));
   }
   return fd;
@@ -445,7 +482,7 @@ Result<void> FileStore::kill_holder(std::int64_t holder_pid, std::uint64_t start
 Result<LockInfo> FileStore::inspect_file(std::string_view name, const std::string& file) {
   const std::string path = path_of(file);
   FileId id;
-  auto fd = open_lock_file(dir_->get(), file, false, path, id);
+  auto fd = open_lock_file(dir_->fd(), file, false, path, id);
   if (!fd) {
     if (fd.error().code == Errc::not_owner) {
       return LockInfo{.name = std::string(name), .location = path, .detail = "free (no lock file)"};
@@ -463,7 +500,7 @@ Result<LockInfo> FileStore::inspect(std::string_view name) {
 }
 
 Result<std::vector<LockInfo>> FileStore::list() {
-  int raw = ::openat(dir_->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int raw = ::openat(dir_->fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   DIR* d = raw < 0 ? nullptr : ::fdopendir(raw);
   if (d == nullptr) {
     if (raw >= 0) {
@@ -497,7 +534,7 @@ Result<void> FileStore::break_lease(std::string_view name, std::uint64_t token) 
   const std::string file = lock_file_name(name);
   const std::string path = path_of(file);
   FileId id;
-  auto fd = open_lock_file(dir_->get(), file, false, path, id);
+  auto fd = open_lock_file(dir_->fd(), file, false, path, id);
   if (!fd) {
     return std::unexpected(fd.error());
   }
@@ -505,7 +542,7 @@ Result<void> FileStore::break_lease(std::string_view name, std::uint64_t token) 
   if (!guard) {
     return std::unexpected(guard.error());
   }
-  auto linked = still_linked(id, dir_->get(), file);
+  auto linked = still_linked(id, dir_->fd(), file);
   if (!linked) {
     return std::unexpected(linked.error());
   }

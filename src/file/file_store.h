@@ -18,12 +18,14 @@
 #include <string_view>
 
 #include "../core/leasing_store.h"
+#include "file_lease.h"
 #include "lock_file.h"
 
 namespace heartlock::detail {
 
 // Opens (creating with mode 0700 if missing) the directory `path`. Errc::permission_denied if it
-// is a symlink, not a directory, owned by another user, or not writable.
+// is a symlink, not a directory, owned by another user, not writable, or writable by its group or
+// others without the sticky bit.
 Result<std::unique_ptr<Store>> open_file_store(std::string path, StoreOptions options);
 
 // The directory default_file_url() names, as a path.
@@ -32,7 +34,8 @@ std::string default_lock_dir();
 // Thread-safety: as Store.
 class FileStore final : public LeasingStore {
  public:
-  FileStore(std::string path, UniqueFd dir, StoreOptions options);
+  // `dir_id`: the identity of `dir` when it was opened at `path`.
+  FileStore(std::string path, UniqueFd dir, FileId dir_id, StoreOptions options);
   ~FileStore() override;
 
   Result<LockInfo> inspect(std::string_view name) override;
@@ -51,6 +54,13 @@ class FileStore final : public LeasingStore {
                                const FileId& id);
   Result<std::optional<Attempt>> take_over(const ClaimRequest& request, const std::string& file,
                                            int old_fd, const FileId& old_id, const LockInfo& seen);
+  // Wraps a lock file we just took in a lease and looks at the paths once more: a move before
+  // that look shows here; one after it when the lease's watch starts (FileLease::kArmDelay later,
+  // and it checks the paths then), and at once after that. nullptr if the file was replaced or
+  // moved meanwhile (fd closed; try again); Errc::unavailable if the directory is no longer at
+  // its path.
+  Result<std::unique_ptr<FileLease>> start_lease(const std::string& file, UniqueFd fd,
+                                                 const FileId& id, Record record);
   // Writes `record` to a new file (flocked first if `lock_it`) and renames it over `file`: the
   // one atomic step of a takeover or a broken lease. Never unlinks anything but its own temp.
   Result<UniqueFd> replace_file(const std::string& file, const Record& record, bool lock_it,
@@ -68,7 +78,7 @@ class FileStore final : public LeasingStore {
   void return_watch(UniqueFd watch);
 
   std::string path_;
-  std::shared_ptr<const UniqueFd> dir_;
+  std::shared_ptr<LockDir> dir_;
   // Idle inotify watches. Closing an inotify fd waits for an RCU grace period (about 10 ms), so
   // waiters reuse them instead of paying that after every handoff.
   std::mutex watches_mu_;

@@ -1,6 +1,7 @@
 #include "lock_file.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -29,9 +30,29 @@ Errc errc_of(int err) {
                                                        : Errc::unavailable;
 }
 
+// Only our own lock files are used: in a sticky directory such as /tmp others may create files,
+// and the owner of a file can rename or unlink it there, taking the lock from under its holder.
+std::unexpected<Error> refuse_foreign(std::string_view path, uid_t owner) {
+  return fail(Errc::permission_denied,
+              "lock file " + std::string(path) + " is owned by " + describe_uid(owner) +
+                  ", not by this user (" + describe_uid(::geteuid()) +
+                  "); refusing it: its owner could rename or remove it under its holder");
+}
+
 }  // namespace
 
 std::string errno_text(int err) { return std::system_category().message(err); }
+
+std::string describe_uid(uid_t uid) {
+  std::string out = "uid " + std::to_string(uid);
+  passwd entry{};
+  passwd* found = nullptr;
+  char buf[1024];
+  if (::getpwuid_r(uid, &entry, buf, sizeof buf, &found) == 0 && found != nullptr) {
+    out += " (" + std::string(found->pw_name) + ")";
+  }
+  return out;
+}
 
 Result<UniqueFd> open_lock_file(int dir, const std::string& file, bool create,
                                 std::string_view path, FileId& id) {
@@ -51,6 +72,12 @@ Result<UniqueFd> open_lock_file(int dir, const std::string& file, bool create,
     if (err == ENOENT && !create) {
       return fail(Errc::not_owner, "no lock file " + std::string(path));
     }
+    struct stat there {};
+    if (err == EACCES && ::fstatat(dir, file.c_str(), &there, AT_SYMLINK_NOFOLLOW) == 0 &&
+        there.st_uid != ::geteuid()) {
+      // fs.protected_regular refuses O_CREAT on another user's file in a sticky directory.
+      return refuse_foreign(path, there.st_uid);
+    }
     return fail(errc_of(err),
                 "cannot open lock file " + std::string(path) + ": " + errno_text(err));
   }
@@ -59,6 +86,9 @@ Result<UniqueFd> open_lock_file(int dir, const std::string& file, bool create,
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     return fail(Errc::permission_denied,
                 "lock file " + std::string(path) + " is not a regular file; refusing to use it");
+  }
+  if (st.st_uid != ::geteuid()) {
+    return refuse_foreign(path, st.st_uid);
   }
   id = FileId{st.st_dev, st.st_ino};
   return out;

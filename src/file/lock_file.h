@@ -47,6 +47,9 @@ class UniqueFd {
 // The text of an errno value. (strerror is not thread-safe.)
 std::string errno_text(int err);
 
+// "uid 65534 (nobody)": a uid and, when the user database names it, its name.
+std::string describe_uid(uid_t uid);
+
 // Which inode a lock fd has open; remembered so that checks need no fstat of our own fd.
 struct FileId {
   dev_t dev = 0;
@@ -54,8 +57,9 @@ struct FileId {
 };
 
 // Opens the lock file `file` in `dir`, creating it (0600) if `create`, and stores its identity in
-// `id`. Refuses a symlink or anything but a regular file with Errc::permission_denied; ENOENT
-// without `create` is Errc::not_owner ("no such lock"). The fd is O_RDWR and close-on-exec.
+// `id`. Refuses a symlink, anything but a regular file, and a file owned by another user (who
+// could rename or unlink it under its holder) with Errc::permission_denied; ENOENT without
+// `create` is Errc::not_owner ("no such lock"). The fd is O_RDWR and close-on-exec.
 Result<UniqueFd> open_lock_file(int dir, const std::string& file, bool create,
                                 std::string_view path, FileId& id);
 

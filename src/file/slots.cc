@@ -63,13 +63,13 @@ Result<SlotClaim> FileStore::claim_slot(std::string_view job, std::chrono::sys_s
   const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   const long long oldest_kept = (now - retention).time_since_epoch().count();
   const std::string prefix = slot_prefix(job);
-  remove_old_slots(dir_->get(), prefix, oldest_kept);
+  remove_old_slots(dir_->fd(), prefix, oldest_kept);
   if (slot.time_since_epoch().count() < oldest_kept) {
     return SlotClaim{.won = false, .claimed_by = "(slot older than the retention)"};
   }
   const std::string file =
       prefix + std::to_string(slot.time_since_epoch().count()) + std::string(kSlotSuffix);
-  int fd = ::openat(dir_->get(), file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+  int fd = ::openat(dir_->fd(), file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                     0600);
   if (fd >= 0) {
     const std::string me = slot_claimant() + "\n";
@@ -85,8 +85,16 @@ Result<SlotClaim> FileStore::claim_slot(std::string_view job, std::chrono::sys_s
                 "cannot create " + path_ + "/" + file + ": " + errno_message(errno));
   }
   SlotClaim lost;
-  fd = ::openat(dir_->get(), file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  fd = ::openat(dir_->fd(), file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if (fd >= 0) {
+    // In a sticky directory others may create files: a slot file we did not make claims nothing.
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && st.st_uid != ::geteuid()) {
+      ::close(fd);
+      return fail(Errc::permission_denied, "slot file " + path_ + "/" + file + " is owned by " +
+                                               describe_uid(st.st_uid) + ", not by this user (" +
+                                               describe_uid(::geteuid()) + "); refusing it");
+    }
     char buf[256];
     ssize_t n = ::read(fd, buf, sizeof buf);
     ::close(fd);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -82,15 +83,27 @@ Result<std::unique_ptr<Store>> open_file_store(std::string path, StoreOptions op
     return fail(Errc::unavailable, "cannot stat lock directory " + path + ": " + errno_text(errno));
   }
   if (st.st_uid != ::geteuid()) {
+    return fail(Errc::permission_denied, "lock directory " + path + " is owned by " +
+                                             describe_uid(st.st_uid) + ", not by this user (" +
+                                             describe_uid(::geteuid()) + "); refusing it");
+  }
+  // As ssh refuses its files: whoever can write to the directory can rename or replace any lock
+  // file in it, taking the lock from under its holder. The sticky bit (as on /tmp) limits that to
+  // each file's owner, and only our own lock files are used (open_lock_file).
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return fail(Errc::permission_denied,
-                "lock directory " + path + " is owned by uid " + std::to_string(st.st_uid) +
-                    ", not by this user (uid " + std::to_string(::geteuid()) + "); refusing it");
+                "lock directory " + path + " (mode " + mode +
+                    ") is writable by its group or others and not sticky: they could rename or "
+                    "replace its lock files; refusing it (chmod go-w, or chmod +t)");
   }
   if (::faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) != 0) {
     return fail(Errc::permission_denied,
                 "lock directory " + path + " is not writable: " + errno_text(errno));
   }
-  return std::make_unique<FileStore>(std::move(path), std::move(dir), std::move(options));
+  return std::make_unique<FileStore>(std::move(path), std::move(dir), FileId{st.st_dev, st.st_ino},
+                                     std::move(options));
 }
 
 }  // namespace heartlock::detail

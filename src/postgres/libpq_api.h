@@ -14,7 +14,11 @@ namespace heartlock::detail {
 
 // The libpq functions heartlock calls, by their own names.
 #define HEARTLOCK_LIBPQ_FUNCTIONS(X) \
-  X(PQconnectdbParams)               \
+  X(PQconnectStartParams)            \
+  X(PQconnectPoll)                   \
+  X(PQsetnonblocking)                \
+  X(PQflush)                         \
+  X(PQsetNoticeReceiver)             \
   X(PQstatus)                        \
   X(PQerrorMessage)                  \
   X(PQfinish)                        \

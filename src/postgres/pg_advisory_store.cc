@@ -1,6 +1,7 @@
 #include "pg_advisory_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <mutex>
 #include <thread>
@@ -151,7 +152,9 @@ class SessionPool {
       while (!idle_.empty()) {
         auto s = std::move(idle_.back());
         idle_.pop_back();
-        if (!s->broken()) {
+        // Sessions the server ended meanwhile (a restart) said so on their sockets: skipped here
+        // rather than found out by a statement.
+        if (s->usable_when_idle()) {
           reused = true;
           return s;
         }
@@ -213,6 +216,7 @@ class AdvisoryLease final : public BackendLease {
         pool_(std::move(pool)),
         sql_(std::move(sql)),
         session_(std::move(session)),
+        watch_fd_(session_->socket()),
         backend_pid_(session_->backend_pid()),
         name_(std::move(name)),
         owner_(std::move(owner)),
@@ -220,6 +224,9 @@ class AdvisoryLease final : public BackendLease {
         key_(advisory_key(name_)),
         ids_(lock_ids(key_)) {}
 
+  // Also what the keepalive calls when watch_fd() turns readable: exec() first reads what arrived
+  // on the idle session -- a notice, or the server's goodbye and EOF after pg_terminate_backend or
+  // a shutdown -- and a session found gone answers "lost" here, before anything is sent.
   Result<std::optional<LostReason>> renew(BootTime last_heartbeat) override {
     std::lock_guard lock(mu_);
     if (!session_) {
@@ -263,6 +270,7 @@ class AdvisoryLease final : public BackendLease {
     } else if (to_ll(rows->front()[0]) != 1 || !is_true(rows->front()[1])) {
       lost = LostReason::taken_over;
     }
+    watch_fd_.store(-1, std::memory_order_relaxed);  // before the session leaves this lease
     if (!lost && session_) {
       pool_->give(std::move(session_));  // unlocked: fit for the next acquire
     }
@@ -270,24 +278,39 @@ class AdvisoryLease final : public BackendLease {
     return lost;
   }
 
+  // The pinned session's socket: the lock lives exactly as long as the session, and the server
+  // says at once when it ends one (pg_terminate_backend by a contender or an admin, a shutdown):
+  // an error message and EOF arrive on the idle socket, and renew() then finds the lease lost
+  // without waiting for the renew interval. -1 once the session has left this lease (lost or
+  // released). Atomic: read by the keepalive while a renewal on another thread may drop it.
+  int watch_fd() const override { return watch_fd_.load(std::memory_order_relaxed); }
+
  private:
-  // Why a session that no longer holds the lock lost it: someone else's record now, or not.
+  // Why a session that no longer holds the lock lost it: taken from us if the record is no longer
+  // ours, else the session simply ended (an admin, a restart).
   LostReason why_gone() {
+    watch_fd_.store(-1, std::memory_order_relaxed);
     session_.reset();
     auto info = client_->exec("SELECT 1");  // keeps the shared connection warm; cheap
     (void)info;
-    return taken_by_other() ? LostReason::taken_over : LostReason::backend_lost;
+    return record_taken() ? LostReason::taken_over : LostReason::backend_lost;
   }
-  bool taken_by_other() {
+  // Whether the record names another owner, or none: the session is found gone at once (watch_fd),
+  // often before a new holder has recorded itself, and a record freed under us was freed by
+  // break_lease (`release --force`), which hands the lock to the next acquirer -- as the renewal
+  // statement, which matches no row then, says too.
+  bool record_taken() {
     auto rows = client_->exec(sql_->inspect, {name_, ids_.first, ids_.second});
-    return rows && !rows->empty() && rows->front()[1] && *rows->front()[1] != owner_;
+    return rows && !rows->empty() && rows->front()[0] &&
+           (!rows->front()[1] || *rows->front()[1] != owner_);
   }
 
   std::mutex mu_;
   std::shared_ptr<PgClient> client_;
   std::shared_ptr<SessionPool> pool_;
   std::shared_ptr<const AdvisorySql> sql_;
-  std::unique_ptr<PgConnection> session_;
+  std::unique_ptr<PgConnection> session_;  // guarded by mu_
+  std::atomic<int> watch_fd_;              // session_'s socket while it is this lease's, else -1
   const int backend_pid_;
   const std::string name_;
   const std::string owner_;

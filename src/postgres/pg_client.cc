@@ -29,9 +29,15 @@ Result<std::vector<PgRow>> PgClient::exec(std::string_view sql,
       return std::unexpected(ok.error());
     }
     auto rows = conn_->exec(sql, params);
+    const bool retry = !rows && attempt == 0 && conn_->failed_before_running();
+    if (conn_->broken()) {
+      // Closed at once: after a statement that timed out its answer may still come, and must
+      // never be read as another statement's.
+      conn_.reset();
+    }
     // A session that ended while idle (restart, pg_terminate_backend) is found only now; the
     // statement never ran, so it is sent once more on a new connection.
-    if (rows || attempt > 0 || !conn_->failed_before_running()) {
+    if (!retry) {
       return rows;
     }
   }

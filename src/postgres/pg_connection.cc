@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
+#include "../core/io_deadline.h"
 #include "../core/sha256.h"
 #include "libpq_api.h"
 
@@ -62,16 +64,44 @@ Result<std::unique_ptr<PgConnection>> PgConnection::connect(const PgUrl& url) {
   c->pq_ = *api;
   c->timeout_ = url.timeout;
   c->where_ = url.redacted;
-  // Defaults first; the URI (expanded from dbname) overrides them.
-  const std::string connect_timeout = std::to_string(
+  // libpq's blocking connect (PQconnectdb) waits connect_timeout per host, and nothing shorter:
+  // the connection is made with PQconnectPoll instead, bounded by the same time (libpq's minimum
+  // of 2 s, whole seconds) for all hosts together, and by the thread's I/O deadline.
+  const std::chrono::seconds connect_timeout(
       std::max<long long>(2, std::chrono::ceil<std::chrono::seconds>(url.timeout).count()));
+  const auto budget = capped(connect_timeout);
+  if (budget <= std::chrono::milliseconds(0)) {
+    return fail(Errc::unavailable,
+                "postgres " + url.redacted + ": deadline passed (not connected)");
+  }
+  const auto deadline = Clock::now() + budget;
+  // Defaults first; the URI (expanded from dbname) overrides them.
+  const std::string connect_timeout_text = std::to_string(connect_timeout.count());
   const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {connect_timeout.c_str(), "heartlock", url.conninfo.c_str(), nullptr};
-  c->conn_ = c->pq_->PQconnectdbParams(keywords, values, 1);
+  const char* values[] = {connect_timeout_text.c_str(), "heartlock", url.conninfo.c_str(), nullptr};
+  c->conn_ = c->pq_->PQconnectStartParams(keywords, values, 1);
   if (c->conn_ == nullptr) {
     return fail(Errc::internal, "postgres: out of memory");
   }
-  if (c->pq_->PQstatus(c->conn_) != CONNECTION_OK) {
+  c->pq_->PQsetNoticeReceiver(c->conn_, &PgConnection::on_notice, c.get());
+  // As libpq's documentation says: start as if PQconnectPoll had asked to wait for writing.
+  PostgresPollingStatusType status =
+      c->pq_->PQstatus(c->conn_) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
+  while (status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED) {
+    auto ready = c->wait_socket(status == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+    if (!ready) {
+      return std::unexpected(ready.error());
+    }
+    if (!*ready) {
+      return fail(
+          Errc::unavailable,
+          "postgres " + url.redacted + ": cannot connect within " + std::to_string(budget.count()) +
+              "ms" +
+              (budget < connect_timeout ? " (the I/O deadline of the lease it was for)" : ""));
+    }
+    status = c->pq_->PQconnectPoll(c->conn_);
+  }
+  if (status == PGRES_POLLING_FAILED || c->pq_->PQstatus(c->conn_) != CONNECTION_OK) {
     std::string message = trimmed(c->pq_->PQerrorMessage(c->conn_));
     bool auth = message.find("authentication failed") != std::string::npos ||
                 message.find("no password supplied") != std::string::npos ||
@@ -80,7 +110,65 @@ Result<std::unique_ptr<PgConnection>> PgConnection::connect(const PgUrl& url) {
     return fail(auth ? Errc::permission_denied : Errc::unavailable,
                 "postgres " + url.redacted + ": " + message);
   }
+  // Non-blocking from here on: sending a statement never waits on a full socket buffer (a
+  // server that stopped reading), and PQfinish in the destructor never blocks.
+  if (c->pq_->PQsetnonblocking(c->conn_, 1) != 0) {
+    return fail(Errc::internal, "postgres " + url.redacted + ": cannot go non-blocking: " +
+                                    trimmed(c->pq_->PQerrorMessage(c->conn_)));
+  }
   return c;
+}
+
+void PgConnection::on_notice(void* self, const pg_result* notice) {
+  auto* c = static_cast<PgConnection*>(self);
+  const char* severity = c->pq_->PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+  // Outside a statement the server's ERROR or FATAL arrives here: "terminating connection due to
+  // administrator command" (57P01) just before it closes the session.
+  if (severity != nullptr &&
+      (std::strcmp(severity, "FATAL") == 0 || std::strcmp(severity, "PANIC") == 0)) {
+    c->session_ended_ = true;
+  }
+}
+
+Result<bool> PgConnection::wait_socket(short events, Clock::time_point deadline) {
+  for (;;) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      return false;
+    }
+    // The socket may change while connecting (another host, another attempt): asked each time.
+    pollfd p{.fd = pq_->PQsocket(conn_), .events = events, .revents = 0};
+    int n = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (n > 0) {
+      return true;
+    }
+    if (n < 0 && errno != EINTR) {
+      return std::unexpected(connection_error("poll"));
+    }
+  }
+}
+
+int PgConnection::socket() const { return conn_ != nullptr ? pq_->PQsocket(conn_) : -1; }
+
+bool PgConnection::usable_when_idle() {
+  if (broken_ || conn_ == nullptr) {
+    return false;
+  }
+  pollfd p{.fd = pq_->PQsocket(conn_), .events = POLLIN, .revents = 0};
+  if (::poll(&p, 1, 0) > 0) {
+    // PQconsumeInput reads; PQisBusy parses (notices to on_notice, notifications queued for
+    // PQnotifies). EOF or a reset: the session is gone.
+    if (pq_->PQconsumeInput(conn_) == 0) {
+      broken_ = true;
+      return false;
+    }
+    (void)pq_->PQisBusy(conn_);
+  }
+  if (session_ended_ || pq_->PQstatus(conn_) != CONNECTION_OK) {
+    broken_ = true;
+    return false;
+  }
+  return true;
 }
 
 PgConnection::~PgConnection() {
@@ -100,11 +188,20 @@ Error PgConnection::connection_error(const std::string& what) {
 Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
                                               const std::vector<PgValue>& params) {
   failed_before_running_ = false;
-  if (broken_ || pq_->PQstatus(conn_) != CONNECTION_OK) {
+  // A session the server ended while this connection sat idle (pg_terminate_backend, a restart)
+  // is found here, before anything is sent on it.
+  if (!usable_when_idle()) {
     failed_before_running_ = true;
     broken_ = true;
     return fail(Errc::unavailable, "postgres " + where_ + ": connection lost");
   }
+  // One bound for the statement, prepare included: the URL's timeout, cut short by the I/O
+  // deadline. With no time left nothing is sent, and the connection stays usable.
+  const auto budget = capped(timeout_);
+  if (budget <= std::chrono::milliseconds(0)) {
+    return fail(Errc::unavailable, "postgres " + where_ + ": deadline passed (nothing sent)");
+  }
+  const auto deadline = Clock::now() + budget;
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) {
@@ -124,7 +221,7 @@ Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
       failed_before_running_ = true;
       return Result<std::vector<PgRow>>(std::unexpected(connection_error("cannot send")));
     }
-    return finish();
+    return finish(deadline, budget);
   };
   if (params.empty() || !prepare_) {
     return send_text();
@@ -136,7 +233,7 @@ Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
       failed_before_running_ = true;
       return std::unexpected(connection_error("cannot send"));
     }
-    if (auto done = finish(); !done && last_sqlstate_ != "42P05") {
+    if (auto done = finish(deadline, budget); !done && last_sqlstate_ != "42P05") {
       return done;
     }
     it = prepared_.emplace(text, prepared_name(text)).first;
@@ -146,7 +243,7 @@ Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
     failed_before_running_ = true;
     return std::unexpected(connection_error("cannot send"));
   }
-  auto rows = finish();
+  auto rows = finish(deadline, budget);
   if (!rows && last_sqlstate_ == "26000") {
     prepare_ = false;
     return send_text();
@@ -158,28 +255,60 @@ std::string PgConnection::prepared_name(std::string_view text) {
   return "heartlock_" + sha1_hex(text).substr(0, 24);
 }
 
-Result<std::vector<PgRow>> PgConnection::finish() {
+Result<std::vector<PgRow>> PgConnection::finish(Clock::time_point deadline,
+                                                std::chrono::milliseconds budget) {
   last_sqlstate_.clear();
-  const auto deadline = Clock::now() + timeout_;
-  while (pq_->PQisBusy(conn_) != 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) {
-      broken_ = true;  // the statement may still run; this connection is not used again
-      return fail(Errc::unavailable, "postgres " + where_ + ": no answer within " +
-                                         std::to_string(timeout_.count()) + "ms");
+  auto timed_out = [&] {
+    broken_ = true;  // the statement may still run and answer; this connection is not used again
+    return fail(Errc::unavailable,
+                "postgres " + where_ + ": no answer within " + std::to_string(budget.count()) +
+                    "ms" +
+                    (budget < timeout_ ? " (the I/O deadline of the lease it was for)" : ""));
+  };
+  // Non-blocking: what does not fit into the socket is sent as it drains. Reading meanwhile
+  // keeps a server that answers while we still send from stalling both sides (libpq's advice).
+  for (int left = pq_->PQflush(conn_); left != 0; left = pq_->PQflush(conn_)) {
+    if (left < 0) {
+      return std::unexpected(connection_error("cannot send"));
     }
-    pollfd p{.fd = pq_->PQsocket(conn_), .events = POLLIN, .revents = 0};
-    int n = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (n < 0 && errno != EINTR) {
-      return std::unexpected(connection_error("poll"));
+    auto ready = wait_socket(POLLIN | POLLOUT, deadline);
+    if (!ready) {
+      return std::unexpected(ready.error());
     }
-    if (n > 0 && pq_->PQconsumeInput(conn_) == 0) {
+    if (!*ready) {
+      return timed_out();
+    }
+    if (pq_->PQconsumeInput(conn_) == 0) {
       return std::unexpected(connection_error("connection lost"));
     }
   }
+  // PQgetResult blocks, without a bound, until its answer is complete; called only once PQisBusy
+  // says it will not -- before each result, since the one after (or the end) may not be here yet.
+  auto until_not_busy = [&]() -> Result<void> {
+    while (pq_->PQisBusy(conn_) != 0) {
+      auto ready = wait_socket(POLLIN, deadline);
+      if (!ready) {
+        return std::unexpected(ready.error());
+      }
+      if (!*ready) {
+        return timed_out();
+      }
+      if (pq_->PQconsumeInput(conn_) == 0) {
+        return std::unexpected(connection_error("connection lost"));
+      }
+    }
+    return {};
+  };
   std::vector<PgRow> rows;
   std::optional<Error> error;
-  while (PGresult* r = pq_->PQgetResult(conn_)) {
+  for (;;) {
+    if (auto ok = until_not_busy(); !ok) {
+      return std::unexpected(ok.error());
+    }
+    PGresult* r = pq_->PQgetResult(conn_);
+    if (r == nullptr) {
+      break;
+    }
     ExecStatusType status = pq_->PQresultStatus(r);
     if (status == PGRES_TUPLES_OK) {
       const int n = pq_->PQntuples(r);
@@ -234,12 +363,11 @@ Result<bool> PgConnection::wait_notification(std::chrono::milliseconds timeout) 
   if (drain()) {
     return true;
   }
-  pollfd p{.fd = pq_->PQsocket(conn_), .events = POLLIN, .revents = 0};
-  int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
-  if (n < 0 && errno != EINTR) {
-    return std::unexpected(connection_error("poll"));
+  auto ready = wait_socket(POLLIN, capped_deadline(timeout));
+  if (!ready) {
+    return std::unexpected(ready.error());
   }
-  if (n > 0 && pq_->PQconsumeInput(conn_) == 0) {
+  if (*ready && pq_->PQconsumeInput(conn_) == 0) {
     return std::unexpected(connection_error("connection lost"));
   }
   return drain();

@@ -1,8 +1,10 @@
 // PgConnection: one libpq connection with a time limit on every statement.
 //
-// libpq's blocking calls wait forever for a server that stopped answering; here every statement
-// is sent with the asynchronous API and waited for with poll(2) up to the URL's timeout, after
-// which the connection is dropped (broken()) rather than left hanging.
+// libpq's blocking calls wait forever for a server that stopped answering; here the connection is
+// made, and every statement sent and waited for, with the asynchronous API on a non-blocking
+// socket and poll(2), up to the URL's timeout cut short by the thread's I/O deadline
+// (io_deadline.h). A statement that timed out leaves the connection broken(): its answer may
+// still come, so it is never used again.
 #ifndef HEARTLOCK_POSTGRES_PG_CONNECTION_H_
 #define HEARTLOCK_POSTGRES_PG_CONNECTION_H_
 
@@ -19,6 +21,7 @@
 #include "pg_url.h"
 
 struct pg_conn;
+struct pg_result;
 
 namespace heartlock::detail {
 
@@ -30,7 +33,8 @@ using PgRow = std::vector<PgValue>;
 // Thread-safety: none; callers serialise. Move-only.
 class PgConnection {
  public:
-  // Errc::unavailable if the server cannot be reached, Errc::permission_denied for refused
+  // Errc::unavailable if the server cannot be reached (within the URL's timeout, at least 2 s as
+  // libpq's connect_timeout, and the I/O deadline), Errc::permission_denied for refused
   // credentials; messages never contain the password.
   static Result<std::unique_ptr<PgConnection>> connect(const PgUrl& url);
   ~PgConnection();
@@ -38,12 +42,20 @@ class PgConnection {
   PgConnection& operator=(const PgConnection&) = delete;
 
   // Runs one statement with text parameters ($1, $2, ...) and returns its rows as text.
+  // Errc::unavailable ("deadline passed") without sending anything once the I/O deadline has
+  // passed; the connection stays usable then.
   Result<std::vector<PgRow>> exec(std::string_view sql, const std::vector<PgValue>& params = {});
 
   // After LISTEN: waits up to `timeout` for a notification; true if one (or more) arrived.
   Result<bool> wait_notification(std::chrono::milliseconds timeout);
 
+  // For a connection with no statement in flight: reads what arrived meanwhile (a notice, a
+  // notification, the server's goodbye) and answers whether the session still lives. Never blocks.
+  bool usable_when_idle();
+
   bool broken() const { return broken_; }
+  // The socket, for polling only (never read outside this class); -1 if there is none.
+  int socket() const;
   // Whether the last failed statement certainly did not run: the session had already ended (the
   // server was shut down, or the backend terminated, while the connection sat idle).
   bool failed_before_running() const { return failed_before_running_; }
@@ -52,8 +64,15 @@ class PgConnection {
  private:
   PgConnection() = default;
   Error connection_error(const std::string& what);
-  // Waits (up to the timeout) for the statement sent and collects its rows.
-  Result<std::vector<PgRow>> finish();
+  // Sends what libpq buffered, waits up to `deadline` (`budget` from the start of the statement)
+  // for the statement's answer and collects its rows.
+  Result<std::vector<PgRow>> finish(std::chrono::steady_clock::time_point deadline,
+                                    std::chrono::milliseconds budget);
+  // Waits for `events` on the socket until `deadline`; false on timeout.
+  Result<bool> wait_socket(short events, std::chrono::steady_clock::time_point deadline);
+  // libpq's notice receiver: notices are dropped (the library never writes to stderr, as libpq's
+  // default would), and a FATAL one (the server ending the session) is remembered.
+  static void on_notice(void* self, const pg_result* notice);
   static std::string prepared_name(std::string_view text);
 
   const LibpqApi* pq_ = nullptr;
@@ -62,6 +81,7 @@ class PgConnection {
   std::string where_;
   bool broken_ = false;
   bool failed_before_running_ = false;
+  bool session_ended_ = false;                                // a FATAL notice arrived while idle
   std::map<std::string, std::string, std::less<>> prepared_;  // statement text -> name
   bool prepare_ = true;        // false behind a proxy that loses prepared statements
   std::string last_sqlstate_;  // of the last failed statement

@@ -100,6 +100,12 @@ class PgLease final : public BackendLease {
   }
 
   RenewBatch* batch() override { return batch_.get(); }
+
+  // watch_fd() stays -1: the lease is the row, timed on the database's clock, not a session. The
+  // connection it is renewed on is the store's one, shared by every lease and statement; when it
+  // ends nothing is lost (the next renewal reconnects and finds the row still ours), so there is
+  // no event worth a renewal before its time.
+
   const std::string& name() const { return name_; }
   const std::string& owner() const { return owner_; }
   milliseconds ttl() const { return ttl_; }

@@ -1,9 +1,39 @@
 #include "client.h"
 
+#include <sys/epoll.h>
+#include <unistd.h>
+
 #include <charconv>
 #include <thread>
 
+#include "../core/io_deadline.h"
+
 namespace heartlock::detail {
+
+IdleWatch::IdleWatch() : epfd_(::epoll_create1(EPOLL_CLOEXEC)) {}
+
+IdleWatch::~IdleWatch() {
+  if (epfd_ >= 0) {
+    ::close(epfd_);
+  }
+}
+
+void IdleWatch::watch(int fd) const {
+  // Level-triggered: the set stays readable for as long as something waits on an idle connection.
+  // EPOLLRDHUP: the server's FIN, even before any data.
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.fd = fd;
+  if (epfd_ >= 0 && fd >= 0) {
+    (void)::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);  // EEXIST: already watched
+  }
+}
+
+void IdleWatch::unwatch(int fd) const {
+  if (epfd_ >= 0 && fd >= 0) {
+    (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);  // ENOENT: not watched
+  }
+}
 
 Error redis_reply_error(const std::string& where, const RedisReply& r) {
   if (r.str.starts_with("NOAUTH") || r.str.starts_with("WRONGPASS") ||
@@ -52,6 +82,10 @@ Result<std::unique_ptr<RedisConnection>> RedisClient::ask_sentinels() {
   std::string failures;
   auto failed = [&](const std::string& why) { failures += (failures.empty() ? "" : "; ") + why; };
   for (const RedisEndpoint& sentinel : url_.nodes) {
+    if (io_deadline_passed()) {
+      failed("deadline passed");
+      break;
+    }
     auto s = RedisConnection::connect(sentinel, sentinel_url);
     if (!s) {
       failed("sentinel " + s.error().message);
@@ -100,7 +134,7 @@ Result<std::unique_ptr<RedisConnection>> RedisClient::ask_sentinels() {
 }
 
 std::optional<RedisEndpoint> RedisClient::current_master_locked() {
-  if (!sentinel_ || sentinel_->broken()) {
+  if (!sentinel_ || !sentinel_->usable_when_idle()) {
     return std::nullopt;
   }
   auto addr = sentinel_->command({"SENTINEL", "get-master-addr-by-name", url_.sentinel_master});
@@ -115,21 +149,31 @@ Result<std::unique_ptr<RedisConnection>> RedisClient::connect_new(Patience patie
   auto c = connect_once();
   const int attempts = patience == Patience::patient ? url_.reconnect_attempts : 0;
   for (int n = 1; n <= attempts && !c && c.error().code == Errc::unavailable; ++n) {
-    // cronlock's rule: the n-th retry waits n-1 times the backoff.
-    std::this_thread::sleep_for((n - 1) * url_.reconnect_backoff);
+    // cronlock's rule: the n-th retry waits n-1 times the backoff -- unless that would outlast
+    // the I/O deadline; then the last failure is the answer.
+    const auto pause = (n - 1) * url_.reconnect_backoff;
+    if (capped(pause) < pause || io_deadline_passed()) {
+      break;
+    }
+    std::this_thread::sleep_for(pause);
     c = connect_once();
   }
   return c;
 }
 
 Result<RedisConnection*> RedisClient::connection_locked(Patience patience) {
+  if (conn_ && watch_) {
+    watch_->unwatch(conn_->fd());
+  }
   if (conn_ && !url_.sentinel_master.empty()) {
     auto master = current_master_locked();
     if (!master || master->host != master_.host || master->port != master_.port) {
       conn_.reset();  // failed over, or the Sentinel is gone: ask them all again
     }
   }
-  if (!conn_ || conn_->broken()) {
+  // A connection the server closed while it sat idle (a restart) is found here, before anything
+  // was sent on it: the call goes to a new one at once instead of failing.
+  if (!conn_ || !conn_->usable_when_idle()) {
     conn_.reset();
     auto c = connect_new(patience);
     if (!c) {
@@ -140,6 +184,36 @@ Result<RedisConnection*> RedisClient::connection_locked(Patience patience) {
   return conn_.get();
 }
 
+RedisClient::~RedisClient() {
+  // Out of the set before the socket closes: the kernel drops a closed descriptor from an epoll
+  // set only once no other process (a child forked meanwhile) holds the socket too.
+  if (conn_ && watch_) {
+    watch_->unwatch(conn_->fd());
+  }
+}
+
+void RedisClient::done_locked() {
+  if (conn_ && conn_->broken()) {
+    conn_.reset();
+  } else if (conn_ && watch_) {
+    watch_->watch(conn_->fd());
+  }
+}
+
+template <class Call>
+auto RedisClient::with_connection(Patience patience, Call&& call)
+    -> decltype(call(std::declval<RedisConnection&>())) {
+  std::lock_guard lock(mu_);
+  auto c = connection_locked(patience);
+  if (!c) {
+    done_locked();
+    return std::unexpected(c.error());
+  }
+  auto result = call(**c);
+  done_locked();
+  return result;
+}
+
 void RedisClient::check_role_locked(const RedisReply& reply) {
   if (reply.is_error() && reply.str.starts_with("READONLY")) {
     conn_.reset();  // the next call asks the Sentinels (or reconnects) again
@@ -148,18 +222,15 @@ void RedisClient::check_role_locked(const RedisReply& reply) {
 
 Result<std::vector<RedisReply>> RedisClient::commands(const std::vector<RedisCommand>& commands,
                                                       Patience patience) {
-  std::lock_guard lock(mu_);
-  auto c = connection_locked(patience);
-  if (!c) {
-    return std::unexpected(c.error());
-  }
-  auto replies = (*c)->pipeline(commands);
-  if (replies) {
-    for (const auto& r : *replies) {
-      check_role_locked(r);
+  return with_connection(patience, [&](RedisConnection& c) {
+    auto replies = c.pipeline(commands);
+    if (replies) {
+      for (const auto& r : *replies) {
+        check_role_locked(r);
+      }
     }
-  }
-  return replies;
+    return replies;
+  });
 }
 
 Result<RedisReply> RedisClient::run(const RedisScript& script, const std::vector<std::string>& keys,
@@ -167,27 +238,24 @@ Result<RedisReply> RedisClient::run(const RedisScript& script, const std::vector
   RedisCommand cmd{"EVALSHA", script.sha1, std::to_string(keys.size())};
   cmd.insert(cmd.end(), keys.begin(), keys.end());
   cmd.insert(cmd.end(), args.begin(), args.end());
-  std::lock_guard lock(mu_);
-  auto c = connection_locked(patience);
-  if (!c) {
-    return std::unexpected(c.error());
-  }
-  auto reply = (*c)->command(cmd);
-  if (reply && reply->is_error() && reply->str.starts_with("NOSCRIPT")) {
-    // First use on this server (or after a restart or SCRIPT FLUSH): send the source once.
-    cmd[0] = "EVAL";
-    cmd[1] = std::string(script.source);
-    reply = (*c)->command(cmd);
-  }
-  if (!reply) {
+  return with_connection(patience, [&](RedisConnection& c) -> Result<RedisReply> {
+    auto reply = c.command(cmd);
+    if (reply && reply->is_error() && reply->str.starts_with("NOSCRIPT")) {
+      // First use on this server (or after a restart or SCRIPT FLUSH): send the source once.
+      cmd[0] = "EVAL";
+      cmd[1] = std::string(script.source);
+      reply = c.command(cmd);
+    }
+    if (!reply) {
+      return reply;
+    }
+    if (reply->is_error()) {
+      Error e = redis_reply_error(c.where(), *reply);
+      check_role_locked(*reply);  // may drop the connection: `c` is not used after this
+      return std::unexpected(std::move(e));
+    }
     return reply;
-  }
-  if (reply->is_error()) {
-    Error e = redis_reply_error((*c)->where(), *reply);
-    check_role_locked(*reply);
-    return std::unexpected(std::move(e));
-  }
-  return reply;
+  });
 }
 
 }  // namespace heartlock::detail

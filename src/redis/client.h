@@ -4,6 +4,9 @@
 // every operation the client asks a Sentinel (on a kept connection: one more round trip) whether
 // its server is still the master, and moves to the new one if not: no lease is taken or renewed
 // on a master the Sentinels have abandoned.
+//
+// Every wait -- connect, TLS handshake, command, Sentinel query, reconnect backoff -- ends by the
+// thread's I/O deadline (io_deadline.h), so nothing done for a lease outlasts it.
 #ifndef HEARTLOCK_REDIS_CLIENT_H_
 #define HEARTLOCK_REDIS_CLIENT_H_
 
@@ -11,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "connection.h"
@@ -19,18 +23,50 @@
 
 namespace heartlock::detail {
 
+// IdleWatch: an epoll set holding the idle connections of a store's clients. Its descriptor is
+// what the store's leases give the keepalive to poll (BackendLease::watch_fd): it turns readable
+// when a connection nobody is using has something to read -- the server closed it (a restart
+// without persistence forgets every lease), reset it, or sent what nobody asked for -- and the
+// leases are then renewed at once, on a new connection, instead of at their next renewal. A
+// connection leaves the set while a command is in flight (its reply would wake the keepalive for
+// nothing) and before it is closed. Unlike a socket, the descriptor stays the same, and open, for
+// as long as a lease holds the watch, whatever the connections do meanwhile.
+//
+// Thread-safety: all methods may be called concurrently. Owned by shared_ptr: a store, its
+// clients and its leases.
+class IdleWatch {
+ public:
+  IdleWatch();  // if epoll_create1 fails, fd() is -1 and nothing is watched
+  ~IdleWatch();
+  IdleWatch(const IdleWatch&) = delete;
+  IdleWatch& operator=(const IdleWatch&) = delete;
+
+  int fd() const { return epfd_; }
+  void watch(int fd) const;
+  void unwatch(int fd) const;
+
+ private:
+  const int epfd_;
+};
+
 // Thread-safety: every method may be called concurrently; calls are serialised.
 class RedisClient {
  public:
-  // `node`: the server (ignored with a Sentinel URL).
-  RedisClient(RedisUrl url, RedisEndpoint node) : url_(std::move(url)), node_(std::move(node)) {}
+  // `node`: the server (ignored with a Sentinel URL). `watch`: where the connection goes while
+  // idle (nullptr: nowhere).
+  RedisClient(RedisUrl url, RedisEndpoint node, std::shared_ptr<const IdleWatch> watch = nullptr)
+      : url_(std::move(url)), node_(std::move(node)), watch_(std::move(watch)) {}
+  ~RedisClient();
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
 
   // How hard to try to reach the server: `patient` applies the URL's reconnect_attempts and
   // backoff (acquire, status); leases are never patient, since their ttl runs meanwhile.
   enum class Patience { once, patient };
 
   // Runs a script (EVALSHA, or EVAL when the server does not know it yet). Reconnects first if the
-  // last call broke the connection. Error replies become Errc::unavailable / permission_denied.
+  // last call broke the connection, or the server closed it meanwhile. Error replies become
+  // Errc::unavailable / permission_denied.
   Result<RedisReply> run(const RedisScript& script, const std::vector<std::string>& keys,
                          const std::vector<std::string>& args, Patience patience = Patience::once);
   // Runs plain commands in one round trip; error replies stay values.
@@ -49,12 +85,22 @@ class RedisClient {
   Result<std::unique_ptr<RedisConnection>> ask_sentinels();
   // The master's address from the remembered Sentinel, or nullopt if it cannot say.
   std::optional<RedisEndpoint> current_master_locked();
+  // The connection for one call, made again if needed; out of the IdleWatch until done_locked(),
+  // so that it is closed (conn_.reset()) only while out of it.
   Result<RedisConnection*> connection_locked(Patience patience);
+  // After a call: drops a broken connection at once (a late reply must never be read), or puts an
+  // intact one back under the IdleWatch.
+  void done_locked();
+  // connection_locked(), `call` on the connection, done_locked().
+  template <class Call>
+  auto with_connection(Patience patience, Call&& call)
+      -> decltype(call(std::declval<RedisConnection&>()));
   // After a reply that shows the server is no longer a writable master, forget the connection.
   void check_role_locked(const RedisReply& reply);
 
   const RedisUrl url_;
   const RedisEndpoint node_;
+  const std::shared_ptr<const IdleWatch> watch_;
   std::mutex mu_;
   std::unique_ptr<RedisConnection> conn_;
   std::unique_ptr<RedisConnection> sentinel_;  // Sentinel mode: the one that last answered

@@ -16,6 +16,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "../core/io_deadline.h"
+
 namespace heartlock::detail {
 namespace {
 
@@ -141,7 +143,14 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::connect(const RedisEnd
   std::unique_ptr<RedisConnection> c(new RedisConnection());
   c->where_ = endpoint.text();
   c->timeout_ = url.timeout;
-  const auto deadline = Clock::now() + url.timeout;
+  // Connect and TLS handshake share the URL's timeout, cut short by the thread's I/O deadline: a
+  // reconnect made for a lease's renewal never outlasts the lease. (getaddrinfo cannot be bounded;
+  // URLs name hosts the resolver answers for at once, or addresses.)
+  const auto budget = capped(url.timeout);
+  if (budget <= std::chrono::milliseconds(0)) {
+    return fail(Errc::unavailable, "redis " + c->where_ + ": deadline passed (not connected)");
+  }
+  const auto deadline = Clock::now() + budget;
 
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -269,8 +278,7 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::connect(const RedisEnd
   return c;
 }
 
-Result<void> RedisConnection::write_all(const std::string& bytes) {
-  const auto deadline = Clock::now() + timeout_;
+Result<void> RedisConnection::write_all(const std::string& bytes, Clock::time_point deadline) {
   std::size_t done = 0;
   while (done < bytes.size()) {
     if (ssl_ != nullptr) {
@@ -365,19 +373,60 @@ Result<std::optional<RedisReply>> RedisConnection::read_reply(Clock::time_point 
   }
 }
 
+bool RedisConnection::usable_when_idle() {
+  if (broken_) {
+    return false;
+  }
+  // Bytes the reader received past the last reply it handed out: an extra reply.
+  const auto* reader = static_cast<const redisReader*>(reader_);
+  if (reader != nullptr && reader->len > reader->pos) {
+    broken_ = true;
+    return false;
+  }
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0 && (ssl_ == nullptr || SSL_pending(static_cast<SSL*>(ssl_)) == 0)) {
+    return true;  // nothing arrived (or EINTR: the next command finds out)
+  }
+  if (ssl_ != nullptr) {
+    // Reading is the only way to tell a session ticket (consumed, no data) from data or a close.
+    char c = 0;
+    int n = SSL_read(static_cast<SSL*>(ssl_), &c, 1);
+    int err = n > 0 ? SSL_ERROR_NONE : SSL_get_error(static_cast<SSL*>(ssl_), n);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      return true;
+    }
+    ERR_clear_error();
+    broken_ = true;
+    return false;
+  }
+  char c = 0;
+  ssize_t n = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    return true;
+  }
+  broken_ = true;  // EOF, a reset, or data nobody asked for
+  return false;
+}
+
 Result<std::vector<RedisReply>> RedisConnection::pipeline(
     const std::vector<RedisCommand>& commands) {
   if (broken_) {
     return fail(Errc::unavailable, "redis " + where_ + ": connection is broken");
   }
+  // One bound for the whole round trip: the URL's timeout, cut short by the I/O deadline. With
+  // no time left nothing is sent, and the connection stays usable.
+  const auto budget = capped(timeout_);
+  if (budget <= std::chrono::milliseconds(0)) {
+    return fail(Errc::unavailable, "redis " + where_ + ": deadline passed (nothing sent)");
+  }
+  const auto deadline = Clock::now() + budget;
   std::string bytes;
   for (const auto& c : commands) {
     bytes += format(c);
   }
-  if (auto ok = write_all(bytes); !ok) {
+  if (auto ok = write_all(bytes, deadline); !ok) {
     return std::unexpected(ok.error());
   }
-  const auto deadline = Clock::now() + timeout_;
   std::vector<RedisReply> replies;
   replies.reserve(commands.size());
   while (replies.size() < commands.size()) {
@@ -386,8 +435,10 @@ Result<std::vector<RedisReply>> RedisConnection::pipeline(
       return std::unexpected(reply.error());
     }
     if (!*reply) {
-      return std::unexpected(
-          transport_error("no reply within " + std::to_string(timeout_.count()) + "ms"));
+      // broken from here on: the reply may still come, and must not answer a later command.
+      return std::unexpected(transport_error(
+          "no reply within " + std::to_string(budget.count()) + "ms" +
+          (budget < timeout_ ? " (the I/O deadline of the lease it was for)" : "")));
     }
     replies.push_back(std::move(**reply));
   }
@@ -403,11 +454,11 @@ Result<RedisReply> RedisConnection::command(const RedisCommand& command) {
 }
 
 Result<void> RedisConnection::send(const RedisCommand& command) {
-  return write_all(format(command));
+  return write_all(format(command), capped_deadline(timeout_));
 }
 
 Result<std::optional<RedisReply>> RedisConnection::read_push(std::chrono::milliseconds timeout) {
-  return read_reply(Clock::now() + timeout);
+  return read_reply(capped_deadline(timeout));
 }
 
 }  // namespace heartlock::detail

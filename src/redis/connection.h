@@ -43,22 +43,34 @@ class RedisConnection {
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;
 
-  // Sends the commands in one write and reads one reply each (pipelining). Error replies are
-  // values; only transport failures are errors (Errc::unavailable), after which the connection is
-  // unusable (broken() is true).
+  // Sends the commands in one write and reads one reply each (pipelining), all within the URL's
+  // timeout cut short by the thread's I/O deadline (io_deadline.h). Error replies are values; only
+  // transport failures are errors (Errc::unavailable), after which the connection is unusable
+  // (broken() is true): a reply may still be on its way, and must never be read as the answer to
+  // a later command. Errc::unavailable ("deadline passed") without sending anything, the
+  // connection intact, once the I/O deadline has passed.
   Result<std::vector<RedisReply>> pipeline(const std::vector<RedisCommand>& commands);
   Result<RedisReply> command(const RedisCommand& command);
 
-  // For subscribers: waits up to `timeout` for one pushed reply; nullopt on timeout.
+  // For subscribers: waits up to `timeout` (capped by the I/O deadline) for one pushed reply;
+  // nullopt on timeout.
   Result<std::optional<RedisReply>> read_push(std::chrono::milliseconds timeout);
   Result<void> send(const RedisCommand& command);
 
+  // For a connection with no command in flight: whether the next command may use it. Anything to
+  // read while idle breaks it -- the server closed it (a restart, CLIENT KILL, its idle timeout)
+  // or sent what nobody asked for, which would otherwise be taken for the next command's reply.
+  // TLS records without data (session tickets) are consumed. Never blocks.
+  bool usable_when_idle();
+
   bool broken() const { return broken_; }
+  // The socket, for polling only (IdleWatch); never read or written outside this class.
+  int fd() const { return fd_; }
   const std::string& where() const { return where_; }
 
  private:
   RedisConnection() = default;
-  Result<void> write_all(const std::string& bytes);
+  Result<void> write_all(const std::string& bytes, std::chrono::steady_clock::time_point deadline);
   // Reads until the reader has one reply or the deadline passes.
   Result<std::optional<RedisReply>> read_reply(std::chrono::steady_clock::time_point deadline);
   Result<std::size_t> read_some(char* buf, std::size_t size,

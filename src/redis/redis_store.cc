@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "../core/io_deadline.h"
 #include "../core/process_identity.h"
 #include "../core/slots.h"
 
@@ -64,14 +65,28 @@ Result<std::optional<LostReason>> combine(const std::vector<Result<RedisReply>>&
   return std::optional<LostReason>(other_owner ? LostReason::taken_over : LostReason::expired);
 }
 
+// Redlock asks the nodes one after another. Under an I/O deadline (a renewal or release: the
+// lease's deadline), node i of n gets at most 1/(n-i) of the time left, so that a node that stopped
+// answering cannot use up the time of the ones after it, which together may still make a
+// majority; what a quick node leaves goes to the next. kNoIoDeadline (no bound) without one.
+BootTime node_share(std::size_t i, std::size_t n) {
+  const BootTime deadline = io_deadline();
+  if (deadline == kNoIoDeadline || i + 1 >= n) {
+    return kNoIoDeadline;
+  }
+  const BootTime now = boot_now();
+  return now + (deadline - now) / static_cast<long>(n - i);
+}
+
 std::vector<Result<RedisReply>> run_on_all(const RedisNodes& nodes, const RedisScript& script,
                                            const std::vector<std::string>& keys,
                                            const std::vector<std::string>& args,
                                            Patience patience = Patience::once) {
   std::vector<Result<RedisReply>> out;
   out.reserve(nodes.size());
-  for (const auto& node : nodes) {
-    out.push_back(node->run(script, keys, args, patience));
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    ScopedIoDeadline share(node_share(i, nodes.size()));
+    out.push_back(nodes[i]->run(script, keys, args, patience));
   }
   return out;
 }
@@ -99,10 +114,12 @@ namespace {
 // A lease on Redis: renew and release run owner-fenced scripts on every node.
 class RedisLease final : public BackendLease {
  public:
-  RedisLease(RedisNodes nodes, std::shared_ptr<RedisRenewBatch> batch, const RedisScripts& scripts,
+  RedisLease(RedisNodes nodes, std::shared_ptr<RedisRenewBatch> batch,
+             std::shared_ptr<const IdleWatch> watch, const RedisScripts& scripts,
              std::vector<std::string> keys, std::string owner, milliseconds ttl, std::size_t quorum)
       : nodes_(std::move(nodes)),
         batch_(std::move(batch)),
+        watch_(std::move(watch)),
         scripts_(scripts),
         keys_(std::move(keys)),
         owner_(std::move(owner)),
@@ -114,6 +131,13 @@ class RedisLease final : public BackendLease {
   }
 
   RenewBatch* batch() override { return batch_.get(); }
+
+  // The store's IdleWatch: readable when a node closed the connection this lease is renewed on
+  // (a restart without persistence has forgotten the lease; a renewal on a new connection finds
+  // out) or sent something unasked. Constant and open while this lease holds it; its own
+  // descriptor, so reading it races with nothing.
+  int watch_fd() const override { return watch_ ? watch_->fd() : -1; }
+
   const std::vector<std::string>& keys() const { return keys_; }
 
   std::vector<std::string> renew_args(BootTime last_heartbeat) const {
@@ -132,6 +156,7 @@ class RedisLease final : public BackendLease {
  private:
   RedisNodes nodes_;
   std::shared_ptr<RedisRenewBatch> batch_;
+  std::shared_ptr<const IdleWatch> watch_;
   const RedisScripts& scripts_;
   std::vector<std::string> keys_;
   std::string owner_;
@@ -155,7 +180,9 @@ std::vector<Result<std::optional<LostReason>>> RedisRenewBatch::renew_all(
   }
   // answers[lease][node]
   std::vector<std::vector<Result<RedisReply>>> answers(leases.size());
-  for (const auto& node : nodes_) {
+  for (std::size_t n = 0; n < nodes_.size(); ++n) {
+    const auto& node = nodes_[n];
+    ScopedIoDeadline share(node_share(n, nodes_.size()));
     auto replies = node->commands(commands);
     auto noscript = [&](std::size_t i) {
       return replies && (*replies)[i].is_error() && (*replies)[i].str.starts_with("NOSCRIPT");
@@ -276,13 +303,13 @@ Result<std::unique_ptr<Store>> open_redis_store(std::string_view url, StoreOptio
 
 namespace {
 
-RedisNodes make_nodes(const RedisUrl& url) {
+RedisNodes make_nodes(const RedisUrl& url, const std::shared_ptr<const IdleWatch>& watch) {
   RedisNodes nodes;
   if (!url.sentinel_master.empty()) {
-    nodes.push_back(std::make_shared<RedisClient>(url, url.nodes.front()));
+    nodes.push_back(std::make_shared<RedisClient>(url, url.nodes.front(), watch));
   } else {
     for (const auto& node : url.nodes) {
-      nodes.push_back(std::make_shared<RedisClient>(url, node));
+      nodes.push_back(std::make_shared<RedisClient>(url, node, watch));
     }
   }
   return nodes;
@@ -295,7 +322,8 @@ RedisStore::RedisStore(RedisUrl url, StoreOptions options)
       url_(url.redacted()),
       layout_(url.prefix, url.cronlock),
       timeout_(url.timeout),
-      nodes_(make_nodes(url)),
+      watch_(std::make_shared<IdleWatch>()),
+      nodes_(make_nodes(url, watch_)),
       batch_(std::make_shared<RedisRenewBatch>(nodes_, layout_.scripts(), quorum())) {}
 
 RedisStore::~RedisStore() { stop_keepalive(); }
@@ -339,7 +367,7 @@ Result<Attempt> RedisStore::try_once(const ClaimRequest& request) {
   }
   auto claim = [&] {
     return Attempt(Claim{
-        .lease = std::make_unique<RedisLease>(nodes_, batch_, layout_.scripts(), keys,
+        .lease = std::make_unique<RedisLease>(nodes_, batch_, watch_, layout_.scripts(), keys,
                                               request.owner, o.ttl, quorum()),
         .token = token,
         .location = location(request.name),

@@ -67,6 +67,7 @@ class RedisStore final : public LeasingStore {
   const std::string url_;  // redacted
   const RedisLayout layout_;
   const std::chrono::milliseconds timeout_;
+  const std::shared_ptr<const IdleWatch> watch_;  // every node's idle connection; leases poll it
   RedisNodes nodes_;
   std::shared_ptr<RedisRenewBatch> batch_;
 };

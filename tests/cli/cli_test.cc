@@ -100,7 +100,8 @@ TEST_F(CliTest, UsageErrorsAre64WithOneClearLine) {
            {"run", "-k", "x"},
            {"run", "--heartbeat", "explicit", "--", "true"},
            {"run", "--heartbeat", "sometimes", "--", "true"},
-           {"run", "--ttl", "30s", "--stale-after", "5s", "--", "true"},
+           {"run", "--ttl", "30s", "--stale-after", "10ms", "--", "true"},
+           {"run", "--ttl", "3s", "--kill-grace", "5s", "--", "true"},
            {"run", "-n", "-w", "5s", "--", "true"},
            {"run", "-k", std::string(600, 'k'), "--", "true"},
            {"run", "-E", "300", "--", "true"},
@@ -146,7 +147,7 @@ TEST_F(CliTest, TimeoutEscalatesToKillForACommandThatIgnoresTerm) {
 
 TEST_F(CliTest, MissingHeartbeatsLoseTheLeaseAndStopTheCommand) {
   auto r = run({"run", "--heartbeat", "explicit", "--ttl", "150ms", "--stale-after", "300ms",
-                "--kill-grace", "300ms", "--", "sh", "-c",
+                "--kill-grace", "50ms", "--", "sh", "-c",
                 "echo $$ > " + file("pid") + "; exec sleep 60"});
   EXPECT_EQ(r.exit_code, 79) << r.err;
   EXPECT_NE(r.err.find("deadlocked"), std::string::npos) << r.err;
@@ -192,9 +193,39 @@ TEST_F(CliTest, TermToTheWrapperReachesTheCommand) {
   EXPECT_EQ(wrapper.exit_code(), 7);
 }
 
+// The stop rule does not depend on the wrapper being scheduled: with the wrapper stopped
+// (SIGSTOP), the watchdog kills COMMAND's group at the lease's deadline, before the next run can
+// get the lock.
+TEST_F(CliTest, StoppedWrapperCannotKeepItsCommandRunningPastTheDeadline) {
+  const std::string lines = file("holder.lines");
+  auto first = start({"run", "-k", "job", "--ttl", "1s", "--", "sh", "-c",
+                      "echo $$ > " + file("pid") +
+                          "; while :; do date +%s%N >> " + lines + "; sleep 0.02; done"});
+  read_pid("pid");
+  first.signal(SIGSTOP);
+  CommandResult second;
+  ASSERT_TRUE(eventually([&] {
+    second = run({"run", "-k", "job", "--", "sh", "-c", "date +%s%N > " + file("second.start")});
+    return second.exit_code != 75;
+  }));
+  EXPECT_EQ(second.exit_code, 0) << second.err;
+  long long started = 0;
+  std::ifstream(file("second.start")) >> started;
+  long long last = 0;
+  std::ifstream in(lines);
+  for (long long v = 0; in >> v;) {
+    last = std::max(last, v);
+  }
+  EXPECT_GT(started, 0);
+  EXPECT_LT(last, started) << "the stopped wrapper's command wrote "
+                           << (last - started) / 1'000'000 << "ms after the next run started";
+  first.signal(SIGCONT);
+  EXPECT_EQ(first.exit_code(), 79);
+}
+
 TEST_F(CliTest, StoppedWrapperIsTakenOverAndStopsItsCommandWhenResumed) {
-  auto first = start({"run", "-k", "job", "--ttl", "200ms", "--kill-grace", "300ms", "--", "sh",
-                      "-c", "echo $$ > " + file("pid") + "; exec sleep 60"});
+  auto first = start({"run", "-k", "job", "--ttl", "200ms", "--", "sh", "-c",
+                      "echo $$ > " + file("pid") + "; exec sleep 60"});
   pid_t command = read_pid("pid");
   first.signal(SIGSTOP);
   CommandResult second;

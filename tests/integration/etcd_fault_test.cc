@@ -4,13 +4,16 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "heartlock/heartlock.h"
 
+#include "../../src/core/io_deadline.h"
 #include "../../src/etcd/etcd_client.h"
 #include "../support/etcd_server.h"
 #include "../support/redis_server.h"
@@ -121,6 +124,55 @@ TEST(EtcdFaultTest, TlsWithTheRightCaAndAClearErrorWithTheWrongOne) {
   ASSERT_THAT(wrong, HasErrc(Errc::permission_denied));
   EXPECT_NE(wrong.error().message.find("did not verify"), std::string::npos)
       << wrong.error().message;
+}
+
+// The pid of the etcd serving from `server`'s directory, or -1.
+pid_t etcd_pid(const testing::EtcdServer& server) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.starts_with("etcd") && cmdline.find(server.dir().path()) != std::string::npos) {
+      return static_cast<pid_t>(std::stol(entry.path().filename().string()));
+    }
+  }
+  return -1;
+}
+
+// The I/O deadline (the lease's deadline, during a renewal) bounds a request to a server that
+// stopped answering, not the URL's timeout (5 s); the connection is then dropped, so the late
+// answer never answers a later request.
+TEST(EtcdFaultTest, IoDeadlineCutsARequestToAStoppedServerShort) {
+  testing::EtcdServer server;
+  auto store = testing::open_store(server.url() + "?timeout=5s");
+  ASSERT_THAT(store->inspect("job"), IsOk());  // connected
+  const pid_t pid = etcd_pid(server);
+  ASSERT_GT(pid, 0);
+  ::kill(pid, SIGSTOP);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{pid};
+  Result<LockInfo> info;
+  const auto start = std::chrono::steady_clock::now();
+  {
+    detail::ScopedIoDeadline bound(detail::boot_now() + 200ms);
+    info = store->inspect("job");
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_THAT(info, HasErrc(Errc::unavailable));
+  EXPECT_LT(took, 1500ms) << "the URL's timeout (5 s) was used, not the I/O deadline";
+  ::kill(pid, SIGCONT);
+  EXPECT_THAT(store->try_acquire("other", {}), IsAcquired());
+}
+
+TEST(EtcdFaultTest, NothingIsSentOnceTheIoDeadlineHasPassed) {
+  auto& server = testing::shared_etcd();
+  auto store = testing::open_store(server.url() + "?prefix=deadline_passed/");
+  ASSERT_THAT(store->inspect("job"), IsOk());
+  detail::ScopedIoDeadline bound(detail::boot_now() - 1ms);
+  auto got = store->try_acquire("job", {});
+  ASSERT_THAT(got, HasErrc(Errc::unavailable));
+  EXPECT_NE(got.error().message.find("deadline passed"), std::string::npos) << got.error().message;
 }
 
 TEST(EtcdFaultTest, TortureFindsNoViolations) {

@@ -88,7 +88,9 @@ TEST_F(FileProcessTest, StoppedHolderIsTakenOverAndFencedWhenItResumes) {
     if (!eventually([&] { return lease.lost(); }, 20s)) {
       return 10;
     }
-    if (lease.lost_reason() != LostReason::taken_over) {
+    // The deadline timer may tell (backend_lost) before a renewal finds the takeover.
+    if (lease.lost_reason() != LostReason::taken_over &&
+        lease.lost_reason() != LostReason::backend_lost) {
       return 11;
     }
     auto released = lease.release();

@@ -1,18 +1,24 @@
 // The PostgreSQL backend under faults, against real PostgreSQL servers the tests start: the
 // holder's connection is terminated, the server restarts or goes away, the client's clock is
 // wrong, and the torture checker.
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "heartlock/heartlock.h"
 
+#include "../../src/core/io_deadline.h"
 #include "../support/postgres_server.h"
 #include "../support/test_support.h"
 
@@ -191,6 +197,116 @@ TEST(PostgresFaultTest, AdvisoryCliStopsTheCommandWhenItsSessionIsTerminated) {
   server.psql(kTerminateHeartlockSessions);
   EXPECT_EQ(run.exit_code(), 79);
   EXPECT_FALSE(testing::process_alive(command));
+}
+
+// The holder's session terminated by someone else (an admin, a contender's takeover): the
+// contender gets the lock within milliseconds, so the holder must know as fast. The server's
+// goodbye on the idle session makes the lease's watch descriptor readable, and the keepalive
+// renews at once -- well before the renew interval (10 s here).
+// Needs the keepalive to poll BackendLease::watch_fd().
+TEST(PostgresFaultTest, AdvisoryLeaseIsLostAsSoonAsItsSessionIsTerminated) {
+  auto& server = testing::shared_postgres();
+  auto store = testing::open_store(server.url("mode=advisory&table=adv_watch"));
+  std::atomic<int> reason{-1};
+  auto held = store->try_acquire(
+      "job", {.ttl = 30s, .on_lost = [&](LostReason r, std::string_view) { reason = int(r); }});
+  ASSERT_THAT(held, IsAcquired());
+  const std::string pid = server.psql("SELECT backend_pid FROM adv_watch WHERE name = 'job'");
+  ASSERT_FALSE(pid.empty());
+  ASSERT_EQ(server.psql("SELECT pg_terminate_backend(" + pid + ")"), "t\n");
+  ASSERT_TRUE(eventually([&] { return held->lease().lost(); }, 3s))
+      << "not noticed well before the renew interval (10 s)";
+  EXPECT_EQ(held->lease().lost_reason(), LostReason::backend_lost);
+  EXPECT_EQ(reason.load(), static_cast<int>(LostReason::backend_lost));
+}
+
+// Elapsed time of f(), for generous upper bounds only.
+template <class F>
+std::chrono::milliseconds elapsed(F&& f) {
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start);
+}
+
+// The backends (one process each) of the sessions heartlock has open on `server`.
+std::vector<pid_t> heartlock_backends(const testing::PostgresServer& server) {
+  std::vector<pid_t> out;
+  std::istringstream in(
+      server.psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'heartlock' AND "
+                  "pid <> pg_backend_pid()"));
+  for (std::string line; std::getline(in, line);) {
+    out.push_back(static_cast<pid_t>(std::stol(line)));
+  }
+  return out;
+}
+
+// The I/O deadline (the lease's deadline, during a renewal) bounds a statement to a backend that
+// stopped answering, not the URL's timeout (5 s); the connection is then dropped, so the late
+// answer never answers a later statement.
+TEST(PostgresFaultTest, IoDeadlineCutsAStatementToAStoppedBackendShort) {
+  testing::PostgresServer server;
+  auto store = testing::open_store(server.url("timeout=5s"));
+  ASSERT_THAT(store->inspect("job"), IsOk());  // connected, table created
+  const auto backends = heartlock_backends(server);
+  ASSERT_FALSE(backends.empty());
+  for (pid_t pid : backends) {
+    ::kill(pid, SIGSTOP);
+  }
+  struct Resume {
+    const std::vector<pid_t>& pids;
+    ~Resume() {
+      for (pid_t pid : pids) {
+        ::kill(pid, SIGCONT);
+      }
+    }
+  } resume{backends};
+  Result<LockInfo> info;
+  auto took = elapsed([&] {
+    detail::ScopedIoDeadline bound(detail::boot_now() + 200ms);
+    info = store->inspect("job");
+  });
+  EXPECT_THAT(info, HasErrc(Errc::unavailable));
+  EXPECT_LT(took, 1500ms) << "the URL's timeout (5 s) was used, not the I/O deadline";
+  for (pid_t pid : backends) {
+    ::kill(pid, SIGCONT);
+  }
+  EXPECT_THAT(store->try_acquire("other", {}), IsAcquired());
+}
+
+// Connecting is bounded the same way: a server that accepts the connection and never answers.
+TEST(PostgresFaultTest, IoDeadlineCutsAConnectToASilentServerShort) {
+  // A listening socket nobody accepts from: the kernel completes the handshake, no one answers.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  auto store =
+      testing::open_store("postgres://heartlock@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) +
+                          "/postgres?timeout=5s");
+  Result<LockInfo> info;
+  auto took = elapsed([&] {
+    detail::ScopedIoDeadline bound(detail::boot_now() + 200ms);
+    info = store->inspect("job");
+  });
+  ::close(fd);
+  EXPECT_THAT(info, HasErrc(Errc::unavailable));
+  EXPECT_LT(took, 1500ms) << "the connect timeout (5 s) was used, not the I/O deadline";
+}
+
+TEST(PostgresFaultTest, NothingIsSentOnceTheIoDeadlineHasPassed) {
+  auto& server = testing::shared_postgres();
+  auto store = testing::open_store(server.url("table=deadline_passed"));
+  ASSERT_THAT(store->inspect("job"), IsOk());
+  detail::ScopedIoDeadline bound(detail::boot_now() - 1ms);
+  auto got = store->try_acquire("job", {});
+  ASSERT_THAT(got, HasErrc(Errc::unavailable));
+  EXPECT_NE(got.error().message.find("deadline passed"), std::string::npos) << got.error().message;
 }
 
 TEST(PostgresFaultTest, AdvisoryKeyIsTheDocumentedOne) {

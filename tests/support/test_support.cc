@@ -170,8 +170,7 @@ SupervisedSleep start_supervised_sleep(const std::string& url, const std::string
   SupervisedSleep out{.wrapper = Child::fork([&]() -> int {
                         ::setpgid(0, 0);
                         ::execl(bin.c_str(), bin.c_str(), "-b", url.c_str(), "run", "--ttl",
-                                ttl.c_str(), "--kill-grace", "300ms", "--", "sh", "-c",
-                                script.c_str(), nullptr);
+                                ttl.c_str(), "--", "sh", "-c", script.c_str(), nullptr);
                         return 127;
                       })};
   pid_t command = 0;

@@ -94,7 +94,7 @@ class Signal {
 bool eventually(const std::function<bool()>& done,
                 std::chrono::milliseconds within = std::chrono::seconds(20));
 
-// `heartlock -b URL run --ttl TTL --kill-grace 300ms -- sh -c 'echo $$ > FILE; exec sleep 60'` in a
+// `heartlock -b URL run --ttl TTL -- sh -c 'echo $$ > FILE; exec sleep 60'` in a
 // process group of its own, for tests that take the backend away under a running command.
 struct SupervisedSleep {
   Child wrapper;

@@ -43,9 +43,13 @@ TEST(OptionsTest, DefaultsAreValid) { EXPECT_THAT(validate(LeaseOptions{}), IsOk
 TEST(OptionsTest, RejectsNonsense) {
   EXPECT_THAT(validate({.ttl = 0ms}), HasErrc(Errc::invalid_argument));
   EXPECT_THAT(validate({.ttl = 10ms}), HasErrc(Errc::invalid_argument));
-  EXPECT_THAT(validate({.ttl = 30s, .stale_after = 10s}), HasErrc(Errc::invalid_argument))
-      << "stale_after must exceed the renew interval";
-  EXPECT_THAT(validate({.ttl = 30s, .stale_after = 11s}), IsOk());
+  EXPECT_THAT(validate({.ttl = 30s, .stale_after = 10ms}), HasErrc(Errc::invalid_argument))
+      << "stale_after below the smallest ttl";
+  // The renew interval follows a stale_after shorter than the ttl (the heartbeat is published
+  // with each renewal): deadlock detection after 5 s works with the default ttl.
+  EXPECT_THAT(validate({.ttl = 30s, .stale_after = 5s}), IsOk());
+  EXPECT_EQ(renew_interval({.ttl = 30s, .stale_after = 6s}), 2s);
+  EXPECT_EQ(renew_interval({.ttl = 30s, .stale_after = 60s}), 10s);
   EXPECT_THAT(validate({.ttl = 30s, .keepalive = false, .stale_after = 1min}),
               HasErrc(Errc::invalid_argument));
   EXPECT_THAT(validate({.min_hold = 10s, .max_hold = 5s}), HasErrc(Errc::invalid_argument));

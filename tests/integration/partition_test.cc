@@ -1,0 +1,250 @@
+// A lease is never trusted past its deadline: the holder is cut off from its server by a frozen
+// proxy (a partition: the server stays up for everyone else, the holder's requests hang) and a
+// contender talks to the server directly. Real servers, real processes, no sleeps as assertions.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "../../src/core/clock.h"
+#include "../../tools/tcp_proxy.h"
+#include "../support/etcd_server.h"
+#include "../support/postgres_server.h"
+#include "../support/redis_server.h"
+#include "../support/test_support.h"
+
+namespace heartlock {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TempDir;
+using tools::TcpProxy;
+
+// The wall clock in ns, as `date +%s%N` writes it: the holder's and contender's lines and the
+// test's own marks are compared on it (one machine, so one clock).
+long long wall_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<long long> read_numbers(const std::string& path) {
+  std::vector<long long> out;
+  std::ifstream in(path);
+  long long v = 0;
+  while (in >> v) {
+    out.push_back(v);
+  }
+  return out;
+}
+
+// `url` with its port replaced by `port` (every URL here names 127.0.0.1:<port> once).
+std::string via(const std::string& url, int from, int to) {
+  std::string needle = "127.0.0.1:" + std::to_string(from);
+  auto at = url.find(needle);
+  EXPECT_NE(at, std::string::npos) << url;
+  return url.substr(0, at) + "127.0.0.1:" + std::to_string(to) + url.substr(at + needle.size());
+}
+
+struct Backend {
+  std::string name;
+  std::function<std::string()> url;  // a fresh namespace each call (prefix or table)
+  std::function<int()> port;
+};
+
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+
+std::string unique_suffix() {
+  static std::atomic<int> n{0};
+  return std::to_string(::getpid()) + "_" + std::to_string(n++);
+}
+
+std::vector<Backend> backends() {
+  std::vector<Backend> out;
+#ifdef HEARTLOCK_WITH_REDIS
+  out.push_back(
+      {"redis",
+       [] { return testing::shared_redis().url() + "?prefix=" + testing::unique_prefix(); },
+       [] { return testing::shared_redis().port(); }});
+#endif
+#ifdef HEARTLOCK_WITH_POSTGRES
+  out.push_back({"postgres",
+                 [] { return testing::shared_postgres().url("table=p" + unique_suffix()); },
+                 [] { return testing::shared_postgres().port(); }});
+  out.push_back(
+      {"advisory",
+       [] { return testing::shared_postgres().url("mode=advisory&table=a" + unique_suffix()); },
+       [] { return testing::shared_postgres().port(); }});
+#endif
+#ifdef HEARTLOCK_WITH_ETCD
+  out.push_back({"etcd",
+                 [] {
+                   std::string p = testing::unique_prefix();
+                   p.back() = '/';
+                   return testing::shared_etcd().url() + "?prefix=" + p;
+                 },
+                 [] { return testing::shared_etcd().port(); }});
+#endif
+  return out;
+}
+
+class Partition : public ::testing::TestWithParam<Backend> {};
+
+// The operator's view: `heartlock run --ttl 3s` through the proxy, a command appending a
+// timestamped line every 20 ms; the proxy freezes at several phases of the renewal cycle; a
+// contender on the server directly. No line of the holder may come after the contender started,
+// and none later than one ttl after the cut.
+TEST_P(Partition, HolderCutOffStopsBeforeTheContenderStarts) {
+  const Backend& b = GetParam();
+  const std::string direct = b.url();
+  const auto ttl = 3s;
+  // Phases of the renew interval (ttl/3 = 1 s) at which the cut comes.
+  for (auto phase : {0ms, 550ms}) {
+    SCOPED_TRACE("phase " + std::to_string(phase.count()) + "ms");
+    TempDir dir;
+    TcpProxy proxy(b.port());
+    const std::string cut_off = via(direct, b.port(), proxy.port());
+    const std::string key = "partition-" + unique_suffix();
+    const std::string lines = dir.file("holder.lines");
+    const std::string bin = testing::heartlock_binary();
+    const std::string script = "while :; do date +%s%N >> " + lines + "; sleep 0.02; done";
+    auto holder = testing::Child::fork([&]() -> int {
+      ::setpgid(0, 0);
+      ::execl(bin.c_str(), bin.c_str(), "-q", "-b", cut_off.c_str(), "run", "-k", key.c_str(),
+              "--ttl", "3s", "--", "sh", "-c", script.c_str(), nullptr);
+      return 127;
+    });
+    ASSERT_TRUE(testing::eventually([&] { return read_numbers(lines).size() >= 3; }))
+        << "the holder never ran";
+    std::this_thread::sleep_for(phase);  // where in the renewal cycle the cut comes
+    proxy.freeze();
+    const long long cut = wall_ns();
+
+    const std::string started = dir.file("contender.start");
+    auto contender = testing::run_command({bin, "-q", "-b", direct, "run", "-k", key, "-w", "60s",
+                                           "--", "sh", "-c", "date +%s%N > " + started},
+                                          {}, 90s);
+    ASSERT_EQ(contender.exit_code, 0) << contender.err;
+    auto start = read_numbers(started);
+    ASSERT_EQ(start.size(), 1u);
+    EXPECT_EQ(holder.exit_code(30s), 79) << "the holder must report the lost lease";
+    auto written = read_numbers(lines);
+    ASSERT_FALSE(written.empty());
+    const long long last = *std::max_element(written.begin(), written.end());
+    EXPECT_LT(last, start[0]) << "the holder's command wrote " << (last - start[0]) / 1'000'000
+                              << "ms after the contender started";
+    EXPECT_LE(last, cut + std::chrono::nanoseconds(ttl).count())
+        << "the holder's command wrote " << (last - cut) / 1'000'000 << "ms after the cut";
+    // For docs/benchmarks.md: how the stop fell against the cut and the contender.
+    std::printf(
+        "[ measure  ] %s phase %lldms: last line %+lldms after the cut, contender started "
+        "%+lldms after it (margin %lldms)\n",
+        b.name.c_str(), static_cast<long long>(phase.count()), (last - cut) / 1'000'000,
+        (start[0] - cut) / 1'000'000, (start[0] - last) / 1'000'000);
+    proxy.thaw();
+  }
+}
+
+// 200 leases in one process through a proxy that freezes: every lease learns it is lost no later
+// than the deadline the library reported for it.
+TEST_P(Partition, EveryLeaseIsToldByItsDeadline) {
+  const Backend& b = GetParam();
+  TcpProxy proxy(b.port());
+  const std::string url = via(b.url(), b.port(), proxy.port());
+  auto store = testing::open_store(url);
+  ASSERT_TRUE(store);
+  // Advisory mode pins a server session per lease; the shared test server allows 200 in all.
+  const int n = b.name == "advisory" ? 40 : 200;
+  std::vector<std::atomic<long long>> lost_at(static_cast<std::size_t>(n));
+  std::vector<Lease> leases;
+  for (int i = 0; i < n; ++i) {
+    auto got = store->try_acquire(
+        "many-" + std::to_string(i),
+        {.ttl = 3s, .on_lost = [&lost_at, i](LostReason, std::string_view) {
+           lost_at[static_cast<std::size_t>(i)].store(detail::boot_now().count());
+         }});
+    ASSERT_TRUE(got && got->acquired()) << (got ? "busy" : got.error().message);
+    leases.push_back(std::move(got->lease()));
+  }
+  std::this_thread::sleep_for(1200ms);  // a renewal round or so, so deadlines are not all alike
+  proxy.freeze();
+  std::this_thread::sleep_for(300ms);  // replies already read by then are applied
+  std::vector<BootClock::time_point> deadline;
+  for (auto& lease : leases) {
+    deadline.push_back(lease.valid_until());
+  }
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        return std::all_of(lost_at.begin(), lost_at.end(), [](auto& t) { return t.load() != 0; });
+      },
+      20s));
+  auto worst = std::chrono::nanoseconds::min();
+  auto best = std::chrono::nanoseconds::max();
+  for (int i = 0; i < n; ++i) {
+    const auto& lease = leases[static_cast<std::size_t>(i)];
+    EXPECT_EQ(lease.lost_reason(), LostReason::backend_lost) << i;
+    const auto at =
+        BootClock::time_point(BootClock::duration(lost_at[static_cast<std::size_t>(i)]));
+    const auto d = deadline[static_cast<std::size_t>(i)];
+    ASSERT_GT(d.time_since_epoch().count(), 0) << "lease " << i << " was lost within 300ms";
+    worst = std::max(worst, at - d);
+    best = std::min(best, at - d);
+    EXPECT_LE(at, d) << "lease " << i << " told "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(at - d).count()
+                     << "ms after its deadline";
+  }
+  std::printf("[ measure  ] %s: %d leases, loss notice minus deadline from %.1fms to %.1fms\n",
+              b.name.c_str(), n, std::chrono::duration<double, std::milli>(best).count(),
+              std::chrono::duration<double, std::milli>(worst).count());
+  proxy.thaw();
+  leases.clear();
+}
+
+// A renewal that hangs on one store delays nothing on a healthy store in the same process.
+TEST_P(Partition, AFrozenStoreDoesNotHoldUpAHealthyOne) {
+  const Backend& b = GetParam();
+  TcpProxy proxy(b.port());
+  auto frozen = testing::open_store(via(b.url(), b.port(), proxy.port()));
+  auto healthy = testing::open_store(b.url());
+  ASSERT_TRUE(frozen && healthy);
+  auto cut = frozen->try_acquire("cut", {.ttl = 3s});
+  auto ok = healthy->try_acquire("ok", {.ttl = 600ms});
+  ASSERT_TRUE(cut && cut->acquired() && ok && ok->acquired());
+  proxy.freeze();
+  const auto first = ok->lease().valid_until();
+  ASSERT_TRUE(testing::eventually([&] { return cut->lease().lost(); }, 20s));
+  EXPECT_FALSE(ok->lease().lost()) << "the healthy store's lease renewed meanwhile";
+  EXPECT_GT(ok->lease().valid_until(), first + 1s) << "renewed several times while frozen";
+  proxy.thaw();
+}
+
+// heartlock-torture with partitions: workers each behind a proxy that is frozen at random for
+// longer than the ttl, sections held up to twice the ttl but ended by Lease::valid_until().
+TEST_P(Partition, TortureWithPartitionsFindsNoViolations) {
+  const Backend& b = GetParam();
+  if (b.name == "advisory") {
+    GTEST_SKIP() << "advisory mode has its own torture run (postgres_tests)";
+  }
+  auto r = testing::run_command({HEARTLOCK_TORTURE, "--workers", "5", "--seconds", "6", "--ttl",
+                                 "400ms", "--partition", "--backend", b.url()},
+                                {}, 120s);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("violations=0"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("partitions=0 "), std::string::npos) << "no partition happened: " << r.out;
+  std::printf("[ measure  ] %s torture: %s", b.name.c_str(), r.out.c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Partition, ::testing::ValuesIn(backends()),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+}  // namespace
+}  // namespace heartlock
