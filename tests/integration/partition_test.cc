@@ -116,7 +116,10 @@ TEST_P(Partition, HolderCutOffStopsBeforeTheContenderStarts) {
     const std::string key = "partition-" + unique_suffix();
     const std::string lines = dir.file("holder.lines");
     const std::string bin = testing::heartlock_binary();
-    const std::string script = "while :; do date +%s%N >> " + lines + "; sleep 0.02; done";
+    // The second phase's command ignores SIGTERM (its whole group does): then only the SIGKILL at
+    // the deadline less the stop margin ends it, and that must still come before the contender.
+    const std::string script = std::string(phase > 0ms ? "trap '' TERM; " : "") +
+                               "while :; do date +%s%N >> " + lines + "; sleep 0.02; done";
     auto holder = testing::Child::fork([&]() -> int {
       ::setpgid(0, 0);
       ::execl(bin.c_str(), bin.c_str(), "-q", "-b", cut_off.c_str(), "run", "-k", key.c_str(),
