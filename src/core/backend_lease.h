@@ -18,7 +18,9 @@ class BackendLease;
 
 // Renews many leases of one backend in one round trip (Redis: one pipelined write). The keepalive
 // groups due leases by the batch they name and hands each group over at once.
-// Thread-safety: called from the keepalive thread only, with every lease's LeaseState locked.
+// Thread-safety: called from one keepalive worker at a time (never concurrently for one batch),
+// with no LeaseState mutex held; the leases it is given stay alive and are not renewed or
+// released by anyone else meanwhile.
 class RenewBatch {
  public:
   virtual ~RenewBatch() = default;

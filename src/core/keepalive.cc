@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <ctime>
@@ -135,8 +136,16 @@ void Keepalive::dispatch_locked(std::vector<std::shared_ptr<LeaseState>> ready, 
     }
   }
   for (auto& [batch, group] : batches) {
-    jobs_.push_back(
-        Job{.batch = batch, .leases = std::move(group), .force = force, .watch_fd = fd});
+    // Leases of a batch whose job is still queued join it: one round trip for both.
+    auto queued = std::find_if(jobs_.begin(), jobs_.end(), [&](const Job& job) {
+      return job.batch == batch && job.force == force && job.watch_fd == fd;
+    });
+    if (queued != jobs_.end()) {
+      queued->leases.insert(queued->leases.end(), group.begin(), group.end());
+    } else {
+      jobs_.push_back(
+          Job{.batch = batch, .leases = std::move(group), .force = force, .watch_fd = fd});
+    }
   }
   std::size_t pending = jobs_.size();
   while (pending > idle_workers_ && workers_.size() < kMaxWorkers) {
@@ -252,13 +261,24 @@ void Keepalive::run_timer(const std::stop_token& stop) {
 
 void Keepalive::run_worker(const std::stop_token& stop) {
   std::unique_lock lock(mu_);
+  // A batch is renewed by one worker at a time (RenewBatch's contract): a job for a batch that is
+  // in flight waits for it.
+  auto runnable = [this] {
+    return std::find_if(jobs_.begin(), jobs_.end(), [this](const Job& job) {
+      return job.batch == nullptr || !batches_in_flight_.contains(job.batch);
+    });
+  };
   while (!stop.stop_requested()) {
-    if (jobs_.empty()) {
-      work_cv_.wait(lock, stop, [this] { return !jobs_.empty(); });
+    auto take = runnable();
+    if (take == jobs_.end()) {
+      work_cv_.wait(lock, stop, [&] { return runnable() != jobs_.end(); });
       continue;
     }
-    Job job = std::move(jobs_.front());
-    jobs_.pop_front();
+    Job job = std::move(*take);
+    jobs_.erase(take);
+    if (job.batch != nullptr) {
+      batches_in_flight_.insert(job.batch);
+    }
     --idle_workers_;
     lock.unlock();
     std::vector<std::optional<BootTime>> next;
@@ -292,6 +312,10 @@ void Keepalive::run_worker(const std::stop_token& stop) {
     if (job.force && job.watch_fd >= 0) {
       quiet_until_[job.watch_fd] = boot_now() + kWatchQuiet;
       watch_dirty_ = true;
+    }
+    if (job.batch != nullptr) {
+      batches_in_flight_.erase(job.batch);
+      work_cv_.notify_all();
     }
     wake();
   }

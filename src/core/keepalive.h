@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -77,6 +78,7 @@ class Keepalive {
   DueMap due_;
   std::multimap<BootTime, std::weak_ptr<LeaseState>> deadlines_;
   std::deque<Job> jobs_;
+  std::set<RenewBatch*> batches_in_flight_;  // a worker is renewing these
   std::size_t idle_workers_ = 0;
   std::vector<std::jthread> workers_;
   // Every registered lease and the watch fd it had when last looked at. Dropped leases stay (as
