@@ -17,7 +17,7 @@ milliseconds limit_for(milliseconds span, const LeaseOptions& o) {
 }  // namespace
 
 milliseconds stop_margin(const LeaseOptions& o) noexcept {
-  return std::clamp(o.ttl / 50, milliseconds(2), milliseconds(50));
+  return std::clamp(o.ttl / 20, milliseconds(2), milliseconds(250));
 }
 
 milliseconds max_kill_grace(const LeaseOptions& o) noexcept {

@@ -13,8 +13,8 @@
 
 namespace heartlock::cli {
 
-// Room between the SIGKILL and the deadline, for the kernel to tear the group down:
-// ttl / 50, at least 2 ms and at most 50 ms.
+// Room between the SIGKILL and the deadline, for the watchdog to be scheduled on a loaded host
+// and the kernel to tear the group down: ttl / 20, at least 2 ms and at most 250 ms.
 std::chrono::milliseconds stop_margin(const LeaseOptions& options) noexcept;
 
 // The longest kill grace with which a healthy lease is never stopped: after a renewal sent at t

@@ -220,11 +220,15 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) int watchdog_main
         if (group > 0) {
           ::syscall(SYS_kill, -group, SIGKILL);
           killed = true;  // once; then it only waits for the wrapper
+          continue;
         }
-        continue;
+        // COMMAND is not running yet (or could not be started): look again shortly, and keep
+        // listening to the pipe meanwhile.
+        wait.tv_nsec = 5'000'000;
+      } else {
+        wait.tv_sec = left / 1'000'000'000LL;
+        wait.tv_nsec = left % 1'000'000'000LL;
       }
-      wait.tv_sec = left / 1'000'000'000LL;
-      wait.tv_nsec = left % 1'000'000'000LL;
       timeout = &wait;
     }
     pollfd pfd{fd, POLLIN, 0};
@@ -379,13 +383,11 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
     }
     ::kill(-child, sig);
     ::kill(-child, SIGCONT);  // a stopped group handles TERM only once continued
-    if (!kill_at) {
-      // Never later than the lease's deadline allows.
-      auto grace = std::min<Clock::duration>(
-          options.kill_grace,
-          std::max<Clock::duration>(Clock::duration(0), kill_by - BootClock::now()));
-      kill_at = Clock::now() + grace;
-    }
+    // Never later than the lease's deadline allows, also when a forwarded signal set it first.
+    auto grace = std::min<Clock::duration>(
+        options.kill_grace,
+        std::max<Clock::duration>(Clock::duration(0), kill_by - BootClock::now()));
+    kill_at = kill_at ? std::min(*kill_at, Clock::now() + grace) : Clock::now() + grace;
   };
 
   for (;;) {
@@ -473,7 +475,12 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
       lease.heartbeat();
     }
 
+    // In alive mode the heartbeat a renewal publishes is the last one this loop gave: keep it
+    // fresh against stale_after (the stop rule assumes it is about as new as the renewal).
     milliseconds wait(250);
+    if (options.mode == HeartbeatMode::alive && options.stale_after.count() > 0) {
+      wait = std::min(wait, std::max(milliseconds(1), options.stale_after / 16));
+    }
     auto until = [&](Clock::time_point t) {
       auto left = std::chrono::ceil<milliseconds>(t - Clock::now());
       wait = std::max(milliseconds(0), std::min(wait, left));

@@ -89,7 +89,8 @@ class Lease {
   // have the lock. It is the earliest of: the send time of the last renewal (or acquisition) the
   // backend confirmed + ttl - lease_drift_margin(ttl); the last published heartbeat
   // + stale_after - the margin; acquisition + max_hold. Work protected by the lease must be over
-  // by then: the lease is declared lost at this instant by a timer, whatever any I/O is doing.
+  // by then: with keepalive (the default) the lease is declared lost at this instant by a timer,
+  // whatever any I/O is doing; without keepalive nobody times it, and the caller must.
   // BootClock::time_point{} (the epoch) once lost or released.
   BootClock::time_point valid_until() const noexcept;
 

@@ -26,10 +26,12 @@ enum class LostReason {
 // Returns a stable lower-case name ("deadlocked", ...).
 std::string_view to_string(LostReason reason) noexcept;
 
-// Called once, from the keepalive thread or from the thread that noticed the loss, with the reason
-// and a human-readable explanation. It runs before Lease::lost(), lost_reason() and stop_token()
-// report the loss, so code that sees those knows on_lost has finished. It must not block and must
-// not call renew() or release() on the Lease. Exceptions it throws are logged and dropped.
+// Called once, from the keepalive's deadline timer or from the thread that noticed the loss, with
+// the reason and a human-readable explanation. It runs before Lease::lost(), lost_reason() and
+// stop_token() report the loss, so code that sees those knows on_lost has finished. It must not
+// block: the timer tells the other leases of the store after it returns. It must not call renew()
+// or release() on the Lease. Exceptions it throws are logged and dropped. Once Lease::release()
+// has returned it is not running and will not run.
 using LostCallback = std::function<void(LostReason, std::string_view)>;
 
 // Options for one acquisition. Build with designated initialisers:

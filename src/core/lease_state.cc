@@ -1,6 +1,7 @@
 #include "lease_state.h"
 
 #include <algorithm>
+#include <thread>
 #include <utility>
 
 #include "io_deadline.h"
@@ -57,6 +58,7 @@ void LeaseState::run_pending_callback() {
       return;
     }
     callback_running_ = true;
+    callback_thread_ = std::this_thread::get_id();
   }
   if (options_.on_lost) {
     try {
@@ -315,6 +317,7 @@ std::vector<std::optional<BootTime>> LeaseState::tick_batch(
   std::vector<BackendLease*> backends;
   std::vector<BootTime> heartbeats;
   std::vector<std::size_t> ended;
+  std::vector<BootTime> deadlines;  // of the due leases, read while planning
   // Plan each lease under its own mutex; the round trip runs with none held (a process may hold
   // thousands of leases), the due ones marked as renewing so that release() waits for it.
   for (std::size_t i = 0; i < leases.size(); ++i) {
@@ -329,15 +332,18 @@ std::vector<std::optional<BootTime>> LeaseState::tick_batch(
       next[i] = plan.renew ? std::optional<BootTime>(now + lease.interval_ / 4) : plan.next;
     } else {
       lease.renewing_ = true;
+      deadlines.push_back(lease.valid_until());
       due.push_back(i);
       backends.push_back(lease.backend_.get());
       heartbeats.push_back(lease.last_heartbeat());
     }
   }
   if (!due.empty()) {
-    BootTime deadline = kNoIoDeadline;
-    for (std::size_t i : due) {
-      deadline = std::min(deadline, leases[i]->valid_until());
+    // The round trip is bounded by the latest deadline among them: a lease that expires sooner
+    // is told so by the timer meanwhile, and does not cut the others' round trip short.
+    BootTime deadline(0);
+    for (BootTime d : deadlines) {
+      deadline = std::max(deadline, d);
     }
     auto results = [&] {
       ScopedIoDeadline bound(deadline);
@@ -420,8 +426,11 @@ Result<void> LeaseState::release(BootTime now) {
   run_pending_callback();
   // Once release() returns, on_lost is not running on another thread (the deadline timer) and
   // will not run: what it uses may be freed.
+  // (On the callback's own thread -- on_lost dropping its Lease -- there is nothing to wait for.)
   std::unique_lock lock(mu_);
-  renewed_.wait(lock, [this] { return !callback_running_ && !pending_callback_; });
+  if (!(callback_running_ && callback_thread_ == std::this_thread::get_id())) {
+    renewed_.wait(lock, [this] { return !callback_running_ && !pending_callback_; });
+  }
   return out;
 }
 

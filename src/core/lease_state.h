@@ -11,6 +11,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <thread>
 
 #include "heartlock/error.h"
 #include "heartlock/options.h"
@@ -164,6 +165,7 @@ class LeaseState {
   std::atomic<bool> lost_internal_atomic_{false};  // lost_internal_ >= 0, for lock-free readers
   std::optional<std::pair<LostReason, std::string>> pending_callback_;
   bool callback_running_ = false;  // on_lost is running on some thread (renewed_ tells its end)
+  std::thread::id callback_thread_;
 };
 
 }  // namespace heartlock::detail

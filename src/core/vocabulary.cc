@@ -85,6 +85,14 @@ Result<void> validate(const LeaseOptions& o) {
   if (o.ttl > std::chrono::hours(24 * 366)) {
     return fail(Errc::invalid_argument, "ttl " + ms(o.ttl) + " is longer than a year");
   }
+  for (auto [what, d] :
+       {std::pair{"stale_after", o.stale_after}, std::pair{"min_hold", o.min_hold},
+        std::pair{"max_hold", o.max_hold}, std::pair{"kill_grace", o.kill_grace}}) {
+    if (d > std::chrono::hours(24 * 366)) {
+      return fail(Errc::invalid_argument,
+                  std::string(what) + " " + ms(d) + " is longer than a year");
+    }
+  }
   if (o.stale_after < milliseconds(0) || o.min_hold < milliseconds(0) ||
       o.max_hold < milliseconds(0) || o.kill_grace < milliseconds(0)) {
     return fail(Errc::invalid_argument, "durations must not be negative");

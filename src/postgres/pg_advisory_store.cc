@@ -398,6 +398,8 @@ Result<Attempt> PgAdvisoryStore::try_once(const ClaimRequest& request) {
   }
   ProcessIdentity self = self_identity();
   const auto& o = request.options;
+  // The lease's deadline counts from before the record (its expiry) was sent.
+  const BootTime sent = boot_now();
   auto recorded =
       s.exec(advisory_->record,
              {name, request.owner, std::to_string(o.ttl.count()), self.host,
@@ -420,7 +422,7 @@ Result<Attempt> PgAdvisoryStore::try_once(const ClaimRequest& request) {
                                                request.owner, o.ttl),
       .token = token,
       .location = location(name),
-      .acquired_at = boot_now(),
+      .acquired_at = sent,
   });
 }
 

@@ -234,6 +234,9 @@ std::string PgLeaseStore::location(std::string_view name) const {
 Result<Attempt> PgLeaseStore::try_once(const ClaimRequest& request) {
   ProcessIdentity self = self_identity();
   const auto& o = request.options;
+  // The lease's deadline counts from before the statement was sent: the server's expiry was set
+  // no earlier than that (see Lease::valid_until).
+  const BootTime sent = boot_now();
   auto rows = client_->exec(
       sql_->acquire,
       {std::string(request.name), request.owner, std::to_string(o.ttl.count()), self.host,
@@ -248,7 +251,7 @@ Result<Attempt> PgLeaseStore::try_once(const ClaimRequest& request) {
                                            request.owner, o.ttl),
         .token = static_cast<std::uint64_t>(to_ll(rows->front()[0])),
         .location = location(request.name),
-        .acquired_at = boot_now(),
+        .acquired_at = sent,
     });
   }
   auto info = inspect(request.name);

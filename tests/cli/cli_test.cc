@@ -198,9 +198,9 @@ TEST_F(CliTest, TermToTheWrapperReachesTheCommand) {
 // get the lock.
 TEST_F(CliTest, StoppedWrapperCannotKeepItsCommandRunningPastTheDeadline) {
   const std::string lines = file("holder.lines");
-  auto first = start({"run", "-k", "job", "--ttl", "1s", "--", "sh", "-c",
-                      "echo $$ > " + file("pid") +
-                          "; while :; do date +%s%N >> " + lines + "; sleep 0.02; done"});
+  auto first = start(
+      {"run", "-k", "job", "--ttl", "2s", "--", "sh", "-c",
+       "echo $$ > " + file("pid") + "; while :; do date +%s%N >> " + lines + "; sleep 0.02; done"});
   read_pid("pid");
   first.signal(SIGSTOP);
   CommandResult second;
@@ -217,8 +217,8 @@ TEST_F(CliTest, StoppedWrapperCannotKeepItsCommandRunningPastTheDeadline) {
     last = std::max(last, v);
   }
   EXPECT_GT(started, 0);
-  EXPECT_LT(last, started) << "the stopped wrapper's command wrote "
-                           << (last - started) / 1'000'000 << "ms after the next run started";
+  EXPECT_LT(last, started) << "the stopped wrapper's command wrote " << (last - started) / 1'000'000
+                           << "ms after the next run started";
   first.signal(SIGCONT);
   EXPECT_EQ(first.exit_code(), 79);
 }
