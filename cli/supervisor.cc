@@ -177,6 +177,7 @@ std::vector<char*> c_array(std::vector<std::string>& strings) {
 // deadline must not depend on the wrapper being scheduled.
 struct WatchdogArgs {
   int pipe_fd;
+  pid_t wrapper;                      // whose main thread spawns COMMAND
   std::atomic<pid_t> group;           // 0 until COMMAND runs
   std::atomic<std::int64_t> kill_at;  // CLOCK_BOOTTIME ns; 0: none
 };
@@ -184,7 +185,7 @@ WatchdogArgs* watchdog_args() {
   static auto* args = [] {
     void* page = ::mmap(nullptr, sizeof(WatchdogArgs), PROT_READ | PROT_WRITE,
                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    return page == MAP_FAILED ? nullptr : new (page) WatchdogArgs{-1, 0, 0};
+    return page == MAP_FAILED ? nullptr : new (page) WatchdogArgs{-1, 0, 0, 0};
   }();
   return args;
 }
@@ -196,6 +197,73 @@ constexpr bool kCloneWatchdog = false;  // sanitizer runtimes cannot follow a CL
 #else
 constexpr bool kCloneWatchdog = true;
 #endif
+
+// For the watchdog: SIGKILLs the process group (and the process) of every child of the wrapper's
+// main thread but the watchdog itself, read from /proc/<wrapper>/task/<wrapper>/children. Used
+// when the kill time comes and COMMAND's group is not known: the wrapper was stopped between
+// spawning COMMAND and telling us. Raw syscalls only. Returns whether it found any.
+__attribute__((no_sanitize("address", "thread", "undefined"))) bool kill_wrapper_children(
+    pid_t wrapper) {
+  char path[64] = "/proc/";
+  char digits[16];
+  auto append_number = [&](char* out, long v) {
+    int n = 0;
+    do {
+      digits[n++] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v > 0 && n < 15);
+    while (*out != 0) {
+      ++out;
+    }
+    while (n > 0) {
+      *out++ = digits[--n];
+    }
+    *out = 0;
+  };
+  append_number(path, wrapper);
+  const char* middle = "/task/";
+  char* end = path;
+  while (*end != 0) {
+    ++end;
+  }
+  for (const char* m = middle; *m != 0; ++m) {
+    *end++ = *m;
+  }
+  *end = 0;
+  append_number(path, wrapper);
+  end = path;
+  while (*end != 0) {
+    ++end;
+  }
+  for (const char* m = "/children"; *m != 0; ++m) {
+    *end++ = *m;
+  }
+  *end = 0;
+  const long fd = ::syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return false;
+  }
+  char buf[4096];
+  const long n = ::syscall(SYS_read, fd, buf, sizeof buf - 1);
+  ::syscall(SYS_close, fd);
+  const long self = ::syscall(SYS_getpid);
+  bool found = false;
+  long pid = 0;
+  for (long i = 0; i <= n && n > 0; ++i) {
+    const char c = i < n ? buf[i] : ' ';
+    if (c >= '0' && c <= '9') {
+      pid = pid * 10 + (c - '0');
+    } else if (pid > 0) {
+      if (pid != self) {
+        ::syscall(SYS_kill, -pid, SIGKILL);  // its group, if it leads one already
+        ::syscall(SYS_kill, pid, SIGKILL);
+        found = true;
+      }
+      pid = 0;
+    }
+  }
+  return found;
+}
 
 __attribute__((no_sanitize("address", "thread", "undefined"))) int watchdog_main(void*) {
   const int fd = g_watchdog_args->pipe_fd;
@@ -222,8 +290,12 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) int watchdog_main
           killed = true;  // once; then it only waits for the wrapper
           continue;
         }
-        // COMMAND is not running yet (or could not be started): look again shortly, and keep
-        // listening to the pipe meanwhile.
+        // COMMAND's group is not known: not started yet, or the wrapper was stopped right after
+        // starting it. Kill what the wrapper has started; look again shortly meanwhile.
+        if (kill_wrapper_children(g_watchdog_args->wrapper)) {
+          killed = true;
+          continue;
+        }
         wait.tv_nsec = 5'000'000;
       } else {
         wait.tv_sec = left / 1'000'000'000LL;
@@ -254,6 +326,7 @@ pid_t start_watchdog(int pipe_fd, std::int64_t kill_at) {
     return -1;
   }
   g_watchdog_args->pipe_fd = pipe_fd;
+  g_watchdog_args->wrapper = ::getpid();
   g_watchdog_args->group.store(0, std::memory_order_release);
   g_watchdog_args->kill_at.store(kill_at, std::memory_order_release);
   if (kCloneWatchdog) {
