@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -47,18 +48,45 @@ std::vector<long long> read_numbers(const std::string& path) {
   return out;
 }
 
-// `url` with its port replaced by `port` (every URL here names 127.0.0.1:<port> once).
-std::string via(const std::string& url, int from, int to) {
-  std::string needle = "127.0.0.1:" + std::to_string(from);
-  auto at = url.find(needle);
-  EXPECT_NE(at, std::string::npos) << url;
-  return url.substr(0, at) + "127.0.0.1:" + std::to_string(to) + url.substr(at + needle.size());
-}
+// Every server a URL names (127.0.0.1:PORT, one or several), each behind a proxy of its own:
+// url() reaches them through the proxies, freeze() cuts them all off at once.
+class CutOff {
+ public:
+  explicit CutOff(const std::string& direct) {
+    const std::string host = "127.0.0.1:";
+    std::size_t from = 0;
+    for (auto at = direct.find(host); at != std::string::npos; at = direct.find(host, from)) {
+      auto digits = at + host.size();
+      auto end = direct.find_first_not_of("0123456789", digits);
+      end = end == std::string::npos ? direct.size() : end;
+      proxies_.push_back(
+          std::make_unique<TcpProxy>(std::stoi(direct.substr(digits, end - digits))));
+      url_ += direct.substr(from, digits - from) + std::to_string(proxies_.back()->port());
+      from = end;
+    }
+    url_ += direct.substr(from);
+    EXPECT_FALSE(proxies_.empty()) << direct;
+  }
+  const std::string& url() const { return url_; }
+  void freeze() {
+    for (auto& p : proxies_) {
+      p->freeze();
+    }
+  }
+  void thaw() {
+    for (auto& p : proxies_) {
+      p->thaw();
+    }
+  }
+
+ private:
+  std::vector<std::unique_ptr<TcpProxy>> proxies_;
+  std::string url_;
+};
 
 struct Backend {
   std::string name;
   std::function<std::string()> url;  // a fresh namespace each call (prefix or table)
-  std::function<int()> port;
 };
 
 void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
@@ -71,28 +99,27 @@ std::string unique_suffix() {
 std::vector<Backend> backends() {
   std::vector<Backend> out;
 #ifdef HEARTLOCK_WITH_REDIS
-  out.push_back(
-      {"redis",
-       [] { return testing::shared_redis().url() + "?prefix=" + testing::unique_prefix(); },
-       [] { return testing::shared_redis().port(); }});
+  out.push_back({"redis", [] {
+                   return testing::shared_redis().url() + "?prefix=" + testing::unique_prefix();
+                 }});
+  // Redlock over three servers, the holder cut off from all of them.
+  out.push_back({"redlock", [] {
+                   return testing::shared_redlock_url() + "?prefix=" + testing::unique_prefix();
+                 }});
 #endif
 #ifdef HEARTLOCK_WITH_POSTGRES
-  out.push_back({"postgres",
-                 [] { return testing::shared_postgres().url("table=p" + unique_suffix()); },
-                 [] { return testing::shared_postgres().port(); }});
   out.push_back(
-      {"advisory",
-       [] { return testing::shared_postgres().url("mode=advisory&table=a" + unique_suffix()); },
-       [] { return testing::shared_postgres().port(); }});
+      {"postgres", [] { return testing::shared_postgres().url("table=p" + unique_suffix()); }});
+  out.push_back({"advisory", [] {
+                   return testing::shared_postgres().url("mode=advisory&table=a" + unique_suffix());
+                 }});
 #endif
 #ifdef HEARTLOCK_WITH_ETCD
-  out.push_back({"etcd",
-                 [] {
+  out.push_back({"etcd", [] {
                    std::string p = testing::unique_prefix();
                    p.back() = '/';
                    return testing::shared_etcd().url() + "?prefix=" + p;
-                 },
-                 [] { return testing::shared_etcd().port(); }});
+                 }});
 #endif
   return out;
 }
@@ -111,8 +138,8 @@ TEST_P(Partition, HolderCutOffStopsBeforeTheContenderStarts) {
   for (auto phase : {0ms, 550ms}) {
     SCOPED_TRACE("phase " + std::to_string(phase.count()) + "ms");
     TempDir dir;
-    TcpProxy proxy(b.port());
-    const std::string cut_off = via(direct, b.port(), proxy.port());
+    CutOff proxy(direct);
+    const std::string cut_off = proxy.url();
     const std::string key = "partition-" + unique_suffix();
     const std::string lines = dir.file("holder.lines");
     const std::string bin = testing::heartlock_binary();
@@ -161,8 +188,8 @@ TEST_P(Partition, HolderCutOffStopsBeforeTheContenderStarts) {
 // than the deadline the library reported for it.
 TEST_P(Partition, EveryLeaseIsToldByItsDeadline) {
   const Backend& b = GetParam();
-  TcpProxy proxy(b.port());
-  const std::string url = via(b.url(), b.port(), proxy.port());
+  CutOff proxy(b.url());
+  const std::string url = proxy.url();
   auto store = testing::open_store(url);
   ASSERT_TRUE(store);
   // Advisory mode pins a server session per lease; the shared test server allows 200 in all.
@@ -215,8 +242,8 @@ TEST_P(Partition, EveryLeaseIsToldByItsDeadline) {
 // A renewal that hangs on one store delays nothing on a healthy store in the same process.
 TEST_P(Partition, AFrozenStoreDoesNotHoldUpAHealthyOne) {
   const Backend& b = GetParam();
-  TcpProxy proxy(b.port());
-  auto frozen = testing::open_store(via(b.url(), b.port(), proxy.port()));
+  CutOff proxy(b.url());
+  auto frozen = testing::open_store(proxy.url());
   auto healthy = testing::open_store(b.url());
   ASSERT_TRUE(frozen && healthy);
   auto cut = frozen->try_acquire("cut", {.ttl = 3s});
@@ -234,8 +261,9 @@ TEST_P(Partition, AFrozenStoreDoesNotHoldUpAHealthyOne) {
 // longer than the ttl, sections held up to twice the ttl but ended by Lease::valid_until().
 TEST_P(Partition, TortureWithPartitionsFindsNoViolations) {
   const Backend& b = GetParam();
-  if (b.name == "advisory") {
-    GTEST_SKIP() << "advisory mode has its own torture run (postgres_tests)";
+  if (b.name == "advisory" || b.name == "redlock") {
+    GTEST_SKIP() << "advisory mode and Redlock have their own torture runs; --partition takes one "
+                    "server";
   }
   auto r = testing::run_command({HEARTLOCK_TORTURE, "--workers", "5", "--seconds", "6", "--ttl",
                                  "400ms", "--partition", "--backend", b.url()},
