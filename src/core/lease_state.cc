@@ -116,12 +116,11 @@ BootTime LeaseState::valid_until() const noexcept {
   return until;
 }
 
-LostReason LeaseState::deadline_reason(BootTime renewed_until) const noexcept {
-  BootTime until = valid_until();
+LostReason LeaseState::deadline_reason(BootTime until) const noexcept {
   if (options_.max_hold.count() > 0 && until == acquired_at_ + options_.max_hold) {
     return LostReason::max_hold;
   }
-  if (until < renewed_until) {
+  if (until < BootTime(renewed_until_.load(std::memory_order_acquire))) {
     return LostReason::deadlocked;
   }
   return LostReason::backend_lost;
@@ -138,8 +137,7 @@ std::optional<BootTime> LeaseState::enforce_deadline(BootTime now) {
     if (now < notice_at) {
       return notice_at;
     }
-    const BootTime renewed_until(renewed_until_.load(std::memory_order_acquire));
-    const LostReason reason = deadline_reason(renewed_until);
+    const LostReason reason = deadline_reason(until);
     auto ms = [](BootTime d) {
       return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
     };

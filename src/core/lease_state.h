@@ -129,8 +129,8 @@ class LeaseState {
   void end_io();
   // Records a confirmed renewal sent at `sent`, publishing `heartbeat`.
   void confirm(BootTime sent, BootTime heartbeat) noexcept;
-  // Which bound of valid_until() is the earliest: the reason to report when it passes.
-  LostReason deadline_reason(BootTime renewed_until) const noexcept;
+  // Which bound of valid_until() (`until`) is the earliest: the reason to report when it passes.
+  LostReason deadline_reason(BootTime until) const noexcept;
 
   const std::string name_;
   const std::string owner_;

@@ -267,11 +267,9 @@ Result<std::vector<PgRow>> PgConnection::finish(Clock::time_point deadline,
   };
   // Non-blocking: what does not fit into the socket is sent as it drains. Reading meanwhile
   // keeps a server that answers while we still send from stalling both sides (libpq's advice).
-  for (int left = pq_->PQflush(conn_); left != 0; left = pq_->PQflush(conn_)) {
-    if (left < 0) {
-      return std::unexpected(connection_error("cannot send"));
-    }
-    auto ready = wait_socket(POLLIN | POLLOUT, deadline);
+  // Waits for the socket (up to the deadline), then reads what arrived.
+  auto wait_and_consume = [&](short events) -> Result<void> {
+    auto ready = wait_socket(events, deadline);
     if (!ready) {
       return std::unexpected(ready.error());
     }
@@ -281,20 +279,22 @@ Result<std::vector<PgRow>> PgConnection::finish(Clock::time_point deadline,
     if (pq_->PQconsumeInput(conn_) == 0) {
       return std::unexpected(connection_error("connection lost"));
     }
+    return {};
+  };
+  for (int left = pq_->PQflush(conn_); left != 0; left = pq_->PQflush(conn_)) {
+    if (left < 0) {
+      return std::unexpected(connection_error("cannot send"));
+    }
+    if (auto ok = wait_and_consume(static_cast<short>(POLLIN | POLLOUT)); !ok) {
+      return std::unexpected(ok.error());
+    }
   }
   // PQgetResult blocks, without a bound, until its answer is complete; called only once PQisBusy
   // says it will not -- before each result, since the one after (or the end) may not be here yet.
   auto until_not_busy = [&]() -> Result<void> {
     while (pq_->PQisBusy(conn_) != 0) {
-      auto ready = wait_socket(POLLIN, deadline);
-      if (!ready) {
-        return std::unexpected(ready.error());
-      }
-      if (!*ready) {
-        return timed_out();
-      }
-      if (pq_->PQconsumeInput(conn_) == 0) {
-        return std::unexpected(connection_error("connection lost"));
+      if (auto ok = wait_and_consume(POLLIN); !ok) {
+        return ok;
       }
     }
     return {};

@@ -23,6 +23,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../../src/file/lock_file.h"
 #include "../support/test_support.h"
 
 namespace heartlock::testing {
@@ -36,27 +37,7 @@ using std::chrono::milliseconds;
 constexpr milliseconds kQuiet = 300ms;
 constexpr milliseconds kPatience = 5s;
 
-// An owned file descriptor, closed on destruction.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  ~Fd() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
+using Fd = detail::UniqueFd;
 
 // A listening socket on 127.0.0.1 at a port the kernel picked.
 struct Listener {
@@ -188,7 +169,7 @@ class EchoServer {
           c = Fd();
         }
       }
-      std::erase_if(conns, [](const Fd& c) { return !c.valid(); });
+      std::erase_if(conns, [](const Fd& c) { return !c; });
       if ((fds[1].revents & POLLIN) != 0) {
         conns.emplace_back(::accept4(listener_.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
         accepted_.fetch_add(1);
@@ -205,7 +186,7 @@ class EchoServer {
 // A client connected through `proxy`; fails the test if it cannot connect.
 Fd connect_through(const TcpProxy& proxy) {
   Fd fd(connect_loopback(proxy.port()));
-  EXPECT_TRUE(fd.valid()) << "cannot connect to the proxy on port " << proxy.port();
+  EXPECT_TRUE(fd) << "cannot connect to the proxy on port " << proxy.port();
   return fd;
 }
 
@@ -269,7 +250,7 @@ TEST(TcpProxyTest, FreezeStopsBothDirections) {
   TcpProxy proxy(server.port);
   Fd client = connect_through(proxy);
   Fd upstream = accept_within(server, kPatience);
-  ASSERT_TRUE(upstream.valid());
+  ASSERT_TRUE(upstream);
   ASSERT_TRUE(send_all(client.get(), "a"));
   ASSERT_EQ(read_up_to(upstream.get(), 1, kPatience), "a");
 
@@ -287,7 +268,7 @@ TEST(TcpProxyTest, ThawForwardsNewBytesOnly) {
   TcpProxy proxy(server.port);
   Fd client = connect_through(proxy);
   Fd upstream = accept_within(server, kPatience);
-  ASSERT_TRUE(upstream.valid());
+  ASSERT_TRUE(upstream);
   proxy.freeze();
   ASSERT_TRUE(send_all(client.get(), "old request"));
   ASSERT_TRUE(send_all(upstream.get(), "old reply"));
@@ -322,7 +303,7 @@ TEST(TcpProxyTest, DropConnectionsResetsBothSides) {
   TcpProxy proxy(server.port);
   Fd client = connect_through(proxy);
   Fd upstream = accept_within(server, kPatience);
-  ASSERT_TRUE(upstream.valid());
+  ASSERT_TRUE(upstream);
 
   proxy.drop_connections();
 
