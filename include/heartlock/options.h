@@ -66,6 +66,9 @@ struct LeaseOptions {
 
 // Smallest ttl accepted: below this, scheduling noise alone would expire healthy leases.
 inline constexpr std::chrono::milliseconds kMinTtl = 30ms;
+// Longest duration of any option (a year and a day): longer is a mistake, and the bound keeps
+// every deadline computed from one far from overflowing.
+inline constexpr std::chrono::milliseconds kMaxDuration = std::chrono::hours(24 * 366);
 
 // The clock-rate drift heartlock assumes between the holder and the server that times a lease:
 // less than 1 % (NTP keeps clocks within 500 ppm), plus 1 ms for millisecond rounding on the

@@ -82,13 +82,13 @@ Result<void> validate(const LeaseOptions& o) {
     return fail(Errc::invalid_argument,
                 "ttl " + ms(o.ttl) + " is too short: at least " + ms(kMinTtl));
   }
-  if (o.ttl > std::chrono::hours(24 * 366)) {
+  if (o.ttl > kMaxDuration) {
     return fail(Errc::invalid_argument, "ttl " + ms(o.ttl) + " is longer than a year");
   }
   for (auto [what, d] :
        {std::pair{"stale_after", o.stale_after}, std::pair{"min_hold", o.min_hold},
         std::pair{"max_hold", o.max_hold}, std::pair{"kill_grace", o.kill_grace}}) {
-    if (d > std::chrono::hours(24 * 366)) {
+    if (d > kMaxDuration) {
       return fail(Errc::invalid_argument,
                   std::string(what) + " " + ms(d) + " is longer than a year");
     }

@@ -2,8 +2,11 @@
 
 #include <charconv>
 #include <cstring>
+#include <limits>
 
 #include <zlib.h>
+
+#include "heartlock/options.h"
 
 namespace heartlock::detail {
 namespace {
@@ -77,6 +80,66 @@ std::string_view next_token(std::string_view& rest, char sep) {
   std::string_view token = rest.substr(0, pos);
   rest.remove_prefix(pos == std::string_view::npos ? rest.size() : pos + 1);
   return token;
+}
+
+// The numeric fields and the values a sane writer can produce.
+struct NumericField {
+  std::string_view key;
+  std::int64_t min;
+  std::int64_t max;
+};
+constexpr std::int64_t kMaxBootNs = std::int64_t{1} << 62;  // 146 years of uptime
+constexpr std::int64_t kMaxWallMs = 253402300799999;        // 9999-12-31
+constexpr std::int64_t kMaxMs = kMaxDuration.count();
+constexpr NumericField kNumericFields[] = {
+    {"pid", 0, std::numeric_limits<std::int32_t>::max()},
+    {"pid_start", 0, std::numeric_limits<std::int64_t>::max()},
+    // Tokens leave room to count on without overflowing.
+    {"token", 0, std::int64_t{1} << 62},
+    {"acquired_wall_ms", 0, kMaxWallMs},
+    {"acquired_at_ns", 0, kMaxBootNs},
+    {"renewed_at_ns", 0, kMaxBootNs},
+    {"heartbeat_at_ns", 0, kMaxBootNs},
+    {"hold_until_ns", 0, kMaxBootNs},
+    {"ttl_ms", 0, kMaxMs},
+    {"stale_after_ms", 0, kMaxMs},
+    {"slot", -kMaxWallMs / 1000, kMaxWallMs / 1000},
+};
+
+const NumericField* numeric_field(std::string_view key) {
+  for (const NumericField& f : kNumericFields) {
+    if (f.key == key) {
+      return &f;
+    }
+  }
+  return nullptr;
+}
+
+// REQUIRES: numeric_field(key) and num within its range.
+void store_numeric(Record& r, std::string_view key, std::int64_t num) {
+  if (key == "pid") {
+    r.pid = num;
+  } else if (key == "pid_start") {
+    r.pid_start = static_cast<std::uint64_t>(num);
+  } else if (key == "token") {
+    r.token = static_cast<std::uint64_t>(num);
+  } else if (key == "acquired_wall_ms") {
+    r.acquired_wall_ms = num;
+  } else if (key == "slot") {
+    r.slot = num;
+  } else if (key == "acquired_at_ns") {
+    r.acquired_at = BootTime(num);
+  } else if (key == "renewed_at_ns") {
+    r.renewed_at = BootTime(num);
+  } else if (key == "heartbeat_at_ns") {
+    r.heartbeat_at = BootTime(num);
+  } else if (key == "hold_until_ns") {
+    r.hold_until = BootTime(num);
+  } else if (key == "ttl_ms") {
+    r.ttl = std::chrono::milliseconds(num);
+  } else if (key == "stale_after_ms") {
+    r.stale_after = std::chrono::milliseconds(num);
+  }
 }
 
 ParsedRecord corrupt(std::string why) {
@@ -199,34 +262,21 @@ ParsedRecord parse_record(std::string_view bytes) {
       r.boot_id = text(value);
     } else if (key == "command") {
       r.command = text(value);
-    } else if (!numeric) {
-      // Every other field we know is a number; unknown keys come from a newer version.
-      ok = key != "pid" && key != "pid_start" && key != "token" && key != "acquired_wall_ms" &&
-           key != "slot" && !key.ends_with("_ns") && !key.ends_with("_ms");
-    } else if (key == "pid") {
-      r.pid = num;
-    } else if (key == "pid_start") {
-      r.pid_start = static_cast<std::uint64_t>(num);
-    } else if (key == "token") {
-      r.token = static_cast<std::uint64_t>(num);
-      have_token = true;
-    } else if (key == "acquired_wall_ms") {
-      r.acquired_wall_ms = num;
-    } else if (key == "slot") {
-      r.slot = num;
-    } else if (key == "acquired_at_ns") {
-      r.acquired_at = BootTime(num);
-    } else if (key == "renewed_at_ns") {
-      r.renewed_at = BootTime(num);
-    } else if (key == "heartbeat_at_ns") {
-      r.heartbeat_at = BootTime(num);
-    } else if (key == "hold_until_ns") {
-      r.hold_until = BootTime(num);
-    } else if (key == "ttl_ms") {
-      r.ttl = std::chrono::milliseconds(num);
-    } else if (key == "stale_after_ms") {
-      r.stale_after = std::chrono::milliseconds(num);
+    } else if (const NumericField* f = numeric_field(key)) {
+      // A checksum proves the record is whole, not that its writer was honest or sane: a value
+      // outside its range would overflow the arithmetic done on it (ttl_ms INT64_MAX once read
+      // as "ttl -1ms"), so it makes the record corrupt.
+      if (!numeric) {
+        return corrupt("bad value for record field " + std::string(key));
+      }
+      if (num < f->min || num > f->max) {
+        return corrupt("record field " + std::string(key) +
+                       " out of range: " + std::to_string(num));
+      }
+      store_numeric(r, key, num);
+      have_token = have_token || key == "token";
     }
+    // Unknown keys come from a newer version: ignored.
     if (!ok) {
       return corrupt("bad value for record field " + std::string(key));
     }

@@ -10,11 +10,13 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include "heartlock/heartlock.h"
 
@@ -175,6 +177,37 @@ TEST_F(FileTamperTest, FileRenamedOverTheLockFileIsTakenOverAtOnce) {
   std::ofstream(locks() + "/.new") << "someone else\n";
   ASSERT_EQ(::rename((locks() + "/.new").c_str(), lock_path("job").c_str()), 0);
   EXPECT_EQ(told_lost(), to_string(LostReason::taken_over));
+}
+
+// A record rewritten in place with a checksum-valid but impossible ttl_ms (INT64_MAX) once
+// overflowed into "ttl -1ms" and let a contender take over the live holder. Out-of-range fields
+// make the record unreadable, and an unreadable record of a lock whose holder still has its flock
+// counts as held.
+TEST_F(FileTamperTest, CraftedRecordDoesNotHandALiveHoldersLockToAnother) {
+  auto store = open();
+  auto got = store->try_acquire("job", {.ttl = kNoRenewal});
+  ASSERT_THAT(got, IsAcquired());
+  std::string bytes;
+  {
+    std::ifstream in(lock_path("job"));
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::string body = bytes.substr(bytes.find('\n') + 1);
+  const std::string key = "ttl_ms ";
+  auto at = body.find(key);
+  ASSERT_NE(at, std::string::npos);
+  at += key.size();
+  body.replace(at, body.find('\n', at) - at, "9223372036854775807");
+  char header[64];
+  std::snprintf(
+      header, sizeof header, "heartlock-lock 1 %zu %08lx\n", body.size(),
+      crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
+  std::ofstream(lock_path("job"), std::ios::in | std::ios::out) << header << body;
+  auto contender = open();
+  EXPECT_THAT(contender->try_acquire("job", {}), IsBusy());
+  auto info = contender->inspect("job");
+  ASSERT_THAT(info, IsOk());
+  EXPECT_NE(info->state, LockState::free);
 }
 
 // Before its watch starts, a lease learns of a move when the watch starts: at most

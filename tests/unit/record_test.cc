@@ -103,5 +103,57 @@ TEST(RecordTest, RecordWithoutTokenIsCorrupt) {
   EXPECT_EQ(parsed.why, "record lacks state or token");
 }
 
+// A record with `key`'s line replaced by "key value", under a valid checksum: what a writer who
+// knows the format can plant.
+std::string forged(std::string_view key, std::string_view value) {
+  std::string bytes = serialize(sample());
+  std::string body = bytes.substr(bytes.find('\n') + 1);
+  std::string line = std::string(key) + " ";
+  auto at = body.find(line);
+  if (at == std::string::npos) {
+    body += line + std::string(value) + "\n";
+  } else {
+    at += line.size();
+    body.replace(at, body.find('\n', at) - at, value);
+  }
+  char crc[16];
+  std::snprintf(
+      crc, sizeof crc, "%08lx",
+      crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
+  return "heartlock-lock 1 " + std::to_string(body.size()) + " " + crc + "\n" + body;
+}
+
+TEST(RecordTest, ChecksummedFieldsOutOfRangeAreCorrupt) {
+  // The values of a crafted record that once read as "ttl -1ms" and overflowed (UBSan).
+  const std::pair<const char*, const char*> bad[] = {
+      {"ttl_ms", "9223372036854775807"},
+      {"ttl_ms", "-1"},
+      {"ttl_ms", "31622400001"},
+      {"stale_after_ms", "9223372036854775807"},
+      {"renewed_at_ns", "-9223372036854775808"},
+      {"heartbeat_at_ns", "9223372036854775807"},
+      {"acquired_at_ns", "-1"},
+      {"hold_until_ns", "9223372036854775807"},
+      {"token", "-1"},
+      {"token", "9223372036854775807"},
+      {"pid", "-5"},
+      {"pid", "4294967297"},
+      {"pid_start", "-1"},
+      {"acquired_wall_ms", "-9223372036854775808"},
+      {"slot", "9223372036854775807"},
+      {"ttl_ms", "12abc"},
+      {"ttl_ms", "99999999999999999999999"},
+  };
+  for (auto [key, value] : bad) {
+    auto parsed = parse_record(forged(key, value));
+    EXPECT_EQ(parsed.status, ParsedRecord::Status::corrupt) << key << " " << value;
+    EXPECT_NE(parsed.why.find(key), std::string::npos) << parsed.why;
+  }
+  // The bounds themselves are fine, and so is a field a newer version may add.
+  EXPECT_EQ(parse_record(forged("ttl_ms", "31622400000")).status, ParsedRecord::Status::ok);
+  EXPECT_EQ(parse_record(forged("token", "0")).status, ParsedRecord::Status::ok);
+  EXPECT_EQ(parse_record(forged("future_ms", "-7")).status, ParsedRecord::Status::ok);
+}
+
 }  // namespace
 }  // namespace heartlock::detail
