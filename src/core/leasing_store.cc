@@ -25,7 +25,7 @@ Result<Acquired> LeasingStore::acquire(std::string_view name, const LeaseOptions
 
 Result<Acquired> LeasingStore::acquire_until(std::string_view name, const LeaseOptions& options,
                                              std::optional<BootTime> deadline) {
-  if (auto ok = validate_name(name); !ok) {
+  if (auto ok = check_name(name); !ok) {
     return std::unexpected(ok.error());
   }
   if (auto ok = validate(options); !ok) {

@@ -52,6 +52,12 @@ class LeasingStore : public Store {
   // deadlocked holder. Waits until request.deadline when one is given.
   [[nodiscard]] virtual Result<Attempt> claim(const ClaimRequest& request) = 0;
 
+  // Whether `name` may name a lock here: validate_name(), plus what the backend's key layout
+  // reserves. Errc::invalid_argument.
+  [[nodiscard]] virtual Result<void> check_name(std::string_view name) const {
+    return validate_name(name);
+  }
+
   void log(LogLevel level, std::string_view message) const;
   const LogSink& log_sink() const noexcept { return options_.log; }
   void stop_keepalive() { keepalive_.stop(); }

@@ -1,4 +1,6 @@
 // Names of enumerators, name and option validation.
+#include <cstdio>
+#include <optional>
 #include <string>
 
 #include "heartlock/error.h"
@@ -117,6 +119,40 @@ Result<void> validate(const LeaseOptions& o) {
   return {};
 }
 
+namespace {
+// The offset of the first byte that does not begin a well-formed UTF-8 sequence (RFC 3629: no
+// overlong forms, no surrogates, nothing past U+10FFFF). Written here: none of our dependencies
+// exports a validator, and every backend must apply the same rule (PostgreSQL alone refused such
+// names before, with its own message).
+std::optional<std::size_t> first_invalid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = b(i);
+    std::size_t len = c < 0x80                 ? 1
+                      : c >= 0xc2 && c <= 0xdf ? 2
+                      : c >= 0xe0 && c <= 0xef ? 3
+                      : c >= 0xf0 && c <= 0xf4 ? 4
+                                               : 0;
+    if (len == 0 || i + len > s.size()) {
+      return i;
+    }
+    // The second byte's range depends on the first (excludes overlongs and surrogates).
+    unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+    unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    for (std::size_t k = 1; k < len; ++k) {
+      unsigned char min = k == 1 ? lo : 0x80;
+      unsigned char max = k == 1 ? hi : 0xbf;
+      if (b(i + k) < min || b(i + k) > max) {
+        return i;
+      }
+    }
+    i += len;
+  }
+  return std::nullopt;
+}
+}  // namespace
+
 Result<void> validate_name(std::string_view name) {
   if (name.empty()) {
     return fail(Errc::invalid_argument, "lock name is empty");
@@ -128,6 +164,19 @@ Result<void> validate_name(std::string_view name) {
   }
   if (name.find('\0') != std::string_view::npos) {
     return fail(Errc::invalid_argument, "lock name contains a NUL byte");
+  }
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    auto c = static_cast<unsigned char>(name[i]);
+    if (c < 0x20 || c == 0x7f) {
+      char code[8];
+      std::snprintf(code, sizeof code, "0x%02x", c);
+      return fail(Errc::invalid_argument, "lock name contains the control character " +
+                                              std::string(code) + " at byte " + std::to_string(i));
+    }
+  }
+  if (auto bad = first_invalid_utf8(name)) {
+    return fail(Errc::invalid_argument,
+                "lock name is not valid UTF-8 (at byte " + std::to_string(*bad) + ")");
   }
   return {};
 }

@@ -14,6 +14,10 @@
 //   <prefix><name>:heartlock        heartlock's owner record (the hash above, plus deadline_s)
 //   <prefix><name>:heartlock:fence  the fencing counter
 //   <prefix><name>:heartlock:released
+//   <prefix><job>:heartlock:slot:<epoch s>
+// In cronlock's layout a name is a key, so a name containing ":heartlock" could be another lock's
+// record, counter or slot (`foo:heartlock:fence` once reset foo's tokens): such names are
+// refused. heartlock's layout puts each kind under its own prefix, so no name can collide.
 #ifndef HEARTLOCK_REDIS_LAYOUT_H_
 #define HEARTLOCK_REDIS_LAYOUT_H_
 
@@ -21,6 +25,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "heartlock/error.h"
+#include "heartlock/store.h"
 
 #include "scripts.h"
 
@@ -40,6 +47,18 @@ class RedisLayout {
     }
     return {prefix_ + "lock:" + n, prefix_ + "lock:" + n, prefix_ + "fence:" + n,
             prefix_ + "released:" + n};
+  }
+  // validate_name(), and in cronlock's layout no ":heartlock" inside (see above).
+  Result<void> check_name(std::string_view name) const {
+    if (auto ok = validate_name(name); !ok) {
+      return ok;
+    }
+    if (cronlock_ && name.find(kReserved) != std::string_view::npos) {
+      return fail(Errc::invalid_argument,
+                  "lock name '" + std::string(name) + "' contains '" + std::string(kReserved) +
+                      "', which cronlock's key layout keeps for heartlock's own keys");
+    }
+    return {};
   }
   std::string lock_key(std::string_view name) const { return keys(name).front(); }
   // The record of one schedule slot of a job (see Store::claim_slot).
@@ -63,17 +82,19 @@ class RedisLayout {
       return key.starts_with("fence:") ? std::optional<std::string>(key.substr(6)) : std::nullopt;
     }
     // cronlock: lock keys (written by either tool) and heartlock's counters (locks now free).
-    constexpr std::string_view kFence = ":heartlock:fence";
+    const std::string kFence = std::string(kReserved) + ":fence";
     if (key.ends_with(kFence)) {
       return std::string(key.substr(0, key.size() - kFence.size()));
     }
-    if (key.find(":heartlock") != std::string_view::npos) {
+    if (key.find(kReserved) != std::string_view::npos) {
       return std::nullopt;
     }
     return std::string(key);
   }
 
  private:
+  static constexpr std::string_view kReserved = ":heartlock";
+
   std::string prefix_;
   bool cronlock_;
 };

@@ -480,7 +480,7 @@ Result<LockInfo> RedisStore::inspect_node(RedisClient& node, std::string_view na
 }
 
 Result<LockInfo> RedisStore::inspect(std::string_view name) {
-  if (auto ok = validate_name(name); !ok) {
+  if (auto ok = layout_.check_name(name); !ok) {
     return std::unexpected(ok.error());
   }
   if (nodes_.size() == 1) {
@@ -572,7 +572,7 @@ Result<std::vector<LockInfo>> RedisStore::list() {
 
 Result<void> RedisStore::run_break(std::string_view name, std::uint64_t token,
                                    const std::string& value) {
-  if (auto ok = validate_name(name); !ok) {
+  if (auto ok = layout_.check_name(name); !ok) {
     return std::unexpected(ok.error());
   }
   auto answers = run_on_all(nodes_, layout_.scripts().break_lease, layout_.keys(name),
@@ -611,6 +611,9 @@ Result<void> RedisStore::break_lease(const LockInfo& seen) {
 Result<SlotClaim> RedisStore::claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                          std::chrono::seconds retention) {
   if (auto ok = check_slot_request(job, retention); !ok) {
+    return std::unexpected(ok.error());
+  }
+  if (auto ok = layout_.check_name(job); !ok) {
     return std::unexpected(ok.error());
   }
   const std::string me = slot_claimant();

@@ -56,6 +56,7 @@ class RedisStore final : public LeasingStore {
 
  protected:
   Result<Attempt> claim(const ClaimRequest& request) override;
+  Result<void> check_name(std::string_view name) const override { return layout_.check_name(name); }
 
  private:
   Result<Attempt> try_once(const ClaimRequest& request);

@@ -389,6 +389,14 @@ TEST_P(StoreContract, InvalidNamesAndOptionsAreRejected) {
   EXPECT_THAT(store->try_acquire("job", {.ttl = 30s, .stale_after = 10ms}),
               HasErrc(Errc::invalid_argument));
   EXPECT_THAT(store->inspect(""), HasErrc(Errc::invalid_argument));
+  // One rule for every backend: UTF-8 text without control characters.
+  for (std::string bad : {"caf\xc3", "\xff\xfe", "\x1b]0;pwned\x07", "a\nb"}) {
+    EXPECT_THAT(store->try_acquire(bad, {}), HasErrc(Errc::invalid_argument));
+    EXPECT_THAT(store->inspect(bad), HasErrc(Errc::invalid_argument));
+  }
+  auto snowman = store->try_acquire("jobs/☃ nightly", {});
+  ASSERT_THAT(snowman, IsAcquired());
+  EXPECT_THAT(snowman->lease().release(), IsOk());
 }
 
 INSTANTIATE_TEST_SUITE_P(File, StoreContract,

@@ -151,6 +151,28 @@ TEST_F(CronlockTest, ErrorsAre201WithAClearMessage) {
   EXPECT_NE(missing.err.find("nope.conf"), std::string::npos) << missing.err;
 }
 
+// In cronlock's layout a lock name is a key, and heartlock keeps its own keys beside it
+// (<key>:heartlock, <key>:heartlock:fence, ...). A name that is one of those keys once reset
+// foo's fencing counter from 4 to 1; it is refused, and the counter keeps counting.
+TEST_F(CronlockTest, ANameCannotBeAnotherLocksCounter) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(cronlock({"true"}, {{"CRONLOCK_KEY", "foo"}}).exit_code, 0);
+  }
+  EXPECT_EQ(redis({"GET", "cronlock.foo:heartlock:fence"}), "3");
+  for (std::string bad : {"foo:heartlock:fence", "foo:heartlock", "x:heartlock:slot:1"}) {
+    auto r = cronlock({"true"}, {{"CRONLOCK_KEY", bad}});
+    EXPECT_EQ(r.exit_code, 201) << bad;
+    EXPECT_NE(r.err.find(":heartlock"), std::string::npos) << r.err;
+  }
+  auto cli = run_command(
+      {testing::heartlock_binary(), "run", "-b",
+       "redis://127.0.0.1:" + std::to_string(server_.port()) + "?compat=cronlock&prefix=cronlock.",
+       "-k", "foo:heartlock:fence", "--", "true"});
+  EXPECT_EQ(cli.exit_code, 64) << cli.err;
+  EXPECT_EQ(redis({"GET", "cronlock.foo:heartlock:fence"}), "3");
+  ASSERT_EQ(cronlock({"sh", "-c", "echo $HEARTLOCK_TOKEN"}, {{"CRONLOCK_KEY", "foo"}}).out, "4\n");
+}
+
 TEST_F(CronlockTest, TheConfigFileIsRead) {
   std::ofstream(dir_.file("c.conf")) << "# settings\nCRONLOCK_KEY='from-file'\n"
                                      << "export CRONLOCK_GRACE=30\n";

@@ -64,6 +64,36 @@ TEST(NameTest, RejectsEmptyLongAndNul) {
   EXPECT_THAT(validate_name("a/b ☃"), IsOk());
 }
 
+// One rule on every backend (PostgreSQL alone used to refuse these): names are UTF-8 text
+// without control characters, which also keeps them from steering a terminal in `status`.
+TEST(NameTest, RejectsInvalidUtf8AndControlCharacters) {
+  for (std::string bad : {"\xff",
+                          "a\xc0\xaf"
+                          "b",
+                          "\xe0\x80\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "caf\xc3",
+                          "\x1b[31mred", "tab\there", "del\x7f", "new\nline"}) {
+    EXPECT_THAT(validate_name(bad), HasErrc(Errc::invalid_argument))
+        << ::testing::PrintToString(bad);
+  }
+  for (std::string good :
+       {"café", "日本語", "\xf0\x9f\x94\x92 lock", "\xed\x9f\xbf", "\xf4\x8f\xbf\xbf"}) {
+    EXPECT_THAT(validate_name(good), IsOk()) << good;
+  }
+}
+
+TEST(OptionsTest, EveryDurationIsBounded) {
+  // milliseconds::max() once deadlocked a lease at once (stale_after) or lost it at once
+  // (max_hold): deadlines computed from them overflowed.
+  constexpr auto kMax = std::chrono::milliseconds::max();
+  EXPECT_THAT(validate({.ttl = kMax}), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(validate({.stale_after = kMax}), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(validate({.max_hold = kMax}), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(validate({.min_hold = kMax}), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(validate({.kill_grace = kMax}), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(validate({.ttl = kMaxDuration}), IsOk());
+  EXPECT_THAT(validate({.ttl = kMaxDuration + 1ms}), HasErrc(Errc::invalid_argument));
+}
+
 TEST(OpenTest, RejectsUnknownSchemesAndFileOptions) {
   EXPECT_THAT(Store::open("gopher://x"), HasErrc(Errc::invalid_argument));
   EXPECT_THAT(Store::open("file://relative"), HasErrc(Errc::invalid_argument));
