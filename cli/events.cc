@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "heartlock/duration.h"
+#include "heartlock/text.h"
 
 namespace heartlock::cli {
 namespace {
@@ -69,18 +70,21 @@ void Events::emit(LogLevel level, std::string_view event, std::string_view text,
     return;
   }
   auto logger = human_logger();
+  // Messages carry names, hosts and commands read from lock records and servers: escaped, so a
+  // hostile one cannot steer the terminal or forge a line.
+  const std::string safe = printable(text);
   switch (level) {
     case LogLevel::debug:
-      logger->debug("{}", text);
+      logger->debug("{}", safe);
       break;
     case LogLevel::info:
-      logger->info("{}", text);
+      logger->info("{}", safe);
       break;
     case LogLevel::warn:
-      logger->warn("{}", text);
+      logger->warn("{}", safe);
       break;
     case LogLevel::error:
-      logger->error("{}", text);
+      logger->error("{}", safe);
       break;
   }
   logger->flush();

@@ -120,7 +120,9 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
                  (lease_options.stale_after.count() > 0 ? "--stale-after/--ttl" : "--ttl"));
     return err(kExitUsage);
   }
-  const std::string key = a.key.empty() ? job_key(command) : a.key;
+  // An explicit but empty --key is a mistake (an unset variable in a crontab?), not a request
+  // for the derived key.
+  const std::string key = a.key ? *a.key : job_key(command);
   if (auto ok = validate_name(key); !ok) {
     events.error("--key: " + ok.error().message);
     return err(kExitUsage);

@@ -13,7 +13,7 @@
 namespace heartlock::cli {
 
 struct RunArgs {
-  std::string key;
+  std::optional<std::string> key;  // unset: derived from the command line
   bool nonblock = false;
   std::string wait;
   std::string ttl = "30s";

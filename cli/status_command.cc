@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "heartlock/duration.h"
+#include "heartlock/text.h"
 
 #include "admin_commands.h"
 #include "exit_codes.h"
@@ -47,10 +48,22 @@ void print_table(const std::vector<LockInfo>& locks) {
     if (info.min_hold_left) {
       state += " (min_hold " + format_duration(*info.min_hold_left) + ")";
     }
+    // Names, hosts and commands come from lock records and servers: escaped, so that a hostile
+    // one cannot steer the terminal (printable() keeps a multi-byte character whole, but the cut
+    // below counts bytes: cut first, on a character boundary, then escape).
     if (command.size() > 40) {
-      command = command.substr(0, 37) + "...";
+      std::size_t cut = 37;
+      while (cut > 0 && (static_cast<unsigned char>(command[cut]) & 0xc0) == 0x80) {
+        --cut;
+      }
+      command = command.substr(0, cut) + "...";
     }
-    rows.push_back({info.name, state, token, holder, held, beat, command, info.location});
+    std::string where = info.location;
+    if (info.state == LockState::unknown) {
+      where += " (" + info.detail + ")";
+    }
+    rows.push_back({printable(info.name), state, token, printable(holder), held, beat,
+                    printable(command), printable(where)});
   }
   std::vector<std::size_t> width(rows.front().size(), 0);
   for (const auto& row : rows) {

@@ -7,6 +7,7 @@
 #include "heartlock/lease.h"    // IWYU pragma: export
 #include "heartlock/options.h"  // IWYU pragma: export
 #include "heartlock/store.h"    // IWYU pragma: export
+#include "heartlock/text.h"     // IWYU pragma: export
 #include "heartlock/version.h"  // IWYU pragma: export
 
 #endif  // HEARTLOCK_HEARTLOCK_H_

@@ -27,6 +27,7 @@ enum class LockState {
   deadlocked,  // the holder's process lives, but its heartbeat is older than its stale_after
   dead,        // the holder is gone (crashed); the next acquire succeeds at once
   expired,     // the holder did not renew within its ttl (paused, or its host is gone)
+  unknown,     // heartlock cannot tell (a lock file it may not read or use); detail says why
 };
 
 // Returns a stable lower-case name ("free", "held", ...).

@@ -7,6 +7,7 @@
 #include "heartlock/lease.h"
 #include "heartlock/options.h"
 #include "heartlock/store.h"
+#include "heartlock/text.h"
 
 namespace heartlock {
 
@@ -58,6 +59,8 @@ std::string_view to_string(LockState state) noexcept {
       return "dead";
     case LockState::expired:
       return "expired";
+    case LockState::unknown:
+      return "unknown";
   }
   return "held";
 }
@@ -118,40 +121,6 @@ Result<void> validate(const LeaseOptions& o) {
   }
   return {};
 }
-
-namespace {
-// The offset of the first byte that does not begin a well-formed UTF-8 sequence (RFC 3629: no
-// overlong forms, no surrogates, nothing past U+10FFFF). Written here: none of our dependencies
-// exports a validator, and every backend must apply the same rule (PostgreSQL alone refused such
-// names before, with its own message).
-std::optional<std::size_t> first_invalid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    unsigned char c = b(i);
-    std::size_t len = c < 0x80                 ? 1
-                      : c >= 0xc2 && c <= 0xdf ? 2
-                      : c >= 0xe0 && c <= 0xef ? 3
-                      : c >= 0xf0 && c <= 0xf4 ? 4
-                                               : 0;
-    if (len == 0 || i + len > s.size()) {
-      return i;
-    }
-    // The second byte's range depends on the first (excludes overlongs and surrogates).
-    unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
-    unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
-    for (std::size_t k = 1; k < len; ++k) {
-      unsigned char min = k == 1 ? lo : 0x80;
-      unsigned char max = k == 1 ? hi : 0xbf;
-      if (b(i + k) < min || b(i + k) > max) {
-        return i;
-      }
-    }
-    i += len;
-  }
-  return std::nullopt;
-}
-}  // namespace
 
 Result<void> validate_name(std::string_view name) {
   if (name.empty()) {

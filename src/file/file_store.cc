@@ -519,10 +519,15 @@ Result<std::vector<LockInfo>> FileStore::list() {
   std::sort(files.begin(), files.end());
   std::vector<LockInfo> out;
   for (const auto& file : files) {
-    auto info = inspect_file(name_from_file(file).value_or(file), file);
-    if (info) {
-      out.push_back(std::move(*info));
-    }
+    const std::string name = name_from_file(file).value_or(file);
+    auto info = inspect_file(name, file);
+    // A lock file we cannot use (a symlink, a FIFO, another user's, unreadable) is still a lock
+    // someone may hold: listed, with why it cannot be read, never left out.
+    out.push_back(info ? std::move(*info)
+                       : LockInfo{.name = name,
+                                  .state = LockState::unknown,
+                                  .location = path_of(file),
+                                  .detail = info.error().message});
   }
   return out;
 }

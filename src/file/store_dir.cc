@@ -72,7 +72,9 @@ Result<std::unique_ptr<Store>> open_file_store(std::string path, StoreOptions op
                   "lock directory " + path + " is a symlink; refusing to follow it");
     }
     if (err == ENOTDIR) {
-      return fail(Errc::invalid_argument, "lock directory " + path + " is not a directory");
+      // Unusable, like one we may not write to (exit 69), though the path itself is well formed.
+      return fail(Errc::unavailable,
+                  "lock directory " + path + " (or a parent of it) is not a directory");
     }
     return fail(err == EACCES || err == EPERM ? Errc::permission_denied : Errc::unavailable,
                 "cannot open lock directory " + path + ": " + errno_text(err));

@@ -81,6 +81,18 @@ TEST(NameTest, RejectsInvalidUtf8AndControlCharacters) {
   }
 }
 
+TEST(TextTest, PrintableEscapesWhatCouldSteerATerminal) {
+  EXPECT_EQ(printable("plain café ☃"), "plain café ☃");
+  EXPECT_EQ(printable("\x1b]0;t\x07"), "\\x1b]0;t\\x07");
+  EXPECT_EQ(printable("a\nb\\c\td"), "a\\nb\\\\c\\td");
+  EXPECT_EQ(printable("\xc2\x9b" "2J"), "\\xc2\\x9b2J") << "C1 CSI";
+  EXPECT_EQ(printable("bad\xff"), "bad\\xff");
+  EXPECT_EQ(printable("cut\xe2\x98"), "cut\\xe2\\x98");
+  EXPECT_EQ(printable(std::string("nul\0", 4)), "nul\\x00");
+  EXPECT_EQ(first_invalid_utf8("ok ☃"), std::nullopt);
+  EXPECT_EQ(first_invalid_utf8("ok\xc0\x80"), 2u) << "overlong NUL";
+}
+
 TEST(OptionsTest, EveryDurationIsBounded) {
   // milliseconds::max() once deadlocked a lease at once (stale_after) or lost it at once
   // (max_hold): deadlines computed from them overflowed.
