@@ -9,6 +9,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <functional>
 #include <new>
 #include <string_view>
 
@@ -107,37 +109,149 @@ int status_to_exit(int status) {
 }
 
 // The datagram socket `heartlock heartbeat` sends to, in the abstract namespace (no file to clean
-// up; it disappears with the wrapper).
-Fd heartbeat_socket(std::string& name) {
-  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) {
-    return Fd();
+// up; it disappears with the wrapper), and the secret a heartbeat must carry.
+//
+// An abstract socket has no file permissions: any local user can find it in /proc/net/unix and
+// send to it. So a heartbeat has to prove itself twice. It must hold `secret`, random bits that
+// reach COMMAND only through its environment (which /proc shows to its own uid and to root); the
+// fencing token would not do, being a small number anyone can guess. And its sender must pass
+// sender_allowed(), judged on the credentials the kernel attaches to each datagram: SO_PASSCRED,
+// set before bind() so that no datagram is ever queued without them.
+struct HeartbeatSocket {
+  Fd fd;               // -1 if it could not be made; then no heartbeat reaches us
+  std::string name;    // abstract: without the leading NUL
+  std::string secret;  // hex
+};
+
+// 128 bits: not guessable, not even by a sender trying for the whole life of a job.
+constexpr std::size_t kHeartbeatSecretBytes = 16;
+
+HeartbeatSocket heartbeat_socket() {
+  HeartbeatSocket out;
+  Fd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  const int on = 1;
+  if (fd.get() < 0 || ::setsockopt(fd.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0) {
+    return out;  // without credentials no sender could be checked: no socket at all
   }
-  name = "heartlock-" + std::to_string(::getpid()) + "-" + detail::random_hex(6);
+  std::string name = "heartlock-" + std::to_string(::getpid()) + "-" + detail::random_hex(6);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path + 1, name.data(), name.size());
   auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-    ::close(fd);
-    return Fd();
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    return out;
   }
-  return Fd(fd);
+  out.fd = std::move(fd);
+  out.name = std::move(name);
+  out.secret = detail::random_hex(kHeartbeatSecretBytes);
+  return out;
 }
 
-// Environment for COMMAND: ours without stale HEARTLOCK_* values, plus `extra`.
+// Whether a heartbeat from a sender with these credentials counts. Yes for our own effective uid:
+// COMMAND (unless it changed user), and any other process of ours, which could read COMMAND's
+// environment, secret included, anyway. Yes for root, which can ptrace us, read any environment
+// and attach whatever credentials it likes (SCM_CREDENTIALS), so refusing it would protect
+// nothing. No for everyone else. Not "any descendant of the wrapper": `heartlock heartbeat` exits
+// right after sending, often before we read its datagram, so its pid could no longer be traced to
+// us (and might be reused by then). A COMMAND that switches to another user must heartbeat from a
+// process that kept the wrapper's uid.
+bool sender_allowed(const ucred& sender) { return sender.uid == ::geteuid() || sender.uid == 0; }
+
+// Whether `got` is `want`, in a time that depends on the lengths only (the secret's length is no
+// secret): a comparison that stops at the first wrong byte would tell a patient sender how much of
+// its guess was right.
+bool same_secret(std::string_view got, std::string_view want) {
+  if (got.size() != want.size()) {
+    return false;
+  }
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    diff = static_cast<unsigned char>(diff | (got[i] ^ want[i]));
+  }
+  return diff == 0;
+}
+
+// At most this many datagrams are read per wakeup, so that a flood of forged ones cannot keep the
+// loop from signals, a lost lease or the stop rule's deadlines (64 reads take some tens of
+// microseconds). What is left stays queued and wakes poll() again at once.
+constexpr int kMaxDatagramsPerWakeup = 64;
+
+// Reads up to kMaxDatagramsPerWakeup datagrams from the heartbeat socket. Returns how many were
+// heartbeats; calls `reject` with the reason and the sender of each other one.
+int read_heartbeats(const HeartbeatSocket& socket,
+                    const std::function<void(std::string_view why, const ucred&)>& reject) {
+  int beats = 0;
+  for (int i = 0; i < kMaxDatagramsPerWakeup; ++i) {
+    char buf[128];  // a secret is 32 bytes; anything longer is not one
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+    iovec iov{buf, sizeof buf};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t len = ::recvmsg(socket.fd.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (len < 0) {
+      break;  // EAGAIN: drained
+    }
+    std::optional<ucred> sender;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+          c->cmsg_len == CMSG_LEN(sizeof(ucred))) {
+        sender.emplace();
+        std::memcpy(&*sender, CMSG_DATA(c), sizeof(ucred));
+      } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        // Descriptors a sender pushed on us (the buffer leaves them no room, but be sure): closed,
+        // or a flood of them would fill our descriptor table.
+        const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (std::size_t k = 0; k < count; ++k) {
+          int passed = -1;
+          std::memcpy(&passed, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+          ::close(passed);
+        }
+      }
+    }
+    const ucred unknown{0, static_cast<uid_t>(-1), static_cast<gid_t>(-1)};
+    if (!sender || (msg.msg_flags & MSG_CTRUNC) != 0) {
+      reject("no sender credentials", sender.value_or(unknown));
+    } else if (!sender_allowed(*sender)) {
+      reject("sender runs as another user", *sender);
+    } else if ((msg.msg_flags & MSG_TRUNC) != 0 ||
+               !same_secret(std::string_view(buf, static_cast<std::size_t>(len)), socket.secret)) {
+      reject("wrong secret", *sender);
+    } else {
+      ++beats;
+    }
+  }
+  return beats;
+}
+
+// Variables COMMAND must not inherit from us: the backend passwords the library reads
+// (src/redis/redis_url.cc, src/etcd/etcd_url.cc), which COMMAND has no use for; and an outer
+// wrapper's heartbeat socket and secret, which ours replace (and which must not reach COMMAND when
+// we have no socket of our own).
+constexpr std::string_view kScrubbedEnv[] = {"HEARTLOCK_REDIS_PASSWORD", "HEARTLOCK_ETCD_PASSWORD",
+                                             kHeartbeatSocketEnv, kHeartbeatSecretEnv};
+
+// Environment for COMMAND: ours without stale HEARTLOCK_* values and secrets, plus `extra`.
 std::vector<std::string> child_environment(const std::vector<std::string>& extra) {
+  auto is_named = [](std::string_view kv, std::string_view name) {
+    return kv.size() > name.size() && kv.starts_with(name) && kv[name.size()] == '=';
+  };
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string_view kv(*e);
-    bool replaced = false;
+    bool dropped = false;
+    for (std::string_view name : kScrubbedEnv) {
+      dropped = dropped || is_named(kv, name);
+    }
     for (const auto& x : extra) {
       auto eq = x.find('=');
       if (kv.substr(0, eq + 1) == std::string_view(x).substr(0, eq + 1)) {
-        replaced = true;
+        dropped = true;
       }
     }
-    if (!replaced) {
+    if (!dropped) {
       env.emplace_back(kv);
     }
   }
@@ -355,11 +469,11 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
   // Orphaned descendants of COMMAND are reparented to us and reaped below, so "is anything of
   // the group left?" (kill(-pgid, 0)) is not fooled by zombies an init that does not reap leaves.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-  std::string socket_name;
-  Fd beat = heartbeat_socket(socket_name);
+  const HeartbeatSocket beat = heartbeat_socket();
   std::vector<std::string> extra = options.env;
-  if (beat.get() >= 0) {
-    extra.push_back(std::string(kHeartbeatSocketEnv) + "=@" + socket_name);
+  if (beat.fd.get() >= 0) {
+    extra.push_back(std::string(kHeartbeatSocketEnv) + "=@" + beat.name);
+    extra.push_back(std::string(kHeartbeatSecretEnv) + "=" + beat.secret);
   }
   std::vector<std::string> env = child_environment(extra);
   std::vector<std::string> argv_copy = options.argv;
@@ -448,7 +562,17 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
   // time_point::max() for "no timeout" (an optional here trips g++ 12's -Wmaybe-uninitialized).
   const Clock::time_point timeout_at =
       options.timeout ? start + *options.timeout : Clock::time_point::max();
-  const std::string token = std::to_string(lease.token());
+  // Datagrams on the heartbeat socket that were not heartbeats (read_heartbeats).
+  std::uint64_t rejected = 0;
+  auto reject = [&](std::string_view why, const ucred& sender) {
+    if (rejected++ == 0) {  // the first only: a flood must not flood the log too
+      events.emit(LogLevel::debug, "heartbeat_rejected",
+                  "ignored a datagram on the heartbeat socket from pid " +
+                      std::to_string(sender.pid) + " uid " + std::to_string(sender.uid) + ": " +
+                      std::string(why),
+                  {{"pid", sender.pid}, {"uid", sender.uid}, {"reason", why}});
+    }
+  };
 
   auto stop_group = [&](Outcome::Kind why, int sig) {
     if (stopping == Outcome::Kind::exited) {
@@ -516,8 +640,11 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
         events.emit(LogLevel::error, "lost",
                     "lease " + lease.name() + " deadlocked: no heartbeat for " +
                         format_duration(quiet) + " (stale_after " +
-                        format_duration(options.stale_after) +
-                        "); stopping the command's process group before the lease can be " +
+                        format_duration(options.stale_after) + ")" +
+                        (rejected > 0 ? "; datagrams ignored for a wrong secret or sender: " +
+                                            std::to_string(rejected)
+                                      : std::string()) +
+                        "; stopping the command's process group before the lease can be " +
                         "taken over in " + left,
                     {{"key", lease.name()}, {"reason", "deadlocked"}});
       } else {
@@ -575,7 +702,7 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
     }
     pollfd fds[5] = {{signals.get(), POLLIN, 0},
                      {lost_fd, POLLIN, 0},
-                     {beat.get(), POLLIN, 0},
+                     {beat.fd.get(), POLLIN, 0},
                      {out.read.get(), POLLIN, 0},
                      {err.read.get(), POLLIN, 0}};
     int n = ::poll(fds, 5, static_cast<int>(wait.count()));
@@ -623,15 +750,9 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
         stop_group(Outcome::Kind::lost, SIGTERM);
       }
     }
-    if (fds[2].revents & POLLIN) {
-      char buf[128];
-      ssize_t len = 0;
-      while ((len = ::recv(beat.get(), buf, sizeof buf, 0)) > 0) {
-        if (std::string_view(buf, static_cast<std::size_t>(len)) == token) {
-          lease.heartbeat();
-          last_beat = Clock::now();
-        }
-      }
+    if ((fds[2].revents & POLLIN) && read_heartbeats(beat, reject) > 0) {
+      lease.heartbeat();
+      last_beat = Clock::now();
     }
     for (int i : {3, 4}) {
       if (fds[i].revents & (POLLIN | POLLHUP)) {
@@ -653,6 +774,12 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
 
   if (foreground) {
     ::tcsetpgrp(STDIN_FILENO, ::getpgrp());  // SIGTTOU is blocked, so this works from behind
+  }
+  if (rejected > 0) {
+    events.emit(LogLevel::debug, "heartbeat_rejected",
+                "datagrams ignored on the heartbeat socket for a wrong secret or sender: " +
+                    std::to_string(rejected),
+                {{"count", rejected}});
   }
   // Told "done", the watchdog exits at once; reap it here rather than leave it to an init that
   // may not reap (PID 1 in many containers does not).

@@ -34,7 +34,9 @@ struct SuperviseOptions {
   // SIGKILL lands this long before the lease's deadline (stop_rule.h); SIGTERM kill_grace earlier.
   std::chrono::milliseconds stop_margin{50};
   std::chrono::milliseconds stale_after{0};  // the lease's, for messages
-  std::vector<std::string> env;              // added to COMMAND's environment, "NAME=value"
+  // Added to COMMAND's environment, "NAME=value". COMMAND gets the wrapper's environment without
+  // the backend passwords the library reads (HEARTLOCK_REDIS_PASSWORD, HEARTLOCK_ETCD_PASSWORD).
+  std::vector<std::string> env;
 };
 
 struct Outcome {
@@ -49,6 +51,10 @@ void block_supervised_signals();
 
 // The environment variable through which `heartlock heartbeat` reaches the wrapper.
 inline constexpr const char* kHeartbeatSocketEnv = "HEARTLOCK_HEARTBEAT_SOCKET";
+// The environment variable that carries the wrapper's heartbeat secret (128 random bits, hex) to
+// COMMAND. A heartbeat is a datagram holding exactly this secret, from a sender with the wrapper's
+// uid (or root); the wrapper ignores anything else.
+inline constexpr const char* kHeartbeatSecretEnv = "HEARTLOCK_HEARTBEAT_SECRET";
 
 // Runs and supervises COMMAND. `lost_fd` is an eventfd the lease's on_lost callback writes to.
 Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Events& events);

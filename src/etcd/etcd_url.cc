@@ -1,12 +1,14 @@
 #include "etcd_url.h"
 
 #include <cstdlib>
+#include <optional>
 
 #include "heartlock/duration.h"
 
 #include "../core/url_parts.h"
 
 namespace heartlock::detail {
+
 std::string EtcdUrl::redacted() const {
   std::string out = tls ? "etcds://" : "etcd://";
   if (!user.empty()) {
@@ -15,89 +17,106 @@ std::string EtcdUrl::redacted() const {
   for (std::size_t i = 0; i < endpoints.size(); ++i) {
     out += (i > 0 ? "," : "") + endpoints[i];
   }
+  std::string query;
   if (prefix != "heartlock/") {
-    out += "?prefix=" + prefix;
+    query += "&prefix=" + prefix;
+  }
+  // The file, not the password: a process given this URL (HEARTLOCK_BACKEND) can open the same
+  // store.
+  if (!password_file.empty()) {
+    query += "&password_file=" + percent_encode(password_file, "/:");
+  }
+  if (!query.empty()) {
+    out += "?" + query.substr(1);
   }
   return out;
 }
 
 Result<EtcdUrl> parse_etcd_url(std::string_view url) {
   EtcdUrl out;
-  std::string_view rest = url;
-  if (rest.starts_with("etcds://")) {
+  if (url.starts_with("etcds://")) {
     out.tls = true;
-    rest.remove_prefix(8);
-  } else if (rest.starts_with("etcd://")) {
-    rest.remove_prefix(7);
-  } else {
+  } else if (!url.starts_with("etcd://")) {
     return fail(Errc::invalid_argument, "not an etcd:// or etcds:// URL");
   }
-  std::string_view query;
-  if (auto q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
+  // Every message below shows the URL through redact_url (url_error) or names a parameter,
+  // never a piece of the text that could hold a password.
+  auto parts = split_url(url);
+  if (!parts) {
+    return std::unexpected(parts.error());
   }
-  if (!rest.empty() && rest.back() == '/') {
-    rest.remove_suffix(1);
+  if (!parts->path.empty()) {
+    return std::unexpected(
+        url_error(url, "a path (an etcd URL has none: use ?prefix= for a namespace)"));
   }
-  if (rest.find('/') != std::string_view::npos) {
-    return fail(Errc::invalid_argument, "an etcd URL has no path (use ?prefix= for a namespace)");
+  auto user = percent_decode(parts->user, "user name");
+  auto password = percent_decode(parts->password, "password");
+  if (!user || !password) {
+    return std::unexpected(url_error(url, !user ? user.error().message : password.error().message));
   }
-  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
-    std::string_view userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    auto colon = userinfo.find(':');
-    auto user = percent_decode(userinfo.substr(0, colon), "user name");
-    auto password = percent_decode(
-        colon == std::string_view::npos ? std::string_view() : userinfo.substr(colon + 1),
-        "password");
-    if (!user || !password) {
-      return std::unexpected(!user ? user.error() : password.error());
-    }
-    out.user = *user;
-    out.password = *password;
-  }
-  if (out.password.empty()) {
-    if (const char* env = std::getenv("HEARTLOCK_ETCD_PASSWORD"); env != nullptr) {
-      out.password = env;
-    }
-  }
-  while (!rest.empty()) {
-    auto comma = rest.find(',');
-    std::string endpoint(rest.substr(0, comma));
+  out.user = *user;
+  out.password = *password;
+  for (std::string_view rest = parts->hosts; !rest.empty();) {
+    const auto comma = rest.find(',');
+    const std::string_view text = rest.substr(0, comma);
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    if (endpoint.empty()) {
-      return fail(Errc::invalid_argument, "empty etcd endpoint");
+    auto endpoint = split_host_port(text, url);
+    if (!endpoint) {
+      return std::unexpected(endpoint.error());
     }
-    if (endpoint.find(':') == std::string::npos || endpoint.back() == ']') {
-      endpoint += ":2379";
+    if (endpoint->host.empty()) {
+      return std::unexpected(url_error(url, "empty etcd endpoint"));
     }
-    out.endpoints.push_back(endpoint);
+    const std::string host = text.starts_with('[') ? "[" + std::string(endpoint->host) + "]"
+                                                   : std::string(endpoint->host);
+    out.endpoints.push_back(host + ":" +
+                            (endpoint->port.empty() ? "2379" : std::string(endpoint->port)));
   }
   if (out.endpoints.empty()) {
-    return fail(Errc::invalid_argument, "etcd URL names no endpoint");
+    return std::unexpected(url_error(url, "no etcd endpoint"));
   }
-  for (auto [name, raw] : query_pairs(query)) {
-    auto value = percent_decode(raw, name);
-    if (!value) {
-      return std::unexpected(value.error());
-    }
+  auto params = query_params(parts->query);
+  if (!params) {
+    return std::unexpected(url_error(url, params.error().message));
+  }
+  std::optional<std::string> password_file;
+  for (const auto& param : *params) {
+    const std::string& name = param.name;
+    const std::string& value = param.value;
     if (name == "prefix") {
-      out.prefix = *value;
+      out.prefix = value;
     } else if (name == "timeout") {
-      auto d = parse_duration(*value);
+      auto d = parse_duration(value);
       if (!d || d->count() == 0) {
-        return fail(Errc::invalid_argument, "bad etcd timeout '" + *value + "'");
+        return fail(Errc::invalid_argument, "bad etcd timeout '" + value + "'");
       }
       out.timeout = *d;
     } else if (name == "cacert") {
-      out.cacert = *value;
+      out.cacert = value;
     } else if (name == "cert") {
-      out.cert = *value;
+      out.cert = value;
     } else if (name == "key") {
-      out.key = *value;
+      out.key = value;
+    } else if (name == "password_file") {
+      password_file = value;
     } else {
-      return fail(Errc::invalid_argument, "unknown etcd URL option '" + std::string(name) + "'");
+      return fail(Errc::invalid_argument, "unknown etcd URL option '" + name + "'");
+    }
+  }
+  if (password_file) {
+    if (parts->has_password) {
+      return std::unexpected(
+          url_error(url, "a password in the URL and a password_file: give one of them"));
+    }
+    auto from_file = read_password_file(*password_file);
+    if (!from_file) {
+      return std::unexpected(from_file.error());
+    }
+    out.password = std::move(*from_file);
+    out.password_file = *password_file;
+  } else if (out.password.empty()) {
+    if (const char* env = std::getenv("HEARTLOCK_ETCD_PASSWORD"); env != nullptr) {
+      out.password = env;
     }
   }
   return out;

@@ -8,6 +8,7 @@
 
 #include "../core/io_deadline.h"
 #include "../core/sha256.h"
+#include "../core/url_parts.h"
 #include "libpq_api.h"
 
 namespace heartlock::detail {
@@ -107,14 +108,16 @@ Result<std::unique_ptr<PgConnection>> PgConnection::connect(const PgUrl& url) {
                 message.find("no password supplied") != std::string::npos ||
                 message.find("no pg_hba.conf entry") != std::string::npos ||
                 message.find("does not exist") != std::string::npos;
+    // libpq may repeat pieces of the connection string it was given: never the password.
     return fail(auth ? Errc::permission_denied : Errc::unavailable,
-                "postgres " + url.redacted + ": " + message);
+                "postgres " + url.redacted + ": " + scrub_secrets(message, url.conninfo));
   }
   // Non-blocking from here on: sending a statement never waits on a full socket buffer (a
   // server that stopped reading), and PQfinish in the destructor never blocks.
   if (c->pq_->PQsetnonblocking(c->conn_, 1) != 0) {
-    return fail(Errc::internal, "postgres " + url.redacted + ": cannot go non-blocking: " +
-                                    trimmed(c->pq_->PQerrorMessage(c->conn_)));
+    return fail(Errc::internal,
+                "postgres " + url.redacted + ": cannot go non-blocking: " +
+                    scrub_secrets(trimmed(c->pq_->PQerrorMessage(c->conn_)), url.conninfo));
   }
   return c;
 }

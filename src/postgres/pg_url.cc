@@ -1,10 +1,13 @@
 #include "pg_url.h"
 
 #include <memory>
+#include <optional>
+#include <utility>
 
 #include "heartlock/duration.h"
 
 #include "../core/sha256.h"
+#include "../core/url_parts.h"
 #include "libpq_api.h"
 
 namespace heartlock::detail {
@@ -42,23 +45,54 @@ Result<PgUrl> parse_pg_url(std::string_view url) {
   if (!url.starts_with("postgres://") && !url.starts_with("postgresql://")) {
     return fail(Errc::invalid_argument, "not a postgres:// or postgresql:// URL");
   }
-  PgUrl out;
-  std::string_view base = url;
-  std::string_view query;
-  if (auto q = url.find('?'); q != std::string_view::npos) {
-    base = url.substr(0, q);
-    query = url.substr(q + 1);
+  // libpq parses the URI itself, but its messages repeat what they cannot parse, password
+  // included: the parts are checked here first, with messages that show the URL only through
+  // redact_url (url_error) or name a parameter, and what libpq still says is scrubbed.
+  auto parts = split_url(url);
+  if (!parts) {
+    return std::unexpected(parts.error());
   }
+  auto user = percent_decode(parts->user, "user name");
+  auto password = percent_decode(parts->password, "password");
+  if (!user || !password) {
+    return std::unexpected(url_error(url, !user ? user.error().message : password.error().message));
+  }
+  for (std::string_view rest = parts->hosts; !rest.empty();) {
+    const auto comma = rest.find(',');
+    if (auto host = split_host_port(rest.substr(0, comma), url); !host) {
+      return std::unexpected(host.error());
+    }
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  auto params = query_params(parts->query);
+  if (!params) {
+    return std::unexpected(url_error(url, params.error().message));
+  }
+  PgUrl out;
+  // The URI without its query, rebuilt from the parts with the user part encoded again: libpq
+  // ends the user part at its first '@', this parser (as RFC 3986 and the other backends) at
+  // the last, and libpq must connect as the user this parser found.
+  // The form shown (and given to COMMAND as HEARTLOCK_BACKEND) drops the password rather than
+  // showing "***", which a process opening that URL would take for the password.
+  const std::string after_user =
+      std::string(parts->hosts) + (parts->has_path ? "/" + std::string(parts->path) : "");
+  std::string base = std::string(parts->scheme) + "://";
+  std::string shown_base = base;
+  if (parts->has_userinfo) {
+    base +=
+        percent_encode(*user) + (parts->has_password ? ":" + percent_encode(*password) : "") + "@";
+    shown_base += percent_encode(*user) + "@";
+  }
+  base += after_user;
+  shown_base += after_user;
   bool table_given = false;
-  std::string kept;           // query parameters for libpq
-  std::string kept_redacted;  // the same without password=
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    auto eq = pair.find('=');
-    std::string_view name = pair.substr(0, eq);
-    std::string value(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+  bool password_given = parts->has_password;
+  std::optional<std::string> password_file;
+  std::string kept;           // query parameters for libpq, as written (libpq decodes them)
+  std::string kept_redacted;  // the same without secrets
+  for (const auto& param : *params) {
+    const std::string& name = param.name;
+    const std::string& value = param.value;
     if (name == "table") {
       table_given = true;
       auto dot = value.find('.');
@@ -85,17 +119,24 @@ Result<PgUrl> parse_pg_url(std::string_view url) {
         return fail(Errc::invalid_argument, "bad postgres timeout '" + value + "'");
       }
       out.timeout = *d;
+    } else if (name == "password_file") {
+      password_file = value;
     } else {
-      kept += (kept.empty() ? "" : "&") + std::string(pair);
-      if (name != "password") {
-        kept_redacted += (kept_redacted.empty() ? "" : "&") + std::string(pair);
+      if (name == "password" && parts->has_password) {
+        return std::unexpected(
+            url_error(url, "a password in the user part and ?password=: give one of them"));
+      }
+      password_given = password_given || name == "password";
+      kept += (kept.empty() ? "" : "&") + std::string(param.raw);
+      if (!is_secret_param(name)) {
+        kept_redacted += (kept_redacted.empty() ? "" : "&") + std::string(param.raw);
       }
     }
   }
   if (out.advisory && !table_given) {
     out.table = "heartlock_advisory";
   }
-  out.conninfo = std::string(base) + (kept.empty() ? "" : "?" + kept);
+  out.conninfo = base + (kept.empty() ? "" : "?" + kept);
   // Let libpq judge its own part now, so a typo is a clear error before any connection.
   auto api = libpq_api();
   if (!api) {
@@ -112,26 +153,38 @@ Result<PgUrl> parse_pg_url(std::string_view url) {
     while (!message.empty() && message.back() == '\n') {
       message.pop_back();
     }
-    return fail(Errc::invalid_argument, "bad postgres URL: " + message);
+    return fail(Errc::invalid_argument,
+                "bad postgres URL " + redact_url(url) + ": " +
+                    scrub_secrets(scrub_secrets(message, url), out.conninfo));
   }
-  // The redacted form: scheme://[user@]rest, with any ":password" in the user part dropped.
-  std::string_view rest = base.substr(base.find("://") + 3);
-  std::string shown = std::string(base.substr(0, base.find("://") + 3));
-  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
-    std::string_view userinfo = rest.substr(0, at);
-    shown += std::string(userinfo.substr(0, userinfo.find(':'))) + "@";
-    rest = rest.substr(at + 1);
-  }
-  shown += std::string(rest);
   std::string extra = kept_redacted;
   if (table_given) {
     extra += (extra.empty() ? "" : "&") + std::string("table=") +
-             (out.schema.empty() ? "" : out.schema + ".") + out.table;
+             (out.schema.empty() ? "" : percent_encode(out.schema) + ".") +
+             percent_encode(out.table);
   }
   if (out.advisory) {
     extra += (extra.empty() ? "" : "&") + std::string("mode=advisory");
   }
-  out.redacted = shown + (extra.empty() ? "" : "?" + extra);
+  // The file, not the password: a process given this URL (HEARTLOCK_BACKEND) can open the same
+  // store.
+  if (password_file) {
+    extra += (extra.empty() ? "" : "&") + std::string("password_file=") +
+             percent_encode(*password_file, "/:");
+  }
+  out.redacted = shown_base + (extra.empty() ? "" : "?" + extra);
+  if (password_file) {
+    if (password_given) {
+      return std::unexpected(
+          url_error(url, "a password in the URL and a password_file: give one of them"));
+    }
+    auto from_file = read_password_file(*password_file);
+    if (!from_file) {
+      return std::unexpected(from_file.error());
+    }
+    out.conninfo +=
+        (kept.empty() ? "?" : "&") + std::string("password=") + percent_encode(*from_file);
+  }
   return out;
 }
 

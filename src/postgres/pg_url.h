@@ -7,6 +7,9 @@
 //                         (whose records go to heartlock_advisory unless table= is given)
 //   timeout=DURATION      how long one statement may take before the connection is dropped
 //                         (default 5s)
+//   password_file=PATH    the password: the file's content, one trailing newline stripped; the
+//                         file must not be accessible by group or others
+// Every parameter may be given once; heartlock's are percent-decoded (libpq decodes its own).
 #ifndef HEARTLOCK_POSTGRES_PG_URL_H_
 #define HEARTLOCK_POSTGRES_PG_URL_H_
 
@@ -20,7 +23,7 @@ namespace heartlock::detail {
 
 struct PgUrl {
   std::string conninfo;  // for libpq: the URI without heartlock's options (password included)
-  std::string redacted;  // for messages: without any password
+  std::string redacted;  // for messages: without the password or secret parameters
   std::string schema;    // empty: the search path's
   std::string table = "heartlock_leases";
   bool advisory = false;
@@ -33,7 +36,10 @@ struct PgUrl {
   std::string channel() const;
 };
 
-// Errc::invalid_argument for a malformed URL or option (libpq checks its own part).
+// Errc::invalid_argument for a malformed URL or option (libpq checks its own part); messages show
+// the URL only through redact_url() and libpq's text scrubbed of the password. A password_file
+// that cannot be used: Errc::invalid_argument, or Errc::permission_denied (read_password_file()).
+// Errc::unavailable if libpq cannot be loaded.
 Result<PgUrl> parse_pg_url(std::string_view url);
 
 // An identifier in double quotes, with embedded quotes doubled. (libpq's PQescapeIdentifier needs

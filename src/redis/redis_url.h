@@ -10,8 +10,12 @@
 // reconnect_attempts (default 0) and reconnect_backoff (default 1s): when a server cannot be
 // reached, try again that many times, waiting (n-1)*backoff before the n-th retry (cronlock's
 // rule); sentinel_password (the Sentinels' own requirepass); compat=cronlock (cronlock's key
-// layout, see cronlock_scripts()).
-// The password may also come from HEARTLOCK_REDIS_PASSWORD. Several hosts mean Redlock.
+// layout, see cronlock_scripts()); password_file (the master's password: the file's content,
+// one trailing newline stripped; the file must not be accessible by group or others).
+// The password may also come from HEARTLOCK_REDIS_PASSWORD (when neither the URL nor a
+// password_file gives one). Several hosts mean Redlock. Scheme names are matched as written
+// (lower case): Store::open lower-cases them first. Every parameter may be given once, names and
+// values percent-decoded.
 #ifndef HEARTLOCK_REDIS_REDIS_URL_H_
 #define HEARTLOCK_REDIS_REDIS_URL_H_
 
@@ -46,7 +50,8 @@ struct RedisUrl {
   std::string sentinel_password;  // never printed
   int reconnect_attempts = 0;
   std::chrono::milliseconds reconnect_backoff{1000};
-  bool cronlock = false;  // compat=cronlock
+  bool cronlock = false;      // compat=cronlock
+  std::string password_file;  // where the password came from, if from a file (not a secret)
 
   bool redlock() const { return sentinel_master.empty() && nodes.size() > 1; }
 
@@ -54,7 +59,10 @@ struct RedisUrl {
   std::string redacted() const;
 };
 
-// Errc::invalid_argument with the reason for anything malformed (never echoing the password).
+// Errc::invalid_argument with the reason for anything malformed: messages show the URL only
+// through redact_url() and never a piece of it that could hold the password. A password_file
+// that cannot be used: Errc::invalid_argument, or Errc::permission_denied for one that is
+// accessible by others or unreadable (read_password_file()).
 Result<RedisUrl> parse_redis_url(std::string_view url);
 
 }  // namespace heartlock::detail

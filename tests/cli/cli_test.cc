@@ -1,8 +1,19 @@
 // The heartlock executable, run as a user would: exit codes, process groups, signals, output.
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
 #include <fstream>
+#include <functional>
+#include <optional>
+#include <string_view>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -59,8 +70,75 @@ class CliTest : public ::testing::Test {
     return pid;
   }
 
+  // Reads the `count` words a command wrote to `name` (written whole: to a temp file, then mv),
+  // waiting for them to appear; empty if they do not.
+  std::vector<std::string> read_words(const std::string& name, std::size_t count) {
+    std::vector<std::string> words;
+    eventually(
+        [&] {
+          std::ifstream in(file(name));
+          words.clear();
+          for (std::string w; in >> w;) {
+            words.push_back(w);
+          }
+          return words.size() >= count;
+        },
+        10s);
+    if (words.size() < count) {
+      words.clear();
+    }
+    return words;
+  }
+
+  // Calls `send` every 2ms until `wrapper` ends or `within` passes. Returns the wrapper's exit
+  // code, or nullopt if it was still running.
+  static std::optional<int> send_until_exit(Child& wrapper, std::chrono::milliseconds within,
+                                            const std::function<void()>& send) {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    while (std::chrono::steady_clock::now() < deadline) {
+      send();
+      if (auto status = wrapper.wait_for(2ms)) {
+        return WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
+      }
+    }
+    return std::nullopt;
+  }
+
+  // Starts an explicit-heartbeat job that never heartbeats and writes its heartbeat socket, token
+  // and secret to "beat" (empty words when unset). Left alone, it ends as deadlocked (79) after
+  // about 600ms.
+  Child start_silent_job() {
+    return start(
+        {"run", "-k", "job", "--heartbeat", "explicit", "--ttl", "300ms", "--stale-after", "600ms",
+         "--kill-grace", "50ms", "--", "sh", "-c",
+         "echo \"$HEARTLOCK_HEARTBEAT_SOCKET $HEARTLOCK_TOKEN $HEARTLOCK_HEARTBEAT_SECRET\" > " +
+             file("beat.tmp") + " && mv " + file("beat.tmp") + " " + file("beat") +
+             "; exec sleep 60"});
+  }
+
   testing::TempDir dir_;
 };
+
+// Sends `message` to the abstract datagram socket `where` ("@name", as in
+// HEARTLOCK_HEARTBEAT_SOCKET), without blocking. Returns whether it was queued; if not, errno
+// says why (ECONNREFUSED: the socket is gone).
+bool send_datagram(const std::string& where, std::string_view message) {
+  sockaddr_un addr{};
+  if (where.size() < 2 || where[0] != '@' || where.size() > sizeof addr.sun_path) {
+    return false;
+  }
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path + 1, where.data() + 1, where.size() - 1);
+  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + where.size());
+  const bool sent =
+      ::sendto(fd, message.data(), message.size(), 0, reinterpret_cast<sockaddr*>(&addr), len) ==
+      static_cast<ssize_t>(message.size());
+  const int error = errno;
+  ::close(fd);
+  errno = error;
+  return sent;
+}
 
 TEST_F(CliTest, PassesTheCommandsExitStatus) {
   EXPECT_EQ(run({"run", "-k", "j", "--", "true"}).exit_code, 0);
@@ -104,6 +182,8 @@ TEST_F(CliTest, UsageErrorsAre64WithOneClearLine) {
            {"run", "--ttl", "3s", "--kill-grace", "5s", "--", "true"},
            {"run", "-n", "-w", "5s", "--", "true"},
            {"run", "-k", std::string(600, 'k'), "--", "true"},
+           {"run", "-k", "", "--", "true"},  // an empty key is not "derive one"
+           {"run", "-k", "\x1b]0;title\x07", "--", "true"},
            {"run", "-E", "300", "--", "true"},
            {"frobnicate"},
            {}}) {
@@ -119,6 +199,13 @@ TEST_F(CliTest, UnusableBackendIs69) {
   EXPECT_EQ(r.exit_code, 69);
   EXPECT_NE(r.err.find("symlink"), std::string::npos) << r.err;
   EXPECT_EQ(run({"run", "-b", "redis://127.0.0.1:1", "--", "true"}).exit_code, 69);
+  // A file where the lock directory should be: unusable, as README says.
+  std::ofstream(file("plain")) << "x";
+  auto vars = env();
+  vars["HEARTLOCK_DIR"] = file("plain");
+  auto not_dir = testing::run_command({testing::heartlock_binary(), "run", "--", "true"}, vars);
+  EXPECT_EQ(not_dir.exit_code, 69) << not_dir.err;
+  EXPECT_NE(not_dir.err.find("not a directory"), std::string::npos) << not_dir.err;
 }
 
 TEST_F(CliTest, CommandSeesItsLease) {
@@ -160,6 +247,116 @@ TEST_F(CliTest, ExplicitHeartbeatsKeepTheLease) {
                 "for i in 1 2 3 4 5 6 7 8 9 10; do \"$HL\" heartbeat || exit 9; "
                 "sleep 0.1; done"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// The heartbeat socket is open to every local user and the token is a small number: a sender
+// that knows both (from /proc/net/unix, by guessing) must not keep a deadlocked job alive.
+TEST_F(CliTest, ForgedHeartbeatsDoNotKeepADeadlockedCommandAlive) {
+  auto wrapper = start_silent_job();
+  const auto words = read_words("beat", 2);
+  ASSERT_GE(words.size(), 2U);
+  const std::string& socket = words[0];
+  const std::string& token = words[1];
+  const auto started = std::chrono::steady_clock::now();
+  bool reached = false;
+  auto code = send_until_exit(wrapper, 8s, [&] {
+    reached = send_datagram(socket, token) || reached;
+    send_datagram(socket, token + "\n");
+    send_datagram(socket, std::string(32, '0'));  // shaped like a secret
+    send_datagram(socket, token + " " + std::string(32, 'f'));
+  });
+  EXPECT_TRUE(reached) << "the forger never reached " << socket;
+  ASSERT_TRUE(code) << "forged heartbeats kept a command that never heartbeats alive for 8s";
+  EXPECT_EQ(*code, 79);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s) << "stale_after is 600ms";
+}
+
+// The control for the tests around it: the secret, from the wrapper's own user, is a heartbeat.
+TEST_F(CliTest, TheSecretFromTheWrappersUserIsAHeartbeat) {
+  auto wrapper = start_silent_job();
+  const auto words = read_words("beat", 3);
+  ASSERT_EQ(words.size(), 3U) << "no HEARTLOCK_HEARTBEAT_SECRET";
+  EXPECT_FALSE(send_until_exit(wrapper, 2s, [&] { send_datagram(words[0], words[2]); }))
+      << "heartbeats every 2ms for 2s did not keep a 600ms stale_after job alive";
+  EXPECT_EQ(wrapper.exit_code(), 79) << "once they stop, the job is deadlocked";
+}
+
+// The secret alone is not enough: another user that got hold of it (here, by being handed it) is
+// not COMMAND and cannot keep it alive.
+TEST_F(CliTest, HeartbeatsFromAnotherUserAreIgnored) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "sending as another user needs root";
+  }
+  const passwd* nobody = ::getpwnam("nobody");
+  if (nobody == nullptr) {
+    GTEST_SKIP() << "no user nobody";
+  }
+  const uid_t uid = nobody->pw_uid;
+  const gid_t gid = nobody->pw_gid;
+  auto wrapper = start_silent_job();
+  const auto words = read_words("beat", 3);
+  ASSERT_EQ(words.size(), 3U) << "no HEARTLOCK_HEARTBEAT_SECRET";
+  const std::string socket = words[0];
+  const std::string secret = words[2];
+  auto sender = Child::fork([&]() -> int {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0 ||
+        ::geteuid() != uid) {
+      return 2;
+    }
+    bool reached = false;
+    const auto deadline = std::chrono::steady_clock::now() + 8s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (send_datagram(socket, secret)) {
+        reached = true;
+      } else if (reached && errno == ECONNREFUSED) {
+        break;  // the wrapper is gone
+      }
+      ::usleep(2000);
+    }
+    return reached ? 0 : 3;
+  });
+  const auto started = std::chrono::steady_clock::now();
+  auto status = wrapper.wait_for(8s);
+  ASSERT_TRUE(status) << "user nobody kept root's job alive with the right secret";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 79) << *status;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s) << "stale_after is 600ms";
+  EXPECT_EQ(sender.exit_code(), 0) << "2: setuid failed; 3: never reached the socket";
+}
+
+// `heartlock heartbeat` sends the secret; a flood of junk does not crowd it out.
+TEST_F(CliTest, HeartbeatsCarryTheSecretAndCountThroughAFlood) {
+  auto wrapper = start({"run", "--heartbeat", "explicit", "--ttl", "300ms", "--stale-after",
+                        "600ms", "--", "sh", "-c",
+                        "echo \"$HEARTLOCK_HEARTBEAT_SOCKET\" > " + file("beat.tmp") + " && mv " +
+                            file("beat.tmp") + " " + file("beat") +
+                            "; test ${#HEARTLOCK_HEARTBEAT_SECRET} -ge 32 || exit 8; "
+                            "for i in 1 2 3 4 5 6 7 8 9 10; do \"$HL\" heartbeat || exit 9; "
+                            "sleep 0.1; done"});
+  const auto words = read_words("beat", 1);
+  ASSERT_EQ(words.size(), 1U);
+  auto code = send_until_exit(wrapper, 20s, [&] {
+    for (int i = 0; i < 4; ++i) {
+      send_datagram(words[0], "junk");
+    }
+  });
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0) << "8: no secret of 128 bits; 9: heartbeat failed; 79: heartbeats ignored";
+}
+
+TEST_F(CliTest, CommandDoesNotInheritBackendPasswords) {
+  auto vars = env();
+  vars["HEARTLOCK_REDIS_PASSWORD"] = "redis-secret";
+  vars["HEARTLOCK_ETCD_PASSWORD"] = "etcd-secret";
+  vars["CRONLOCK_PREFIX"] = "kept/";
+  auto r =
+      testing::run_command({testing::heartlock_binary(), "run", "-k", "job", "--", "env"}, vars);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("redis-secret"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("etcd-secret"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("_PASSWORD="), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nHEARTLOCK_TOKEN=1\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nHEARTLOCK_KEY=job\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nCRONLOCK_PREFIX=kept/\n"), std::string::npos) << r.out;
 }
 
 TEST_F(CliTest, OutputLinesAreHeartbeatsAndPassThroughUnchanged) {
@@ -261,6 +458,26 @@ TEST_F(CliTest, StatusShowsHoldersAndReleaseIsFenced) {
   EXPECT_EQ(run({"release", "nightly"}).exit_code, 0);
 }
 
+// `status` lists every lock file, also those it cannot read (once silently left out), and
+// escapes what it prints: names come from the directory and from records anyone may plant.
+TEST_F(CliTest, StatusListsUnusableLockFilesAndEscapesNames) {
+  ASSERT_EQ(run({"run", "-k", "plain", "--", "true"}).exit_code, 0);
+  ASSERT_EQ(::mkfifo((locks() + "/fifo.lock").c_str(), 0600), 0);
+  ASSERT_EQ(::symlink("/etc/passwd", (locks() + "/link.lock").c_str()), 0);
+  std::ofstream(locks() + "/\x1b]0;pwned\x07\x1b[2J.lock") << "";
+  auto status = run({"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("plain"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("fifo"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("link"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("unknown"), std::string::npos) << status.out;
+  EXPECT_EQ(status.out.find('\x1b'), std::string::npos) << status.out;
+  EXPECT_EQ(status.out.find('\x07'), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("\\x1b]0;pwned"), std::string::npos) << status.out;
+  auto json = nlohmann::json::parse(run({"--json", "status"}).out);
+  EXPECT_EQ(json.size(), 4u) << json.dump();
+}
+
 TEST_F(CliTest, WaitGetsTheLockWhenTheHolderFinishes) {
   auto holder =
       start({"run", "-k", "job", "--", "sh", "-c", "touch " + file("go") + "; sleep 0.3"});
@@ -282,6 +499,30 @@ TEST_F(CliTest, FlockInteropFromTheCli) {
   ASSERT_TRUE(eventually([&] { return ::access(file("go").c_str(), F_OK) == 0; }));
   auto r = testing::run_command({"flock", "-n", locks() + "/job.lock", "true"});
   EXPECT_EQ(r.exit_code, 1);
+}
+
+TEST_F(CliTest, BackendUrlErrorsNeverShowThePassword) {
+  // A scheme in capitals (accepted: schemes are case-insensitive), a password holding an
+  // unencoded '/', a bad %-escape libpq would repeat.
+  for (const char* url : {"Redis://:S3CRET@127.0.0.1:6502", "redis://:S3/CRET@host",
+                          "postgres://u:S3%zzCRET@host/db"}) {
+    auto r = run({"run", "-v", "-b", url, "--", "true"});
+    EXPECT_EQ(r.err.find("S3CRET"), std::string::npos) << url << ": " << r.err;
+    EXPECT_EQ(r.err.find("CRET"), std::string::npos) << url << ": " << r.err;
+    EXPECT_EQ(r.out.find("CRET"), std::string::npos) << url << ": " << r.out;
+  }
+}
+
+TEST_F(CliTest, AOneSlashBackendTypoIsAUsageErrorNotALockDirectory) {
+  const std::string cwd = file("cwd");
+  auto r = testing::run_command({"sh", "-c",
+                                 "mkdir \"$1\" && cd \"$1\" && "
+                                 "exec \"$HL\" run -b redis:/127.0.0.1:6501 -- true",
+                                 "sh", cwd},
+                                env());
+  EXPECT_EQ(r.exit_code, 64) << r.err;
+  EXPECT_NE(r.err.find("did you mean redis://"), std::string::npos) << r.err;
+  EXPECT_EQ(::rmdir(cwd.c_str()), 0) << "something was created in " << cwd;
 }
 
 }  // namespace
