@@ -6,6 +6,7 @@
 #include "heartlock/version.h"
 
 #include "admin_commands.h"
+#include "argv_secrets.h"
 #include "cronlock_command.h"
 #include "exit_codes.h"
 #include "run_command.h"
@@ -107,6 +108,7 @@ int main(int argc, char** argv) {
     std::cerr << "heartlock: " << e.what() << " (see heartlock --help)\n";
     return kExitUsage;
   }
+  hide_backend_passwords(argc, argv);
   try {
     if (run->parsed()) {
       return run_job(run_args, common, run_args.command);

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <string_view>
 
@@ -357,6 +358,27 @@ TEST_F(CliTest, CommandDoesNotInheritBackendPasswords) {
   EXPECT_NE(r.out.find("\nHEARTLOCK_TOKEN=1\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\nHEARTLOCK_KEY=job\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\nCRONLOCK_PREFIX=kept/\n"), std::string::npos) << r.out;
+}
+
+// A password in -b is masked in /proc/<pid>/cmdline (readable by every local user) once the
+// arguments are parsed, as mysql masks -p: the job runs for hours, the window is microseconds.
+TEST_F(CliTest, BackendPasswordIsMaskedInTheProcessCommandLine) {
+  // An unreachable server retried with backoff: the wrapper lives long enough to be looked at.
+  auto wrapper = start({"run", "-b",
+                        "redis://user:S3CRET@127.0.0.1:1?reconnect_attempts=20&reconnect_backoff="
+                        "100ms&sentinel_password=AlsoS3CRET",
+                        "-k", "job", "--", "sleep", "-b", "x://u:keep@h"});
+  std::string cmdline;
+  ASSERT_TRUE(eventually([&] {
+    std::ifstream in("/proc/" + std::to_string(wrapper.pid()) + "/cmdline");
+    cmdline.assign(std::istreambuf_iterator<char>(in), {});
+    return cmdline.find("127.0.0.1:1") != std::string::npos &&
+           cmdline.find("S3CRET") == std::string::npos;
+  }));
+  EXPECT_NE(cmdline.find("redis://user:******@127.0.0.1:1"), std::string::npos) << cmdline;
+  EXPECT_NE(cmdline.find("sentinel_password=**********"), std::string::npos) << cmdline;
+  EXPECT_NE(cmdline.find("x://u:keep@h"), std::string::npos) << "COMMAND's arguments are its own";
+  ::kill(wrapper.pid(), SIGKILL);
 }
 
 TEST_F(CliTest, OutputLinesAreHeartbeatsAndPassThroughUnchanged) {
