@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <system_error>
 
 namespace heartlock::detail {
@@ -378,6 +379,34 @@ Result<std::string> read_password_file(const std::string& path) {
     return fail(Errc::invalid_argument, "the password file " + path + " holds a NUL byte");
   }
   return content;
+}
+
+Result<Credentials> decode_credentials(const UrlParts& parts, std::string_view url) {
+  auto user = percent_decode(parts.user, "user name");
+  auto password = percent_decode(parts.password, "password");
+  if (!user || !password) {
+    return std::unexpected(url_error(url, !user ? user.error().message : password.error().message));
+  }
+  return Credentials{.user = std::move(*user), .password = std::move(*password)};
+}
+
+Result<std::string> choose_password(const UrlParts& parts, std::string_view url,
+                                    std::string from_url,
+                                    const std::optional<std::string>& password_file,
+                                    const char* env) {
+  if (password_file) {
+    if (parts.has_password) {
+      return std::unexpected(
+          url_error(url, "a password in the URL and a password_file: give one of them"));
+    }
+    return read_password_file(*password_file);
+  }
+  if (from_url.empty() && env != nullptr) {
+    if (const char* value = std::getenv(env); value != nullptr) {
+      return std::string(value);
+    }
+  }
+  return from_url;
 }
 
 }  // namespace heartlock::detail

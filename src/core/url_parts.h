@@ -5,6 +5,7 @@
 #ifndef HEARTLOCK_CORE_URL_PARTS_H_
 #define HEARTLOCK_CORE_URL_PARTS_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -89,6 +90,22 @@ struct HostPort {
   int port_number = 0;    // 0: not given
 };
 Result<HostPort> split_host_port(std::string_view text, std::string_view url);
+
+// The user name and password of `parts`, percent-decoded. Errc::invalid_argument (through
+// url_error, naming `url`) for a bad escape.
+struct Credentials {
+  std::string user;
+  std::string password;
+};
+Result<Credentials> decode_credentials(const UrlParts& parts, std::string_view url);
+
+// The password a URL's store uses: from `password_file` when given (refused together with a
+// password in the URL), else `from_url`, else the environment variable `env` if set.
+// `password_file` as read_password_file.
+Result<std::string> choose_password(const UrlParts& parts, std::string_view url,
+                                    std::string from_url,
+                                    const std::optional<std::string>& password_file,
+                                    const char* env);
 
 // The password in `path` (?password_file=): the whole file, one trailing newline stripped.
 // Errc::permission_denied if the file is accessible by its group or others (as ssh refuses such a

@@ -9,9 +9,20 @@
 namespace heartlock::detail {
 namespace {
 
+// A reply body, up to kMaxEtcdReplyBytes. Past that the data is refused: curl then aborts the
+// transfer (CURLE_WRITE_ERROR) and closes the connection.
 std::size_t append_body(char* data, std::size_t size, std::size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
+  auto* body = static_cast<std::string*>(out);
+  if (body->size() + size * n > kMaxEtcdReplyBytes) {
+    return 0;
+  }
+  body->append(data, size * n);
   return size * n;
+}
+
+std::string too_large_message(const std::string& endpoint) {
+  return "etcd reply from " + endpoint + " too large: more than " +
+         std::to_string(kMaxEtcdReplyBytes >> 20) + " MiB";
 }
 
 // The watch stream: stops (by refusing the data) at the first message that carries events.
@@ -23,6 +34,12 @@ struct WatchState {
 
 std::size_t watch_body(char* data, std::size_t size, std::size_t n, void* ctx) {
   auto* state = static_cast<WatchState*>(ctx);
+  if (state->buffer.size() + size * n > kMaxEtcdReplyBytes) {
+    // A message without end: a watch response is one line of JSON.
+    state->error = "reply too large: a message of more than " +
+                   std::to_string(kMaxEtcdReplyBytes >> 20) + " MiB";
+    return 0;
+  }
   state->buffer.append(data, size * n);
   std::size_t nl;
   while ((nl = state->buffer.find('\n')) != std::string::npos) {
@@ -145,6 +162,9 @@ Result<EtcdClient::Reply> EtcdClient::post(
   api.easy_setopt(c, CURLOPT_WRITEFUNCTION, write != nullptr ? write : &append_body);
   api.easy_setopt(c, CURLOPT_WRITEDATA, write_context != nullptr ? write_context : &reply.body);
   api.easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+  // A Content-Length over the cap is refused before any of the body is read (CURLE_FILESIZE_
+  // EXCEEDED); a chunked body is stopped by the write callback.
+  api.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(kMaxEtcdReplyBytes));
   if (url_.tls) {
     if (!url_.cacert.empty()) {
       api.easy_setopt(c, CURLOPT_CAINFO, url_.cacert.c_str());
@@ -159,6 +179,9 @@ Result<EtcdClient::Reply> EtcdClient::post(
   CURLcode rc = api.easy_perform(c);
   api.easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
   api.slist_free_all(headers);
+  if (rc == CURLE_FILESIZE_EXCEEDED || (write == nullptr && rc == CURLE_WRITE_ERROR)) {
+    return fail(Errc::unavailable, too_large_message(endpoint));
+  }
   if (rc != CURLE_OK && !(write != nullptr && rc == CURLE_WRITE_ERROR)) {
     const std::string why = "etcd " + endpoint + ": " + api.easy_strerror(rc);
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
@@ -201,6 +224,10 @@ Result<nlohmann::json> EtcdClient::call_locked(std::string_view path, const nloh
     const std::size_t i = (current_ + tried) % url_.endpoints.size();
     const std::size_t previous = current_;
     current_ = i;
+    // One endpoint's attempt -- authenticating, the request, once more after a stale token --
+    // ends within the URL's timeout in all; an endpoint that did not answer does not count
+    // against the next.
+    ScopedIoDeadline attempt(boot_now() + url_.timeout);
     if (!url_.user.empty() && (token_.empty() || previous != i)) {
       if (auto ok = authenticate_locked(); !ok) {
         if (ok.error().code != Errc::unavailable) {

@@ -9,6 +9,7 @@
 #define HEARTLOCK_ETCD_ETCD_CLIENT_H_
 
 #include <chrono>
+#include <cstddef>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -21,6 +22,12 @@
 #include "etcd_url.h"
 
 namespace heartlock::detail {
+
+// The largest reply body read: heartlock's largest is `status` listing every held lock (records of
+// well under 1 KiB each). Past it the transfer is aborted and the call fails with
+// Errc::unavailable ("etcd reply from HOST:PORT too large"): a broken or hostile server cannot
+// make a client buffer without bound.
+inline constexpr std::size_t kMaxEtcdReplyBytes = std::size_t{16} << 20;
 
 std::string base64_encode(std::string_view bytes);
 std::string base64_decode(std::string_view text);
@@ -37,10 +44,11 @@ class EtcdClient {
   EtcdClient& operator=(const EtcdClient&) = delete;
 
   // POSTs `body` to /v3/<path> (the first endpoint that answers, remembered) and returns the
-  // reply. Each request gets the URL's timeout, cut short by the thread's I/O deadline
-  // (io_deadline.h). Errc::unavailable when no endpoint answers (or the I/O deadline has passed:
-  // then nothing is sent), permission_denied for refused credentials or a TLS certificate that
-  // does not verify, invalid_argument for a request etcd rejects.
+  // reply. Each endpoint's attempt (authentication and request together) gets the URL's timeout,
+  // cut short by the thread's I/O deadline (io_deadline.h). Errc::unavailable when no endpoint
+  // answers (or the I/O deadline has passed: then nothing is sent) or a reply is over
+  // kMaxEtcdReplyBytes, permission_denied for refused credentials or a TLS certificate that does
+  // not verify, invalid_argument for a request etcd rejects.
   Result<nlohmann::json> call(std::string_view path, const nlohmann::json& body);
 
   // Watches `key` from `revision` on a connection of its own; true as soon as an event arrives,

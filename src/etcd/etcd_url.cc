@@ -49,13 +49,12 @@ Result<EtcdUrl> parse_etcd_url(std::string_view url) {
     return std::unexpected(
         url_error(url, "a path (an etcd URL has none: use ?prefix= for a namespace)"));
   }
-  auto user = percent_decode(parts->user, "user name");
-  auto password = percent_decode(parts->password, "password");
-  if (!user || !password) {
-    return std::unexpected(url_error(url, !user ? user.error().message : password.error().message));
+  auto credentials = decode_credentials(*parts, url);
+  if (!credentials) {
+    return std::unexpected(credentials.error());
   }
-  out.user = *user;
-  out.password = *password;
+  out.user = std::move(credentials->user);
+  out.password = std::move(credentials->password);
   for (std::string_view rest = parts->hosts; !rest.empty();) {
     const auto comma = rest.find(',');
     const std::string_view text = rest.substr(0, comma);
@@ -103,22 +102,13 @@ Result<EtcdUrl> parse_etcd_url(std::string_view url) {
       return fail(Errc::invalid_argument, "unknown etcd URL option '" + name + "'");
     }
   }
-  if (password_file) {
-    if (parts->has_password) {
-      return std::unexpected(
-          url_error(url, "a password in the URL and a password_file: give one of them"));
-    }
-    auto from_file = read_password_file(*password_file);
-    if (!from_file) {
-      return std::unexpected(from_file.error());
-    }
-    out.password = std::move(*from_file);
-    out.password_file = *password_file;
-  } else if (out.password.empty()) {
-    if (const char* env = std::getenv("HEARTLOCK_ETCD_PASSWORD"); env != nullptr) {
-      out.password = env;
-    }
+  auto password = choose_password(*parts, url, std::move(out.password), password_file,
+                                  "HEARTLOCK_ETCD_PASSWORD");
+  if (!password) {
+    return std::unexpected(password.error());
   }
+  out.password = std::move(*password);
+  out.password_file = password_file.value_or("");
   return out;
 }
 

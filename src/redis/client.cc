@@ -72,7 +72,7 @@ std::optional<RedisEndpoint> master_address(const RedisReply& reply) {
 
 }  // namespace
 
-Result<std::unique_ptr<RedisConnection>> RedisClient::ask_sentinels() {
+Result<std::unique_ptr<RedisConnection>> RedisClient::ask_sentinels(BootTime& started) {
   // The Sentinels have their own password (if any) and no database.
   RedisUrl sentinel_url = url_;
   sentinel_url.user.clear();
@@ -86,6 +86,10 @@ Result<std::unique_ptr<RedisConnection>> RedisClient::ask_sentinels() {
       failed("deadline passed");
       break;
     }
+    // One Sentinel's attempt -- its answer, then the master's connection and ROLE -- ends within
+    // the timeout; one that did not answer does not count against the next.
+    started = boot_now();
+    ScopedIoDeadline attempt(started + url_.timeout);
     auto s = RedisConnection::connect(sentinel, sentinel_url);
     if (!s) {
       failed("sentinel " + s.error().message);
@@ -141,12 +145,20 @@ std::optional<RedisEndpoint> RedisClient::current_master_locked() {
   return addr ? master_address(*addr) : std::nullopt;
 }
 
-Result<std::unique_ptr<RedisConnection>> RedisClient::connect_once() {
-  return url_.sentinel_master.empty() ? RedisConnection::connect(node_, url_) : ask_sentinels();
+Result<std::unique_ptr<RedisConnection>> RedisClient::connect_once(BootTime& started) {
+  started = boot_now();
+  return url_.sentinel_master.empty() ? RedisConnection::connect(node_, url_)
+                                      : ask_sentinels(started);
 }
 
 Result<std::unique_ptr<RedisConnection>> RedisClient::connect_new(Patience patience) {
-  auto c = connect_once();
+  BootTime started{};
+  return connect_new(patience, started);
+}
+
+Result<std::unique_ptr<RedisConnection>> RedisClient::connect_new(Patience patience,
+                                                                  BootTime& started) {
+  auto c = connect_once(started);
   const int attempts = patience == Patience::patient ? url_.reconnect_attempts : 0;
   for (int n = 1; n <= attempts && !c && c.error().code == Errc::unavailable; ++n) {
     // cronlock's rule: the n-th retry waits n-1 times the backoff -- unless that would outlast
@@ -156,12 +168,13 @@ Result<std::unique_ptr<RedisConnection>> RedisClient::connect_new(Patience patie
       break;
     }
     std::this_thread::sleep_for(pause);
-    c = connect_once();
+    c = connect_once(started);
   }
   return c;
 }
 
-Result<RedisConnection*> RedisClient::connection_locked(Patience patience) {
+Result<RedisConnection*> RedisClient::connection_locked(Patience patience, BootTime& started) {
+  started = boot_now();
   if (conn_ && watch_) {
     watch_->unwatch(conn_->fd());
   }
@@ -175,7 +188,7 @@ Result<RedisConnection*> RedisClient::connection_locked(Patience patience) {
   // was sent on it: the call goes to a new one at once instead of failing.
   if (!conn_ || !conn_->usable_when_idle()) {
     conn_.reset();
-    auto c = connect_new(patience);
+    auto c = connect_new(patience, started);
     if (!c) {
       return std::unexpected(c.error());
     }
@@ -204,11 +217,17 @@ template <class Call>
 auto RedisClient::with_connection(Patience patience, Call&& call)
     -> decltype(call(std::declval<RedisConnection&>())) {
   std::lock_guard lock(mu_);
-  auto c = connection_locked(patience);
+  BootTime started{};
+  auto c = connection_locked(patience, started);
   if (!c) {
     done_locked();
     return std::unexpected(c.error());
   }
+  // One attempt -- connecting (TCP, TLS, AUTH, SELECT) or the Sentinel's check, then every
+  // command of the call (EVALSHA and the EVAL after NOSCRIPT) -- ends within the URL's timeout
+  // in all, not each exchange within its own: a server that answers each just in time, or drips
+  // its replies, cannot stretch a call. Only a patient call's reconnects and backoff come before.
+  ScopedIoDeadline attempt(started + url_.timeout);
   auto result = call(**c);
   done_locked();
   return result;

@@ -6,7 +6,8 @@
 // on a master the Sentinels have abandoned.
 //
 // Every wait -- connect, TLS handshake, command, Sentinel query, reconnect backoff -- ends by the
-// thread's I/O deadline (io_deadline.h), so nothing done for a lease outlasts it.
+// thread's I/O deadline (io_deadline.h), so nothing done for a lease outlasts it. One attempt at
+// a call (connecting if needed, then its commands) ends within the URL's timeout in all.
 #ifndef HEARTLOCK_REDIS_CLIENT_H_
 #define HEARTLOCK_REDIS_CLIENT_H_
 
@@ -17,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "../core/clock.h"
 #include "connection.h"
 #include "redis_url.h"
 #include "scripts.h"
@@ -80,14 +82,19 @@ class RedisClient {
   std::string where() const;
 
  private:
-  Result<std::unique_ptr<RedisConnection>> connect_once();
+  // `started`: when the attempt that made the connection began (in Sentinel mode, the question to
+  // the Sentinel that answered).
+  Result<std::unique_ptr<RedisConnection>> connect_once(BootTime& started);
+  // connect_new(), telling when the attempt that succeeded (or the last one) began.
+  Result<std::unique_ptr<RedisConnection>> connect_new(Patience patience, BootTime& started);
   // Connects to the master the Sentinels name; remembers the Sentinel that answered.
-  Result<std::unique_ptr<RedisConnection>> ask_sentinels();
+  Result<std::unique_ptr<RedisConnection>> ask_sentinels(BootTime& started);
   // The master's address from the remembered Sentinel, or nullopt if it cannot say.
   std::optional<RedisEndpoint> current_master_locked();
   // The connection for one call, made again if needed; out of the IdleWatch until done_locked(),
-  // so that it is closed (conn_.reset()) only while out of it.
-  Result<RedisConnection*> connection_locked(Patience patience);
+  // so that it is closed (conn_.reset()) only while out of it. `started`: when the attempt the
+  // call belongs to began (now, or the start of the connect attempt that succeeded).
+  Result<RedisConnection*> connection_locked(Patience patience, BootTime& started);
   // After a call: drops a broken connection at once (a late reply must never be read), or puts an
   // intact one back under the IdleWatch.
   void done_locked();

@@ -8,7 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <new>
 #include <system_error>
 
 #include <hiredis/hiredis.h>
@@ -58,38 +61,6 @@ bool wait_fd(int fd, short events, Clock::time_point deadline) {
   }
 }
 
-RedisReply convert(const redisReply* r) {
-  RedisReply out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      out.type = RedisReply::Type::string;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = RedisReply::Type::status;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = RedisReply::Type::error;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = RedisReply::Type::integer;
-      out.integer = r->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = RedisReply::Type::array;
-      out.elements.reserve(r->elements);
-      for (std::size_t i = 0; i < r->elements; ++i) {
-        out.elements.push_back(convert(r->element[i]));
-      }
-      break;
-    default:
-      out.type = RedisReply::Type::nil;
-  }
-  return out;
-}
-
 // The wire form of a command, formatted by hiredis (binary-safe, length-prefixed).
 std::string format(const RedisCommand& command) {
   std::vector<const char*> argv;
@@ -116,6 +87,136 @@ bool is_ip_address(const std::string& host) {
          ::inet_pton(AF_INET6, host.c_str(), &buf) == 1;
 }
 
+std::string mib(std::size_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
+}  // namespace
+
+// The reader's objects. hiredis 0.14's own (static in hiredis.c: nothing to wrap) calloc an
+// array's element table as soon as its header arrives -- 16 GiB for "*2147483647", before one
+// element is there -- and hiredis 1.0's `maxelements` is not in Debian 12. These build the
+// RedisReply tree directly (no copy out of redisReply afterwards), refuse an array header over
+// kMaxRedisArrayElements and a string over kMaxRedisStringBytes, and count what the reply holds
+// against kMaxRedisReplyBytes. Refusing is returning nullptr: the reader then stops with an
+// out-of-memory error, which read_reply() reports as `refused` says.
+//
+// hiredis passes each object's parent as task->parent->obj and frees only the root (freeObject
+// on r->reply); children live inside their parent's `elements`. A child is filled only while it is
+// its parent's last element, before the parent grows again, so the pointers hiredis keeps to
+// unfinished arrays stay valid.
+struct RedisReplyBuilder {
+  std::size_t bytes = 0;  // what the reply being read holds so far
+  std::string refused;    // why an object was refused; empty if none was
+
+  // Each returns the new object, or nullptr to refuse it (or when out of memory: no exception
+  // may cross into hiredis's C).
+  static void* create_string(const redisReadTask* task, char* str, std::size_t len) noexcept try {
+    auto* self = static_cast<RedisReplyBuilder*>(task->privdata);
+    if (len > kMaxRedisStringBytes) {
+      self->refused = "string of " + std::to_string(len) + " bytes";
+      return nullptr;
+    }
+    RedisReply value;
+    value.type = task->type == REDIS_REPLY_STATUS  ? RedisReply::Type::status
+                 : task->type == REDIS_REPLY_ERROR ? RedisReply::Type::error
+                                                   : RedisReply::Type::string;
+    value.str.assign(str, len);
+    return self->attach(task, std::move(value));
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+
+  static void* create_array(const redisReadTask* task, int elements) noexcept try {
+    auto* self = static_cast<RedisReplyBuilder*>(task->privdata);
+    if (static_cast<std::size_t>(elements) > kMaxRedisArrayElements) {
+      self->refused = "array of " + std::to_string(elements) + " elements";
+      return nullptr;
+    }
+    // The elements are counted as they arrive; the table grows with them, not with the header.
+    return self->attach(task, RedisReply{.type = RedisReply::Type::array});
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+
+  static void* create_integer(const redisReadTask* task, long long value) noexcept try {
+    return static_cast<RedisReplyBuilder*>(task->privdata)
+        ->attach(task, RedisReply{.type = RedisReply::Type::integer, .integer = value});
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+
+  static void* create_nil(const redisReadTask* task) noexcept try {
+    return static_cast<RedisReplyBuilder*>(task->privdata)
+        ->attach(task, RedisReply{.type = RedisReply::Type::nil});
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+
+  static void free_object(void* reply) noexcept { delete static_cast<RedisReply*>(reply); }
+
+ private:
+  // Counts `value` against kMaxRedisReplyBytes and stores it: the root on the heap, anything
+  // else as its parent's next element.
+  void* attach(const redisReadTask* task, RedisReply value) {
+    const std::size_t cost = sizeof(RedisReply) + value.str.size();
+    if (bytes + cost > kMaxRedisReplyBytes) {
+      refused = "more than " + mib(kMaxRedisReplyBytes) + " in all";
+      return nullptr;
+    }
+    bytes += cost;
+    if (task->parent == nullptr) {
+      return new RedisReply(std::move(value));
+    }
+    auto* parent = static_cast<RedisReply*>(task->parent->obj);
+    parent->elements.push_back(std::move(value));
+    return &parent->elements.back();
+  }
+};
+
+namespace {
+
+redisReplyObjectFunctions g_reply_functions = {
+    .createString = &RedisReplyBuilder::create_string,
+    .createArray = &RedisReplyBuilder::create_array,
+    .createInteger = &RedisReplyBuilder::create_integer,
+    .createNil = &RedisReplyBuilder::create_nil,
+    .freeObject = &RedisReplyBuilder::free_object,
+};
+
+// hiredis keeps a bulk string (and a line) in its buffer until all of it has arrived and creates
+// the object only then, so what is still arriving is checked here, before it is buffered: a
+// string whose header announces more than kMaxRedisStringBytes, a line (status, error, integer,
+// a header) past kMaxRedisLineBytes, or an unfinished item past the string limit with `incoming`
+// more bytes. Empty if none. (The line limit also keeps hiredis's search for the line's end,
+// which starts over with every read, from going quadratic on a line without end.)
+std::string oversized_item(const redisReader* r, std::size_t incoming) {
+  if (r->ridx < 0 || r->len <= r->pos) {
+    return {};
+  }
+  // After redisReaderGetReply, the buffer from `pos` holds one unfinished item, its type byte
+  // consumed: a line, or a bulk string's length line and then its bytes.
+  const char* item = r->buf + r->pos;
+  const std::size_t pending = r->len - r->pos;
+  const char* line_end = std::find(item, item + pending, '\r');
+  if (line_end == item + pending) {
+    if (pending + incoming > kMaxRedisLineBytes) {
+      return "a line of more than " + mib(kMaxRedisLineBytes);
+    }
+    return {};
+  }
+  long long len = 0;
+  if (r->rstack[r->ridx].type == REDIS_REPLY_STRING &&
+      std::from_chars(item, line_end, len).ec == std::errc() &&
+      len > static_cast<long long>(kMaxRedisStringBytes)) {
+    return "string of " + std::to_string(len) + " bytes";
+  }
+  // The largest item allowed, with its length line and CRLF (a few dozen bytes).
+  constexpr std::size_t kMaxItemBytes = kMaxRedisStringBytes + 64;
+  if (pending + incoming > kMaxItemBytes) {
+    return "an item of more than " + mib(kMaxRedisStringBytes);
+  }
+  return {};
+}
+
 }  // namespace
 
 RedisConnection::~RedisConnection() {
@@ -138,6 +239,11 @@ Error RedisConnection::transport_error(const std::string& what) {
   return Error{Errc::unavailable, "redis " + where_ + ": " + what};
 }
 
+Error RedisConnection::too_large(const std::string& what) {
+  broken_ = true;
+  return Error{Errc::unavailable, "redis reply from " + where_ + " too large: " + what};
+}
+
 Result<std::unique_ptr<RedisConnection>> RedisConnection::connect(const RedisEndpoint& endpoint,
                                                                   const RedisUrl& url) {
   std::unique_ptr<RedisConnection> c(new RedisConnection());
@@ -151,6 +257,9 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::connect(const RedisEnd
     return fail(Errc::unavailable, "redis " + c->where_ + ": deadline passed (not connected)");
   }
   const auto deadline = Clock::now() + budget;
+  // AUTH and SELECT are part of connecting: they share its budget rather than each getting the
+  // timeout again.
+  ScopedIoDeadline handshake(boot_now() + budget);
 
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -250,7 +359,13 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::connect(const RedisEnd
                   "redis " + c->where_ + ": TLS handshake failed: " + ssl_error_text());
     }
   }
-  c->reader_ = redisReaderCreate();
+  auto* reader = redisReaderCreateWithFunctions(&g_reply_functions);
+  if (reader == nullptr) {
+    return fail(Errc::internal, "redis " + c->where_ + ": cannot create a reply reader");
+  }
+  c->reader_ = reader;
+  c->builder_ = std::make_unique<RedisReplyBuilder>();
+  reader->privdata = c->builder_.get();
 
   if (!url.password.empty()) {
     RedisCommand auth = url.user.empty() ? RedisCommand{"AUTH", url.password}
@@ -351,12 +466,18 @@ Result<std::optional<RedisReply>> RedisConnection::read_reply(Clock::time_point 
   for (;;) {
     void* raw = nullptr;
     if (redisReaderGetReply(reader, &raw) != REDIS_OK) {
+      if (!builder_->refused.empty()) {
+        return std::unexpected(too_large(builder_->refused));
+      }
       return std::unexpected(transport_error("protocol error: " + std::string(reader->errstr)));
     }
     if (raw != nullptr) {
-      RedisReply reply = convert(static_cast<redisReply*>(raw));
-      freeReplyObject(raw);
-      return std::optional<RedisReply>(std::move(reply));
+      std::unique_ptr<RedisReply> reply(static_cast<RedisReply*>(raw));
+      builder_->bytes = 0;  // the next reply starts from nothing
+      return std::optional<RedisReply>(std::move(*reply));
+    }
+    if (auto what = oversized_item(reader, 0); !what.empty()) {
+      return std::unexpected(too_large(what));
     }
     if (Clock::now() >= deadline) {
       return std::optional<RedisReply>();
@@ -369,7 +490,12 @@ Result<std::optional<RedisReply>> RedisConnection::read_reply(Clock::time_point 
     if (*n == 0) {
       return std::optional<RedisReply>();
     }
-    redisReaderFeed(reader, buf, *n);
+    if (auto what = oversized_item(reader, *n); !what.empty()) {
+      return std::unexpected(too_large(what));
+    }
+    if (redisReaderFeed(reader, buf, *n) != REDIS_OK) {
+      return std::unexpected(transport_error("out of memory"));
+    }
   }
 }
 
@@ -438,7 +564,9 @@ Result<std::vector<RedisReply>> RedisConnection::pipeline(
       // broken from here on: the reply may still come, and must not answer a later command.
       return std::unexpected(transport_error(
           "no reply within " + std::to_string(budget.count()) + "ms" +
-          (budget < timeout_ ? " (the I/O deadline of the lease it was for)" : "")));
+          (budget < timeout_ ? " (what was left of the call's " + std::to_string(timeout_.count()) +
+                                   "ms timeout or of its lease's I/O deadline)"
+                             : "")));
     }
     replies.push_back(std::move(**reply));
   }

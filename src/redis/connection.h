@@ -2,11 +2,14 @@
 //
 // The transport is written here: sockets with connect and I/O timeouts, and TLS through OpenSSL,
 // because Debian 12's hiredis (0.14) has no TLS. hiredis does the protocol: its command formatter
-// (redisFormatCommandArgv, binary-safe, never string concatenation) and its reply reader.
+// (redisFormatCommandArgv, binary-safe, never string concatenation) and its reply reader, which
+// builds RedisReply values directly and refuses replies larger than any heartlock reads (below):
+// a broken or hostile server cannot make a client allocate without bound.
 #ifndef HEARTLOCK_REDIS_CONNECTION_H_
 #define HEARTLOCK_REDIS_CONNECTION_H_
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,12 +34,28 @@ struct RedisReply {
 
 using RedisCommand = std::vector<std::string>;
 
+// Builds a RedisReply as hiredis's reader parses it, within the limits below (connection.cc).
+struct RedisReplyBuilder;
+
+// What one reply may hold. heartlock's largest replies are SCAN batches (about 500 keys) and lock
+// records whose longest field is a command line (Linux limits those to a few MiB). A reply beyond
+// these is refused as soon as its header (or its running size) shows it, with Errc::unavailable
+// ("redis reply from HOST:PORT too large: ..."), and its connection is dropped.
+inline constexpr std::size_t kMaxRedisArrayElements = std::size_t{1} << 20;
+inline constexpr std::size_t kMaxRedisStringBytes = std::size_t{8} << 20;
+// A status or error line (heartlock's are a few words; Redis's own limit for a request line is
+// 64 KiB).
+inline constexpr std::size_t kMaxRedisLineBytes = std::size_t{1} << 20;
+// Every value of the reply counted at its size in memory (sizeof(RedisReply)) plus its string.
+inline constexpr std::size_t kMaxRedisReplyBytes = std::size_t{16} << 20;
+
 // Thread-safety: none; callers serialise. Move-only.
 class RedisConnection {
  public:
-  // Connects, negotiates TLS when asked, authenticates and selects the database. Errc::unavailable
-  // if the server cannot be reached, Errc::permission_denied for a refused password or a TLS
-  // certificate that does not verify.
+  // Connects, negotiates TLS when asked, authenticates and selects the database, all within the
+  // URL's timeout (cut short by the thread's I/O deadline). Errc::unavailable if the server cannot
+  // be reached, Errc::permission_denied for a refused password or a TLS certificate that does not
+  // verify.
   static Result<std::unique_ptr<RedisConnection>> connect(const RedisEndpoint& endpoint,
                                                           const RedisUrl& url);
   ~RedisConnection();
@@ -47,8 +66,8 @@ class RedisConnection {
   // timeout cut short by the thread's I/O deadline (io_deadline.h). Error replies are values; only
   // transport failures are errors (Errc::unavailable), after which the connection is unusable
   // (broken() is true): a reply may still be on its way, and must never be read as the answer to
-  // a later command. Errc::unavailable ("deadline passed") without sending anything, the
-  // connection intact, once the I/O deadline has passed.
+  // a later command -- or a reply over the limits above. Errc::unavailable ("deadline passed")
+  // without sending anything, the connection intact, once the I/O deadline has passed.
   Result<std::vector<RedisReply>> pipeline(const std::vector<RedisCommand>& commands);
   Result<RedisReply> command(const RedisCommand& command);
 
@@ -76,11 +95,14 @@ class RedisConnection {
   Result<std::size_t> read_some(char* buf, std::size_t size,
                                 std::chrono::steady_clock::time_point deadline);
   Error transport_error(const std::string& what);
+  // Breaks the connection: the rest of the oversized reply is never read.
+  Error too_large(const std::string& what);
 
   int fd_ = -1;
-  void* ssl_ = nullptr;      // SSL*
-  void* ssl_ctx_ = nullptr;  // SSL_CTX*
-  void* reader_ = nullptr;   // redisReader*
+  void* ssl_ = nullptr;                         // SSL*
+  void* ssl_ctx_ = nullptr;                     // SSL_CTX*
+  void* reader_ = nullptr;                      // redisReader*
+  std::unique_ptr<RedisReplyBuilder> builder_;  // the reader's privdata
   std::chrono::milliseconds timeout_{2000};
   std::string where_;
   bool broken_ = false;

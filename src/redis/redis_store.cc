@@ -536,10 +536,24 @@ Result<std::vector<LockInfo>> RedisStore::list() {
   std::set<std::string> names;
   std::vector<Error> errors;
   std::size_t answered = 0;
+  // Each SCAN is bounded by the timeout, but a server (or an impostor on its port) that never
+  // ends the iteration, or names without end, must not hold `status` forever or fill the memory:
+  // 100000 rounds of 500 cover 50 million keys under the prefix.
+  constexpr int kMaxRounds = 100'000;
+  constexpr std::size_t kMaxNames = 1'000'000;
   for (const auto& node : nodes_) {
     std::string cursor = "0";
     bool ok = true;
+    int rounds = 0;
     do {
+      if (++rounds > kMaxRounds || names.size() > kMaxNames) {
+        errors.push_back(
+            Error{Errc::unavailable, "redis: SCAN of " + url_ + " did not finish after " +
+                                         std::to_string(rounds - 1) + " rounds and " +
+                                         std::to_string(names.size()) + " names; giving up"});
+        ok = false;
+        break;
+      }
       auto r = node->commands({{"SCAN", cursor, "MATCH", layout_.scan_pattern(), "COUNT", "500"}},
                               Patience::patient);
       if (!r || r->front().is_error() || r->front().elements.size() != 2) {
@@ -563,9 +577,14 @@ Result<std::vector<LockInfo>> RedisStore::list() {
   }
   std::vector<LockInfo> out;
   for (const auto& name : names) {
-    if (auto info = inspect(name)) {
-      out.push_back(std::move(*info));
-    }
+    // A key heartlock cannot read (a name it would refuse, a server error) is listed with why,
+    // never left out.
+    auto info = inspect(name);
+    out.push_back(info ? std::move(*info)
+                       : LockInfo{.name = name,
+                                  .state = LockState::unknown,
+                                  .location = location(name),
+                                  .detail = info.error().message});
   }
   return out;
 }
