@@ -21,8 +21,10 @@ demo: build
 test: deps
 	@scripts/test.sh
 
+# The torture runs of `make test` (every backend, faults on every side), TORTURE_SECONDS each.
+TORTURE_SECONDS ?= 120
 torture: build
-	@build/dev/tools/heartlock-torture --workers 8 --seconds 120 --ttl 300ms
+	@TORTURE_SECONDS=$(TORTURE_SECONDS) scripts/torture.sh build/dev
 
 bench:
 	@scripts/install-deps.sh servers

@@ -257,23 +257,6 @@ TEST_P(Partition, AFrozenStoreDoesNotHoldUpAHealthyOne) {
   proxy.thaw();
 }
 
-// heartlock-torture with partitions: workers each behind a proxy that is frozen at random for
-// longer than the ttl, sections held up to twice the ttl but ended by Lease::valid_until().
-TEST_P(Partition, TortureWithPartitionsFindsNoViolations) {
-  const Backend& b = GetParam();
-  if (b.name == "advisory" || b.name == "redlock") {
-    GTEST_SKIP() << "advisory mode and Redlock have their own torture runs; --partition takes one "
-                    "server";
-  }
-  auto r = testing::run_command({HEARTLOCK_TORTURE, "--workers", "5", "--seconds", "6", "--ttl",
-                                 "400ms", "--partition", "--backend", b.url()},
-                                {}, 120s);
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("violations=0"), std::string::npos) << r.out;
-  EXPECT_EQ(r.out.find("partitions=0 "), std::string::npos) << "no partition happened: " << r.out;
-  std::printf("[ measure  ] %s torture: %s", b.name.c_str(), r.out.c_str());
-}
-
 INSTANTIATE_TEST_SUITE_P(Backends, Partition, ::testing::ValuesIn(backends()),
                          [](const auto& param_info) { return param_info.param.name; });
 

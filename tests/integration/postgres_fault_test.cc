@@ -1,6 +1,6 @@
 // The PostgreSQL backend under faults, against real PostgreSQL servers the tests start: the
 // holder's connection is terminated, the server restarts or goes away, the client's clock is
-// wrong, and the torture checker.
+// wrong. (The torture runs: torture_test.cc.)
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -324,15 +324,6 @@ TEST(PostgresFaultTest, AdvisoryKeyIsTheDocumentedOne) {
   EXPECT_EQ(out, "1\n");
 }
 
-TEST(PostgresFaultTest, TortureFindsNoViolationsInAdvisoryMode) {
-  auto& server = testing::shared_postgres();
-  auto r =
-      testing::run_command({HEARTLOCK_TORTURE, "--workers", "6", "--seconds", "8", "--ttl", "400ms",
-                            "--backend", server.url("mode=advisory&table=torture_adv")});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("violations=0"), std::string::npos) << r.out;
-}
-
 // Behind a transaction-pooling proxy (a real PgBouncer, round robin over three server sessions):
 // lease mode works as it does directly, prepared statements included; advisory mode is refused,
 // because a session lock would stay behind on a server session we no longer talk to.
@@ -358,14 +349,6 @@ TEST(PostgresFaultTest, BehindPgBouncerLeaseModeWorksAndAdvisoryModeIsRefused) {
   ASSERT_THAT(refused, HasErrc(Errc::unsupported));
   EXPECT_NE(refused.error().message.find("transaction-pooling proxy"), std::string::npos)
       << refused.error().message;
-}
-
-TEST(PostgresFaultTest, TortureFindsNoViolations) {
-  auto& server = testing::shared_postgres();
-  auto r = testing::run_command({HEARTLOCK_TORTURE, "--workers", "6", "--seconds", "8", "--ttl",
-                                 "400ms", "--backend", server.url("table=torture")});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("violations=0"), std::string::npos) << r.out;
 }
 
 }  // namespace

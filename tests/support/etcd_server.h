@@ -25,6 +25,7 @@ class EtcdServer {
     return std::string(tls_ ? "etcds" : "etcd") + "://127.0.0.1:" + std::to_string(port_);
   }
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }  // -1 while killed
   const TempDir& dir() const { return dir_; }
   // SIGKILL, as a crash would; start() brings it back with its data.
   void kill();

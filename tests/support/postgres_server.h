@@ -25,6 +25,8 @@ class PostgresServer {
   // postgres://heartlock:<password>@127.0.0.1:<port>/postgres[?query]
   std::string url(const std::string& query = "") const;
   int port() const { return port_; }
+  // The postmaster's pid (-1 while stopped); its backends are its children.
+  pid_t pid() const { return pid_; }
   // Stops (fast shutdown: sessions are ended) and starts again, keeping the data.
   void stop();
   void start();
