@@ -291,6 +291,7 @@ std::vector<char*> c_array(std::vector<std::string>& strings) {
 // deadline must not depend on the wrapper being scheduled.
 struct WatchdogArgs {
   int pipe_fd;
+  int lock_fd;                        // on the lease's locked open file (file backend), or -1
   pid_t wrapper;                      // whose main thread spawns COMMAND
   std::atomic<pid_t> group;           // 0 until COMMAND runs
   std::atomic<std::int64_t> kill_at;  // CLOCK_BOOTTIME ns; 0: none
@@ -299,7 +300,7 @@ WatchdogArgs* watchdog_args() {
   static auto* args = [] {
     void* page = ::mmap(nullptr, sizeof(WatchdogArgs), PROT_READ | PROT_WRITE,
                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    return page == MAP_FAILED ? nullptr : new (page) WatchdogArgs{-1, 0, 0, 0};
+    return page == MAP_FAILED ? nullptr : new (page) WatchdogArgs{-1, -1, 0, 0, 0};
   }();
   return args;
 }
@@ -379,12 +380,97 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) bool kill_wrapper
   return found;
 }
 
+// For the watchdog: whether process group `group` still has a member that is not a zombie, from
+// /proc/<pid>/stat of every process. A killed COMMAND whose wrapper died is reparented to an init
+// that may reap it late or never; its zombies run nothing and must not keep the lock. Raw
+// syscalls only.
+__attribute__((no_sanitize("address", "thread", "undefined"))) bool group_runs(pid_t group) {
+  if (::syscall(SYS_kill, -group, 0) != 0) {
+    return false;  // no member at all, zombies included
+  }
+  const long dir = ::syscall(SYS_openat, AT_FDCWD, "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) {
+    return true;
+  }
+  struct Dirent64 {
+    std::uint64_t ino;
+    std::int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[1];
+  };
+  alignas(8) char entries[4096];
+  bool runs = false;
+  for (long n; !runs && (n = ::syscall(SYS_getdents64, dir, entries, sizeof entries)) > 0;) {
+    for (long at = 0; at < n && !runs;) {
+      const auto* e = reinterpret_cast<const Dirent64*>(entries + at);
+      at += e->reclen;
+      // "/proc/<digits>/stat"
+      char path[48] = "/proc/";
+      int len = 6;
+      bool numeric = e->name[0] != 0;
+      for (const char* c = e->name; *c != 0 && len < 30; ++c) {
+        numeric = numeric && *c >= '0' && *c <= '9';
+        path[len++] = *c;
+      }
+      if (!numeric) {
+        continue;
+      }
+      for (const char* c = "/stat"; *c != 0; ++c) {
+        path[len++] = *c;
+      }
+      path[len] = 0;
+      const long fd = ::syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        continue;
+      }
+      char stat[512];
+      const long got = ::syscall(SYS_read, fd, stat, sizeof stat);
+      ::syscall(SYS_close, fd);
+      // "pid (comm) S ppid pgrp ...": comm may hold anything, so read from the last ')'.
+      long close_paren = -1;
+      for (long i = 0; i < got; ++i) {
+        close_paren = stat[i] == ')' ? i : close_paren;
+      }
+      if (close_paren < 0 || close_paren + 2 >= got) {
+        continue;
+      }
+      const char state = stat[close_paren + 2];
+      long i = close_paren + 3;
+      for (int field = 0; field < 2 && i < got; ++field) {  // skip to the field after ppid
+        while (i < got && stat[i] == ' ') {
+          ++i;
+        }
+        if (field == 0) {
+          while (i < got && stat[i] != ' ') {
+            ++i;
+          }
+        }
+      }
+      long pgrp = 0;
+      while (i < got && stat[i] >= '0' && stat[i] <= '9') {
+        pgrp = pgrp * 10 + (stat[i++] - '0');
+      }
+      runs = pgrp == group && state != 'Z' && state != 'X';
+    }
+  }
+  ::syscall(SYS_close, dir);
+  return runs;
+}
+
 __attribute__((no_sanitize("address", "thread", "undefined"))) int watchdog_main(void*) {
   const int fd = g_watchdog_args->pipe_fd;
   // Out of the wrapper's group: a kill of that group must not take the watchdog along.
   ::syscall(SYS_setpgid, 0, 0);
-  ::syscall(SYS_close_range, 0U, static_cast<unsigned>(fd) - 1, 0U);
-  ::syscall(SYS_close_range, static_cast<unsigned>(fd) + 1, ~0U, 0U);
+  // Everything closed but the pipe and the lock's open file (see below).
+  const int lock_fd = g_watchdog_args->lock_fd;
+  const auto low = static_cast<unsigned>(lock_fd >= 0 && lock_fd < fd ? lock_fd : fd);
+  const auto high = static_cast<unsigned>(lock_fd > fd ? lock_fd : fd);
+  ::syscall(SYS_close_range, 0U, low - 1, 0U);  // low >= 3: nothing to close below stdin
+  if (high > low) {
+    ::syscall(SYS_close_range, low + 1, high - 1, 0U);
+  }
+  ::syscall(SYS_close_range, high + 1, ~0U, 0U);
   // Signals stay blocked here (the mask is inherited), so ppoll(2) is not interrupted by them.
   bool killed = false;
   for (;;) {
@@ -426,20 +512,31 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) int watchdog_main
     n = ::syscall(SYS_read, fd, &c, 1);
     const pid_t group = g_watchdog_args->group.load(std::memory_order_acquire);
     if (n != 1 && group > 0) {
-      ::syscall(SYS_kill, -group, SIGKILL);  // the wrapper died
+      // The wrapper died. On the file backend the kernel freed its flock as it went, but not the
+      // lock: we hold the same open file (lock_fd), so nobody can have the lock until we exit.
+      // Kill COMMAND's group and wait for it to be gone first -- else a contender can start
+      // while COMMAND still runs (the torture run saw it write 8-13 ms after a kill -9 of its
+      // wrapper, past the next holder's start). Bounded: members SIGKILLed in an uninterruptible
+      // sleep, or left as zombies by an init that does not reap, must not hold the lock for good.
+      ::syscall(SYS_kill, -group, SIGKILL);
+      for (int i = 0; i < 1000 && group_runs(group); ++i) {
+        const timespec ms{0, 1'000'000};
+        ::syscall(SYS_nanosleep, &ms, nullptr);
+      }
     }
-    return 0;  // glibc's clone() makes the exit syscall
+    return 0;  // glibc's clone() makes the exit syscall; lock_fd closes with it
   }
 }
 
 // Starts the watchdog on `pipe_fd` with the first SIGKILL time `kill_at` (boot clock ns; it may
 // only move later, since the watchdog rereads it only when the last one comes).
-pid_t start_watchdog(int pipe_fd, std::int64_t kill_at) {
+pid_t start_watchdog(int pipe_fd, int lock_fd, std::int64_t kill_at) {
   g_watchdog_args = watchdog_args();
   if (g_watchdog_args == nullptr) {
     return -1;
   }
   g_watchdog_args->pipe_fd = pipe_fd;
+  g_watchdog_args->lock_fd = lock_fd;
   g_watchdog_args->wrapper = ::getpid();
   g_watchdog_args->group.store(0, std::memory_order_release);
   g_watchdog_args->kill_at.store(kill_at, std::memory_order_release);
@@ -488,7 +585,12 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
   // is the latest such time while the lease was valid; it never moves back.
   BootClock::time_point kill_by = lease.valid_until() - options.stop_margin;
   Pipe watch = make_pipe();
-  const pid_t watcher = start_watchdog(watch.read.get(), kill_by.time_since_epoch().count());
+  // The watchdog keeps the lock's open file (file backend) for as long as COMMAND may run: see
+  // watchdog_main. Our copy is closed once it has its own.
+  Fd lock_copy(lease.dup_lock_fd());
+  const pid_t watcher =
+      start_watchdog(watch.read.get(), lock_copy.get(), kill_by.time_since_epoch().count());
+  lock_copy = Fd();
   if (watcher < 0) {
     events.emit(LogLevel::warn, "watchdog",
                 "cannot start the watchdog: if this wrapper is killed, the command is not");

@@ -109,6 +109,14 @@ class Lease {
   // holder's), Errc::unavailable if the backend could not be told (it expires by itself).
   [[nodiscard]] Result<void> release();
 
+  // A new close-on-exec descriptor, owned by the caller, on the open file whose kernel lock
+  // (flock) is this lease: the file backend only; -1 on the others, or once lost or released.
+  // While any descriptor on that open file exists -- in this process or one it forked -- the
+  // kernel keeps the lock held, even after this process dies and even after release() closed
+  // the lease's own: close it when the work it protects is over. `heartlock run`'s watchdog keeps
+  // one, so that a killed wrapper's lock is not free before its COMMAND is gone.
+  [[nodiscard]] int dup_lock_fd() const;
+
   bool released() const noexcept;
   bool lost() const noexcept;
   std::optional<LostReason> lost_reason() const noexcept;

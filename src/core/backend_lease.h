@@ -54,6 +54,10 @@ class BackendLease {
   // consume the event and answer whether the lease still holds. -1: nothing to watch. The fd
   // must stay open as long as the BackendLease lives; it may change after a renew().
   virtual int watch_fd() const { return -1; }
+
+  // A new close-on-exec descriptor on the open file whose kernel lock is the lease (file
+  // backend), or -1 (Errno-style failures also give -1). See Lease::dup_lock_fd.
+  virtual int dup_lock_fd() const { return -1; }
 };
 
 }  // namespace heartlock::detail

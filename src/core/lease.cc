@@ -54,6 +54,8 @@ Result<void> Lease::release() {
   return state_->release(detail::boot_now());
 }
 
+int Lease::dup_lock_fd() const { return state_ ? state_->dup_lock_fd() : -1; }
+
 bool Lease::released() const noexcept { return !state_ || state_->released(); }
 bool Lease::lost() const noexcept { return state_ && state_->lost_reason().has_value(); }
 std::optional<LostReason> Lease::lost_reason() const noexcept {

@@ -194,6 +194,14 @@ Result<void> LeaseState::apply_renewal_locked(BootTime now,
   return {};
 }
 
+int LeaseState::dup_lock_fd() {
+  std::unique_lock lock(mu_);
+  begin_io(lock);
+  const int fd = backend_ && lost_internal_ < 0 ? backend_->dup_lock_fd() : -1;
+  end_io();
+  return fd;
+}
+
 void LeaseState::begin_io(std::unique_lock<std::mutex>& lock) {
   renewed_.wait(lock, [this] { return !renewing_; });
   renewing_ = true;

@@ -77,6 +77,8 @@ class LeaseState {
 
   // The backend's watch fd (BackendLease::watch_fd) as of the last acquire/renew, or -1.
   int watch_fd() const noexcept { return watch_fd_.load(std::memory_order_acquire); }
+  // See Lease::dup_lock_fd. Serialised with renewals (which may move the backend's own fd).
+  int dup_lock_fd();
 
   // The batch this lease renews with (see RenewBatch), or nullptr.
   RenewBatch* batch();

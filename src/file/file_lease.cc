@@ -166,6 +166,11 @@ void FileLease::arm() {
   }
 }
 
+int FileLease::dup_lock_fd() const {
+  // Above the standard streams, so that a child that redirects them cannot close it by accident.
+  return fd_ ? ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 3) : -1;
+}
+
 FileLease::~FileLease() {
   if (!watch_) {
     return;

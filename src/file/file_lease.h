@@ -96,6 +96,7 @@ class FileLease final : public BackendLease {
   // unlinked or renamed over, or its directory is moved or removed. -1 without inotify (then only
   // renewals check).
   int watch_fd() const override { return arm_timer_ ? arm_timer_.get() : watch_.get(); }
+  int dup_lock_fd() const override;
 
   // Whether the lock path still names our file and the directory path our directory. nullopt if
   // so; LostReason::taken_over if another file sits at the lock path; LostReason::backend_lost if

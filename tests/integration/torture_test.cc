@@ -235,10 +235,9 @@ std::vector<Case> cases() {
   std::vector<Case> out;
   auto file = [] { return std::make_unique<NoServer>(); };
   out.push_back({"file", "lib", file});
-  // No kill -9 of the wrapper on the file backend: the kernel frees the lock when the wrapper
-  // dies, before its watchdog has killed COMMAND, and a contender gets in while COMMAND still
-  // writes for some milliseconds (FileCliWrapperKilled below shows it). Stops of the wrapper stay.
-  out.push_back({"file", "cli", file, {"--no-kill"}});
+  // kill -9 of the wrapper included: its watchdog keeps the lock's open file until COMMAND's
+  // group is gone (without that, a contender got in while COMMAND still wrote for 1-10 ms).
+  out.push_back({"file", "cli", file});
 #ifdef HEARTLOCK_WITH_REDIS
   auto redis = [] { return std::make_unique<RedisServers>(); };
   out.push_back({"redis", "lib", redis});
@@ -347,23 +346,6 @@ INSTANTIATE_TEST_SUITE_P(Backends, Torture, ::testing::ValuesIn(cases()),
                          [](const auto& param_info) {
                            return param_info.param.backend + "_" + param_info.param.mode;
                          });
-
-// A known violation, kept here to be enabled once fixed: `heartlock run` on the file backend,
-// the wrapper killed with SIGKILL. The kernel releases the wrapper's flock as the wrapper exits,
-// and the watchdog, woken by the same exit, SIGKILLs COMMAND's group only afterwards: a waiting
-// contender gets the lock and starts while the old COMMAND still runs (measured 1-10 ms, a few
-// writes, each rejected by the fenced resource). The guarantee says COMMAND is not running once
-// another holder can have the lock.
-TEST(TortureKnownViolation, DISABLED_FileCliWrapperKilled) {
-  testing::TempDir dir;
-  auto r = testing::run_command(
-      {HEARTLOCK_TORTURE, "--workers", "6", "--seconds", "6", "--ttl", "400ms", "--backend",
-       "file://" + dir.file("locks"), "--cli", testing::heartlock_binary()},
-      {}, 120s);
-  std::printf("[ torture  ] backend=file mode=cli+kill %s", r.out.c_str());
-  EXPECT_EQ(field(r.out, "violations"), 0) << r.err;
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-}
 
 #ifdef HEARTLOCK_WITH_POSTGRES
 // A known violation, kept here to be enabled once fixed: advisory mode, sessions ended by the
