@@ -2,7 +2,7 @@
 JOBS ?= $(shell nproc)
 BIN := build/dev/bin/heartlock
 
-.PHONY: all deps build demo test test-dev test-asan test-tsan torture bench format tidy clean
+.PHONY: all deps build demo test test-dev test-asan test-tsan torture bench fuzz format tidy clean
 
 all: build
 
@@ -31,6 +31,11 @@ bench:
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 	@scripts/bench.sh build/release
+
+# Every fuzz target for FUZZ_SECONDS each (docs/fuzzing.md); crash inputs go to fuzz/regressions/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz.sh
 
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages heartlock needs to build and test, if any are missing.
-# Usage: scripts/install-deps.sh [servers]   ("servers": also the servers the tests start)
+# Usage: scripts/install-deps.sh [servers|fuzz]   ("servers": also the servers the tests start;
+# "fuzz": also clang 16 with libFuzzer and its sanitizer runtimes, for `make fuzz`)
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,9 @@ packages=(
 )
 if [ "${1:-}" = servers ]; then
   packages+=(redis-server postgresql etcd-server pgbouncer faketime)
+fi
+if [ "${1:-}" = fuzz ]; then
+  packages+=(clang-16 libclang-rt-16-dev libfuzzer-16-dev)
 fi
 
 missing=()
