@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "../core/io_deadline.h"
 #include "../core/process_identity.h"
 #include "../core/sha256.h"
 #include "pg_lease_store.h"
@@ -15,14 +16,20 @@ namespace heartlock::detail {
 // The advisory-mode statements. pg_locks shows a bigint advisory key as classid (high 32 bits)
 // and objid (low 32 bits) with objsubid 1; {K} stands for that match.
 struct AdvisorySql {
-  // $1..$8 as LeaseSql::acquire. Records the new holder (this session) unless a min_hold is
-  // still running. One row (token), or none.
-  std::string record;
+  // $1..$8 as LeaseSql::acquire, $9 key. Takes the advisory lock and, in the same statement,
+  // records this session as the holder -- unless the record still blocks the name: a min_hold
+  // still running, or a previous holder's lease still running although its session has ended
+  // (it may not know yet; see claim()). Then the lock is unlocked again. One row: got the lock
+  // (bool), token (NULL unless recorded), unlocked again (bool).
+  std::string claim;
   // $1 name, $2 owner, $3 heartbeat age ms, $4 classid, $5 objid, $6 ttl ms.
   // One row: backend pid, rows updated, lock still held by this session.
   std::string renew;
   // $1 name, $2 owner, $3 hold ms, $4 key. One row: rows updated.
   std::string release;
+  // $1 name, $2 owner, $3 hold ms: release's record part alone, for a lease whose session has
+  // ended. One row: rows updated.
+  std::string release_record;
   // $1 name, $2 classid, $3 objid. Terminates the session of an expired or deadlocked holder.
   std::string take_over;
   // $1 name, $2 classid, $3 objid. The row's columns (or NULLs) + backend_pid + the pid that
@@ -67,21 +74,39 @@ std::string lock_match(const std::string& cls, const std::string& obj) {
 
 AdvisorySql make_advisory_sql(const std::string& table, const std::string& channel) {
   AdvisorySql s;
-  s.record = fill_sql(R"sql(
-INSERT INTO {T} AS l (name, owner, token, state, host, pid, command, slot, ttl_ms, stale_after_ms,
-                      acquired_at, renewed_at, heartbeat_at, expires_at, backend_pid)
-VALUES ($1, $2, 1, 'held', $4, $5::bigint, $6, to_timestamp($8::bigint), $3::bigint, $7::bigint,
-        clock_timestamp(), clock_timestamp(), clock_timestamp(),
-        clock_timestamp() + $3::bigint * interval '1 millisecond', pg_backend_pid())
-ON CONFLICT (name) DO UPDATE SET
-  owner = excluded.owner, token = l.token + 1, state = 'held', host = excluded.host,
-  pid = excluded.pid, command = excluded.command, slot = excluded.slot, ttl_ms = excluded.ttl_ms,
-  stale_after_ms = excluded.stale_after_ms, acquired_at = excluded.acquired_at,
-  renewed_at = excluded.renewed_at, heartbeat_at = excluded.heartbeat_at,
-  expires_at = excluded.expires_at, backend_pid = excluded.backend_pid
-WHERE NOT (l.owner IS NOT NULL AND l.state = 'released' AND l.expires_at > clock_timestamp())
-RETURNING token)sql",
-                      table, channel);
+  // The lock alone proves only that no session holds it now. A holder whose session the server
+  // ended (pg_terminate_backend, a restart, a connection timed out) may not have heard yet -- a
+  // few ms for the goodbye on its socket, or, cut off, until its own deadline -- and works on
+  // until then. So the record decides as in lease mode: free, run out, or deadlocked; else the
+  // lock is given back at once. The upsert waits for a concurrent release's row lock and
+  // re-checks the newest row version (pg_advisory_unlock takes effect before the release's
+  // UPDATE commits). Session locks are not transactional: should the statement fail after the
+  // lock was taken, the caller drops the session, which frees it.
+  s.claim = fill_sql(R"sql(
+WITH lk AS (SELECT pg_try_advisory_lock($9::bigint) AS got),
+rec AS (
+  INSERT INTO {T} AS l (name, owner, token, state, host, pid, command, slot, ttl_ms,
+                        stale_after_ms, acquired_at, renewed_at, heartbeat_at, expires_at,
+                        backend_pid)
+  SELECT $1::text, $2::text, 1, 'held', $4::text, $5::bigint, $6::text, to_timestamp($8::bigint),
+         $3::bigint, $7::bigint, clock_timestamp(), clock_timestamp(), clock_timestamp(),
+         clock_timestamp() + $3::bigint * interval '1 millisecond', pg_backend_pid()
+  FROM lk WHERE lk.got
+  ON CONFLICT (name) DO UPDATE SET
+    owner = excluded.owner, token = l.token + 1, state = 'held', host = excluded.host,
+    pid = excluded.pid, command = excluded.command, slot = excluded.slot,
+    ttl_ms = excluded.ttl_ms, stale_after_ms = excluded.stale_after_ms,
+    acquired_at = excluded.acquired_at, renewed_at = excluded.renewed_at,
+    heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at,
+    backend_pid = excluded.backend_pid
+  WHERE l.owner IS NULL OR l.expires_at <= clock_timestamp()
+     OR (l.state = 'held' AND l.stale_after_ms > 0
+         AND l.heartbeat_at + l.stale_after_ms * interval '1 millisecond' <= clock_timestamp())
+  RETURNING token)
+SELECT lk.got, r.token,
+       CASE WHEN lk.got AND r.token IS NULL THEN pg_advisory_unlock($9::bigint) ELSE false END
+FROM lk LEFT JOIN rec r ON true)sql",
+                     table, channel);
   s.renew = fill_sql(R"sql(
 WITH upd AS (
   UPDATE {T} SET renewed_at = clock_timestamp(),
@@ -92,7 +117,7 @@ SELECT pg_backend_pid(), (SELECT count(*) FROM upd),
        EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND )sql" +
                          lock_match("$4", "$5") + ")",
                      table, channel);
-  s.release = fill_sql(R"sql(
+  constexpr std::string_view kReleaseRecord = R"sql(
 WITH upd AS (
   UPDATE {T} SET
     owner = CASE WHEN $3::bigint > 0 THEN owner END,
@@ -101,8 +126,12 @@ WITH upd AS (
     backend_pid = NULL
   WHERE name = $1 AND owner = $2 RETURNING name),
 notified AS (SELECT pg_notify({C}, name) FROM upd)
-SELECT (SELECT count(*) FROM upd), pg_advisory_unlock($4::bigint), (SELECT count(*) FROM notified))sql",
+SELECT (SELECT count(*) FROM upd), )sql";
+  s.release = fill_sql(std::string(kReleaseRecord) +
+                           "pg_advisory_unlock($4::bigint), (SELECT count(*) FROM notified)",
                        table, channel);
+  s.release_record =
+      fill_sql(std::string(kReleaseRecord) + "(SELECT count(*) FROM notified)", table, channel);
   s.take_over = fill_sql(R"sql(
 SELECT pg_terminate_backend(k.pid) FROM {T} l JOIN pg_locks k ON k.pid = l.backend_pid
 WHERE l.name = $1 AND l.state = 'held' AND k.)sql" +
@@ -258,15 +287,19 @@ class AdvisoryLease final : public BackendLease {
 
   Result<std::optional<LostReason>> release(std::chrono::nanoseconds hold_for) override {
     std::lock_guard lock(mu_);
+    auto hold = std::chrono::ceil<milliseconds>(hold_for);
     if (!session_) {
+      release_record(hold);
       return std::optional<LostReason>(LostReason::backend_lost);
     }
-    auto hold = std::chrono::ceil<milliseconds>(hold_for);
     auto rows = session_->exec(sql_->release,
                                {name_, owner_, std::to_string(hold.count()), std::to_string(key_)});
     std::optional<LostReason> lost;
     if (!rows || rows->empty()) {
       lost = why_gone();
+      if (lost == LostReason::backend_lost) {
+        release_record(hold);
+      }
     } else if (to_ll(rows->front()[0]) != 1 || !is_true(rows->front()[1])) {
       lost = LostReason::taken_over;
     }
@@ -295,6 +328,17 @@ class AdvisoryLease final : public BackendLease {
     (void)info;
     return record_taken() ? LostReason::taken_over : LostReason::backend_lost;
   }
+  // The lease's session has ended and the holder has stopped (it releases): frees the record if
+  // it is still ours, so that contenders need not wait for the lease to run out (they would: a
+  // holder whose session ended may still be working, see AdvisorySql::claim). Best effort, and
+  // brief: the server may be out of reach (a partition), and past a ttl the record has run out
+  // anyway.
+  void release_record(milliseconds hold) {
+    ScopedIoDeadline bound(boot_now() + std::min(ttl_, kReleaseRecordBound));
+    auto rows = client_->exec(sql_->release_record, {name_, owner_, std::to_string(hold.count())});
+    (void)rows;
+  }
+  static constexpr milliseconds kReleaseRecordBound{2000};
   // Whether the record names another owner, or none: the session is found gone at once (watch_fd),
   // often before a new holder has recorded itself, and a record freed under us was freed by
   // break_lease (`release --force`), which hands the lock to the next acquirer -- as the renewal
@@ -351,30 +395,49 @@ Result<Attempt> PgAdvisoryStore::try_once(const ClaimRequest& request) {
   const std::string name(request.name);
   const std::int64_t key = advisory_key(name);
   const auto ids = lock_ids(key);
+  const ProcessIdentity self = self_identity();
+  const auto& o = request.options;
+  const std::vector<PgValue> params = {
+      name,
+      request.owner,
+      std::to_string(o.ttl.count()),
+      self.host,
+      std::to_string(self.pid),
+      o.command,
+      std::to_string(o.stale_after.count()),
+      o.slot ? PgValue(std::to_string(o.slot->time_since_epoch().count())) : PgValue(),
+      std::to_string(key)};
+  // The lease's deadline counts from before the statement that records its expiry was sent.
+  BootTime sent{};
+  auto claim_on = [&](PgConnection& s) {
+    sent = boot_now();
+    return s.exec(advisory_->claim, params);
+  };
   bool reused = false;
   auto session = pool_->take(reused);
   if (!session) {
     return std::unexpected(session.error());
   }
   // A kept session may have ended while idle (a restart): then once more with a new one.
-  auto probe = (*session)->exec("SELECT pg_try_advisory_lock($1::bigint)", {std::to_string(key)});
-  if (!probe && reused && (*session)->failed_before_running()) {
+  auto claimed = claim_on(**session);
+  if (!claimed && reused && (*session)->failed_before_running()) {
     session = pool_->take(reused);
     if (!session) {
       return std::unexpected(session.error());
     }
-    probe = (*session)->exec("SELECT pg_try_advisory_lock($1::bigint)", {std::to_string(key)});
+    claimed = claim_on(**session);
   }
   PgConnection& s = **session;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    auto locked = attempt == 0
-                      ? std::move(probe)
-                      : s.exec("SELECT pg_try_advisory_lock($1::bigint)", {std::to_string(key)});
-    if (!locked) {
-      return std::unexpected(locked.error());
+  for (int attempt = 0;; ++attempt) {
+    // A failed statement may have taken the lock: the session goes (and the lock with it).
+    if (!claimed) {
+      return std::unexpected(claimed.error());
     }
-    if (!locked->empty() && is_true(locked->front()[0])) {
-      break;
+    if (claimed->empty() || claimed->front().size() < 3) {
+      return fail(Errc::internal, "postgres " + url() + ": the advisory claim answered no row");
+    }
+    if (is_true(claimed->front()[0])) {
+      break;  // the lock: recorded, or given back at once
     }
     if (attempt > 0) {
       pool_->give(std::move(*session));  // holds nothing
@@ -395,32 +458,23 @@ Result<Attempt> PgAdvisoryStore::try_once(const ClaimRequest& request) {
       }
       std::this_thread::sleep_for(milliseconds(5));
     }
+    // The same rule as for any ended session: the claim takes it only if the record says the
+    // lease ran out (a renewal that slipped in before the termination extends it).
+    claimed = claim_on(s);
   }
-  ProcessIdentity self = self_identity();
-  const auto& o = request.options;
-  // The lease's deadline counts from before the record (its expiry) was sent.
-  const BootTime sent = boot_now();
-  auto recorded =
-      s.exec(advisory_->record,
-             {name, request.owner, std::to_string(o.ttl.count()), self.host,
-              std::to_string(self.pid), o.command, std::to_string(o.stale_after.count()),
-              o.slot ? PgValue(std::to_string(o.slot->time_since_epoch().count())) : PgValue()});
-  if (!recorded || recorded->empty()) {
-    // Still in the last holder's min_hold (or the record failed): not ours after all.
-    auto unlocked = s.exec("SELECT pg_advisory_unlock($1::bigint)", {std::to_string(key)});
-    if (unlocked && !unlocked->empty() && is_true(unlocked->front()[0])) {
+  const PgRow& row = claimed->front();
+  if (!row[1]) {
+    // Still in the last holder's min_hold, or its lease still runs although its session ended:
+    // not ours yet (the waiting acquire retries by the time it runs out).
+    if (is_true(row[2])) {
       pool_->give(std::move(*session));
-    }
-    if (!recorded) {
-      return std::unexpected(recorded.error());
     }
     return busy(inspect(name));
   }
-  const auto token = static_cast<std::uint64_t>(to_ll(recorded->front()[0]));
   return Attempt(Claim{
       .lease = std::make_unique<AdvisoryLease>(client_, pool_, advisory_, std::move(*session), name,
                                                request.owner, o.ttl),
-      .token = token,
+      .token = static_cast<std::uint64_t>(to_ll(row[1])),
       .location = location(name),
       .acquired_at = sent,
   });
@@ -457,7 +511,18 @@ Result<LockInfo> PgAdvisoryStore::inspect(std::string_view name) {
   }
   LockInfo info = describe_pg_row(PgRow(r.begin(), r.begin() + 14), location(name));
   if (!lock_pid) {
-    if (info.state != LockState::free && !info.min_hold_left) {
+    if (info.state == LockState::held && !info.min_hold_left && info.holder) {
+      // The session ended, but not the lease it recorded: its holder may not know yet (a few ms,
+      // or until its deadline if it is cut off), so the next acquire waits for the lease's end.
+      long long left = to_ll(r[13]);
+      const Holder& h = *info.holder;
+      if (h.stale_after.count() > 0 && h.heartbeat_age) {
+        left = std::min<long long>(left, (h.stale_after - *h.heartbeat_age).count());
+      }
+      info.detail = "the previous holder's session ended (pid " + std::to_string(h.pid) + " on " +
+                    h.host + "); its lease runs for another " +
+                    std::to_string(std::max<long long>(left, 0)) + "ms (it may still be working)";
+    } else if (info.state != LockState::free && !info.min_hold_left) {
       info.state = LockState::dead;
       info.detail = "its holder's session has ended (" + info.detail + ")";
     }

@@ -14,6 +14,12 @@
 // still holding the lock. A lost session = a lost lease, reported at once. A holder that stops
 // renewing past its ttl, or heartbeating past stale_after, is taken over by terminating its
 // session (pg_terminate_backend; allowed for the same role).
+//
+// The advisory lock alone does not make a holder: the server frees it the moment a session ends,
+// before its holder may know (the goodbye takes a few ms; a partitioned holder learns only at its
+// deadline). Acquire takes the lock and records the new holder in one statement, and only if the
+// record is free or its lease has run out by the database's clock (ttl, and stale_after for the
+// heartbeat), as in lease mode; otherwise it gives the lock back and answers busy.
 #ifndef HEARTLOCK_POSTGRES_PG_ADVISORY_STORE_H_
 #define HEARTLOCK_POSTGRES_PG_ADVISORY_STORE_H_
 

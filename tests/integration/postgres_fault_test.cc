@@ -154,8 +154,16 @@ TEST(PostgresFaultTest, TheClientsClockChangesNothing) {
   EXPECT_EQ(run.exit_code(), 0);
 }
 
+// The advisory lock held by `backend_pid` (psql's output, newline and all) is gone from
+// pg_locks: the terminated backend has exited.
+bool advisory_lock_gone(const testing::PostgresServer& server, const std::string& backend_pid) {
+  return server.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = " +
+                     backend_pid) == "0\n";
+}
+
 // Advisory mode: the lock is the session. Terminating it loses the lease at once (not after the
-// ttl), and the CLI stops its command.
+// ttl), and the CLI stops its command. The name stays blocked until the holder, having stopped,
+// releases (or its lease runs out: AdvisoryEndedSessionBlocksTheLockUntilTheLeaseRunsOut).
 TEST(PostgresFaultTest, AdvisoryLockDiesWithItsSession) {
   auto& server = testing::shared_postgres();
   const std::string url = server.url("mode=advisory&table=adv_fault");
@@ -166,10 +174,65 @@ TEST(PostgresFaultTest, AdvisoryLockDiesWithItsSession) {
   ASSERT_THAT(info, IsOk());
   EXPECT_EQ(info->state, LockState::held);
   EXPECT_NE(info->location.find("pg_advisory_lock("), std::string::npos) << info->location;
+  const std::string pid = server.psql("SELECT backend_pid FROM adv_fault WHERE name = 'job'");
   server.psql(kTerminateHeartlockSessions);
   EXPECT_THAT(held->lease().renew(), HasErrc(Errc::lost));
   EXPECT_EQ(held->lease().lost_reason(), LostReason::backend_lost);
-  EXPECT_THAT(testing::open_store(url)->try_acquire("job", {}), IsAcquired());
+  ASSERT_TRUE(eventually([&] { return advisory_lock_gone(server, pid); }));
+  auto other = testing::open_store(url);
+  auto busy = other->try_acquire("job", {});
+  ASSERT_THAT(busy, IsBusy());
+  EXPECT_EQ(busy->holder().state, LockState::held);
+  EXPECT_NE(busy->holder().detail.find("session ended"), std::string::npos)
+      << busy->holder().detail;
+  EXPECT_THAT(held->lease().release(), HasErrc(Errc::lost));
+  auto next = other->try_acquire("job", {});
+  ASSERT_THAT(next, IsAcquired());
+  EXPECT_GT(next->lease().token(), held->lease().token());
+}
+
+// The bug the torture run found: a holder's session ended by the server (pg_terminate_backend,
+// a restart, a timed-out connection) frees the advisory lock at once, but the holder hears of it
+// only from the goodbye on its socket, a few ms later -- or, cut off by a partition, at its own
+// deadline -- and works on until then. A contender must not get the lock before the holder's
+// lease has run out by the database's clock; a waiting one gets it then, with a larger token.
+TEST(PostgresFaultTest, AdvisoryEndedSessionBlocksTheLockUntilTheLeaseRunsOut) {
+  auto& server = testing::shared_postgres();
+  const std::string url = server.url("mode=advisory&table=adv_ended");
+  auto store = testing::open_store(url);
+  // Without a keepalive the holder does not hear the goodbye: as if it were cut off.
+  auto held = store->try_acquire("job", {.ttl = 1s, .keepalive = false});
+  ASSERT_THAT(held, IsAcquired());
+  const BootClock::time_point deadline = held->lease().valid_until();
+  const std::string pid = server.psql("SELECT backend_pid FROM adv_ended WHERE name = 'job'");
+  ASSERT_EQ(server.psql("SELECT pg_terminate_backend(" + pid + ")"), "t\n");
+  ASSERT_TRUE(eventually([&] { return advisory_lock_gone(server, pid); }));
+  auto other = testing::open_store(url);
+  int tries = 0;
+  // Busy until shortly before the holder's deadline (the margin only absorbs a slow call).
+  while (BootClock::now() < deadline - 100ms) {
+    auto busy = other->try_acquire("job", {});
+    ASSERT_THAT(busy, IsBusy()) << "taken while the holder's lease still ran, "
+                                << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       deadline - BootClock::now())
+                                       .count()
+                                << "ms before its deadline";
+    if (tries++ == 0) {
+      EXPECT_EQ(busy->holder().state, LockState::held);
+      ASSERT_TRUE(busy->holder().holder);
+      EXPECT_EQ(busy->holder().holder->token, held->lease().token());
+      EXPECT_NE(busy->holder().detail.find("session ended"), std::string::npos)
+          << busy->holder().detail;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_GT(tries, 5);
+  auto next = other->acquire("job", {}, 5s);
+  ASSERT_THAT(next, IsAcquired());
+  const auto now = BootClock::now();
+  EXPECT_GE(now, deadline);
+  EXPECT_LT(now, deadline + 1500ms) << "the waiting acquire did not retry when the lease ran out";
+  EXPECT_GT(next->lease().token(), held->lease().token());
 }
 
 // Sessions kept for the next acquire may die while idle (a restart): acquire takes a new one.
