@@ -8,6 +8,7 @@
 #include "heartlock/duration.h"
 
 #include "../src/core/sha256.h"
+#include "../src/core/url_parts.h"
 
 extern char** environ;
 
@@ -119,18 +120,53 @@ std::string text_of(const CronlockVars& vars, std::string_view name, std::string
   return it == vars.end() || it->second.empty() ? fallback : it->second;
 }
 
-// For URLs: everything but unreserved characters %-encoded.
-std::string url_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
+// `s` for a message between '...': printable ASCII as is, but for ' and \, which are escaped
+// like everything else as \xHH; at most 80 bytes of it.
+std::string escaped(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+  for (unsigned char c : s.substr(0, 80)) {
+    if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
       out.push_back(static_cast<char>(c));
     } else {
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
+      out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
     }
   }
-  return out;
+  return s.size() > 80 ? out + "..." : out;
+}
+
+bool is_ipv6_char(char c) {
+  return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '.';
+}
+
+// The host `value` names, as the URL parser gives it back ("[::1]" as "::1"), or an error naming
+// the variable. The host goes into the URL as is, where '@', ',', '/', '?' or '#' would change
+// what the URL means (a user, a second server, a database): only a host name or IPv4 address
+// (letters, digits, '-', '.'; '_' too, which Docker's service names use), or an IPv6 address
+// (hex digits, ':' and '.'; bare or in brackets) is accepted.
+Result<std::string> host_value(std::string_view name, std::string value) {
+  std::string_view host = value;
+  bool ok = false;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    ok = host.find(':') != std::string_view::npos &&
+         std::all_of(host.begin(), host.end(), is_ipv6_char);
+  } else if (host.find(':') != std::string_view::npos) {
+    ok = std::all_of(host.begin(), host.end(), is_ipv6_char);
+  } else {
+    ok = !host.empty() && host.size() <= 253 &&
+         std::isalnum(static_cast<unsigned char>(host.front())) != 0 &&
+         std::all_of(host.begin(), host.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' ||
+                  c == '_';
+         });
+  }
+  if (!ok) {
+    return fail(Errc::invalid_argument,
+                std::string(name) + "='" + escaped(value) +
+                    "' is not a host name, IPv4 address or IPv6 address ([::1])");
+  }
+  return std::string(host);
 }
 
 std::string host_port(const std::string& host, int port) {
@@ -320,11 +356,17 @@ Result<CronlockConfig> cronlock_config(const CronlockVars& environment, const Cr
   } else if (reset != "no") {
     return fail(Errc::invalid_argument, "CRONLOCK_RESET='" + reset + "' must be yes, force or no");
   }
-  c.host = text_of(v, "CRONLOCK_HOST", c.host);
+  for (auto [name, into] : {std::pair{"CRONLOCK_HOST", &c.host},
+                            std::pair{"CRONLOCK_SENTINEL_HOST", &c.sentinel_host}}) {
+    auto host = host_value(name, text_of(v, name, *into));
+    if (!host) {
+      return std::unexpected(host.error());
+    }
+    *into = std::move(*host);
+  }
   c.auth = text_of(v, "CRONLOCK_AUTH", "");
   c.key = text_of(v, "CRONLOCK_KEY", "");
   c.prefix = text_of(v, "CRONLOCK_PREFIX", c.prefix);
-  c.sentinel_host = text_of(v, "CRONLOCK_SENTINEL_HOST", c.sentinel_host);
   c.sentinel_master = text_of(v, "CRONLOCK_SENTINEL_MASTER", c.sentinel_master);
   if (c.grace > c.release) {
     return fail(Errc::invalid_argument, "CRONLOCK_GRACE (" + std::to_string(c.grace.count()) +
@@ -381,17 +423,21 @@ std::string cronlock_name(const std::vector<std::string>& args, const CronlockCo
   return detail::md5_hex(joined);
 }
 
+// Every value but the host (checked by cronlock_config) is percent-encoded, so none can change
+// what the URL means.
 std::string cronlock_url(const CronlockConfig& c) {
   std::string url = c.use_sentinel ? "redis-sentinel://" : c.tls ? "rediss://" : "redis://";
   if (!c.auth.empty()) {
-    url += ":" + url_encode(c.auth) + "@";
+    url += ":" + detail::percent_encode(c.auth) + "@";
   }
   if (c.use_sentinel) {
-    url += host_port(c.sentinel_host, c.sentinel_port) + "/" + url_encode(c.sentinel_master);
+    url += host_port(c.sentinel_host, c.sentinel_port) + "/" +
+           detail::percent_encode(c.sentinel_master);
   } else {
     url += host_port(c.host, c.port);
   }
-  url += "/" + std::to_string(c.db) + "?compat=cronlock&prefix=" + url_encode(c.prefix) +
+  url += "/" + std::to_string(c.db) +
+         "?compat=cronlock&prefix=" + detail::percent_encode(c.prefix) +
          "&timeout=" + std::to_string(c.redis_timeout.count()) +
          "s&reconnect_attempts=" + std::to_string(c.reconnect_attempts) +
          "&reconnect_backoff=" + std::to_string(c.reconnect_backoff.count()) + "s";

@@ -47,7 +47,9 @@ struct CronlockConfig {
 
 // The configuration from the environment's CRONLOCK_* variables, overridden by the config file's
 // (cronlock sources its file after reading the environment). Empty values mean the default, as
-// in cronlock; invalid numbers and booleans are errors naming the variable.
+// in cronlock; invalid numbers and booleans are errors naming the variable, and so are
+// CRONLOCK_HOST and CRONLOCK_SENTINEL_HOST values that are not a host name, IPv4 address or IPv6
+// address (bare or in brackets, stored without them): Errc::invalid_argument, the value escaped.
 Result<CronlockConfig> cronlock_config(const CronlockVars& environment, const CronlockVars& file);
 
 // The CRONLOCK_* variables of this process's environment.
@@ -63,7 +65,9 @@ std::string cronlock_name(const std::vector<std::string>& args, const CronlockCo
 // What bash's builtin `echo "$@"` prints (xpg_echo off).
 std::string bash_echo(const std::vector<std::string>& args);
 
-// The backend URL: redis[s]:// or redis-sentinel://, compat=cronlock, the prefix, timeouts.
+// The backend URL: redis[s]:// or redis-sentinel://, compat=cronlock, the prefix, timeouts. The
+// password, prefix and Sentinel master are percent-encoded; the hosts go in as cronlock_config()
+// checked them.
 std::string cronlock_url(const CronlockConfig& config);
 
 }  // namespace heartlock::cli

@@ -1,6 +1,9 @@
 #include "etcd_client.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <limits>
 
 #include <openssl/evp.h>
 
@@ -49,8 +52,17 @@ std::size_t watch_body(char* data, std::size_t size, std::size_t n, void* ctx) {
     if (message.is_discarded()) {
       continue;
     }
+    // Types checked: an exception must not unwind through curl's C frames.
+    if (!message.is_object()) {
+      continue;
+    }
     const auto& result = message.contains("result") ? message["result"] : message;
-    if (result.contains("events") || result.value("canceled", false)) {
+    const auto canceled = reply_bool(result, "canceled", "");
+    if (!canceled) {
+      state->error = "'canceled' is not a boolean";
+      return 0;
+    }
+    if (result.contains("events") || *canceled) {
       state->event = true;
       return 0;  // enough: abort the transfer
     }
@@ -108,6 +120,107 @@ long long json_int(const nlohmann::json& object, const char* field) {
     }
   }
   return 0;
+}
+
+Error bad_etcd_reply(std::string_view server, std::string_view what) {
+  return Error{Errc::unavailable,
+               "etcd reply from " + std::string(server) + ": " + std::string(what)};
+}
+
+namespace {
+
+// The field, or nullptr when `object` lacks it or it is null (the gateway's default).
+const nlohmann::json* field_of(const nlohmann::json& object, const char* field) {
+  if (!object.is_object()) {
+    return nullptr;
+  }
+  auto it = object.find(field);
+  return it == object.end() || it->is_null() ? nullptr : &*it;
+}
+
+std::string quoted(const char* field) { return "'" + std::string(field) + "'"; }
+
+}  // namespace
+
+Result<std::string> reply_string(const nlohmann::json& object, const char* field,
+                                 std::string_view server) {
+  const nlohmann::json* v = field_of(object, field);
+  if (v == nullptr) {
+    return std::string();
+  }
+  if (!v->is_string()) {
+    return std::unexpected(bad_etcd_reply(server, quoted(field) + " is not a string"));
+  }
+  return v->get<std::string>();
+}
+
+Result<bool> reply_bool(const nlohmann::json& object, const char* field, std::string_view server) {
+  const nlohmann::json* v = field_of(object, field);
+  if (v == nullptr) {
+    return false;
+  }
+  if (!v->is_boolean()) {
+    return std::unexpected(bad_etcd_reply(server, quoted(field) + " is not a boolean"));
+  }
+  return v->get<bool>();
+}
+
+Result<long long> reply_int(const nlohmann::json& object, const char* field,
+                            std::string_view server, long long min, long long max) {
+  const nlohmann::json* v = field_of(object, field);
+  if (v == nullptr) {
+    return 0LL;
+  }
+  long long n = 0;
+  bool ok = false;
+  if (v->is_number_unsigned()) {
+    const auto u = v->get<std::uint64_t>();
+    ok = u <= static_cast<std::uint64_t>(std::numeric_limits<long long>::max());
+    n = ok ? static_cast<long long>(u) : 0;
+  } else if (v->is_number_integer()) {
+    n = v->get<long long>();
+    ok = true;
+  } else if (v->is_string()) {
+    const auto& text = v->get_ref<const std::string&>();
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    ok = ec == std::errc() && end == text.data() + text.size() && !text.empty();
+  }
+  // A float (1e300) is refused rather than converted: out of range, that conversion is UB.
+  if (!ok) {
+    return std::unexpected(bad_etcd_reply(server, quoted(field) + " is not a 64-bit integer"));
+  }
+  if (n < min || n > max) {
+    return std::unexpected(
+        bad_etcd_reply(server, quoted(field) + " out of range: " + std::to_string(n) + " not in [" +
+                                   std::to_string(min) + ", " + std::to_string(max) + "]"));
+  }
+  return n;
+}
+
+Result<const nlohmann::json*> reply_array(const nlohmann::json& object, const char* field,
+                                          std::string_view server) {
+  static const nlohmann::json kEmpty = nlohmann::json::array();
+  const nlohmann::json* v = field_of(object, field);
+  if (v == nullptr) {
+    return &kEmpty;
+  }
+  if (!v->is_array()) {
+    return std::unexpected(bad_etcd_reply(server, quoted(field) + " is not an array"));
+  }
+  return v;
+}
+
+Result<const nlohmann::json*> reply_object(const nlohmann::json& object, const char* field,
+                                           std::string_view server) {
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  const nlohmann::json* v = field_of(object, field);
+  if (v == nullptr) {
+    return &kEmpty;
+  }
+  if (!v->is_object()) {
+    return std::unexpected(bad_etcd_reply(server, quoted(field) + " is not an object"));
+  }
+  return v;
 }
 
 EtcdClient::~EtcdClient() {
@@ -205,12 +318,18 @@ Result<void> EtcdClient::authenticate_locked() {
     return std::unexpected(r.error());
   }
   auto reply = nlohmann::json::parse(r->body, nullptr, false);
-  if (r->status != 200 || reply.is_discarded() || !reply.contains("token")) {
-    std::string message = reply.is_discarded() ? r->body : reply.value("message", r->body);
-    return fail(Errc::permission_denied,
-                "etcd " + url_.endpoints[current_] + ": authentication failed: " + message);
+  const std::string& endpoint = url_.endpoints[current_];
+  auto token = reply_string(reply, "token", endpoint);
+  if (r->status == 200 && !reply.is_discarded() && !token) {
+    return std::unexpected(token.error());  // a server that is not etcd: try again later
   }
-  token_ = reply["token"].get<std::string>();
+  if (r->status != 200 || reply.is_discarded() || !token || token->empty()) {
+    auto message = reply_string(reply, "message", endpoint);
+    return fail(Errc::permission_denied,
+                "etcd " + endpoint + ": authentication failed: " +
+                    (message && !message->empty() ? *message : r->body.substr(0, 200)));
+  }
+  token_ = std::move(*token);
   return {};
 }
 
@@ -250,10 +369,27 @@ Result<nlohmann::json> EtcdClient::call_locked(std::string_view path, const nloh
                                            "): " + r->body.substr(0, 200));
       }
       if (r->status == 200) {
+        if (!reply.is_object()) {
+          return std::unexpected(bad_etcd_reply(url_.endpoints[i], "not a JSON object"));
+        }
         return reply;
       }
-      const std::string message = reply.value("message", reply.value("error", r->body));
-      const int code = reply.value("code", 0);
+      // An error reply: {"error": ..., "message": ..., "code": <gRPC status>}.
+      auto message_field = reply_string(reply, "message", url_.endpoints[i]);
+      auto error_field = reply_string(reply, "error", url_.endpoints[i]);
+      auto code_field = reply_int(reply, "code", url_.endpoints[i], 0, 1 << 16);
+      for (const auto* bad : {message_field ? nullptr : &message_field.error(),
+                              error_field ? nullptr : &error_field.error(),
+                              code_field ? nullptr : &code_field.error()}) {
+        if (bad != nullptr) {
+          return fail(Errc::unavailable,
+                      bad->message + " (HTTP " + std::to_string(r->status) + ")");
+        }
+      }
+      const std::string message = !message_field->empty() ? *message_field
+                                  : !error_field->empty() ? *error_field
+                                                          : r->body.substr(0, 200);
+      const long long code = *code_field;
       if (code == 16 || message.find("invalid auth token") != std::string::npos) {
         if (auth_retry == 0 && !url_.user.empty()) {
           if (auto ok = authenticate_locked(); !ok) {
@@ -275,6 +411,11 @@ Result<nlohmann::json> EtcdClient::call_locked(std::string_view path, const nloh
     }
   }
   return std::unexpected(last.value_or(Error{Errc::unavailable, "etcd: no endpoint answered"}));
+}
+
+std::string EtcdClient::endpoint() {
+  std::lock_guard lock(mu_);
+  return url_.endpoints[current_];
 }
 
 Result<nlohmann::json> EtcdClient::call(std::string_view path, const nlohmann::json& body) {

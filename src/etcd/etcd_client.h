@@ -32,8 +32,32 @@ inline constexpr std::size_t kMaxEtcdReplyBytes = std::size_t{16} << 20;
 std::string base64_encode(std::string_view bytes);
 std::string base64_decode(std::string_view text);
 
-// A 64-bit integer field of a gateway reply (a string, or absent: 0).
+// A 64-bit integer field of a gateway reply (a string, or absent: 0). Lenient: anything else,
+// of any type, reads as 0 too.
 long long json_int(const nlohmann::json& object, const char* field);
+
+// Checked readers of a reply from `server` (the endpoint, for the message) and of the records
+// heartlock keeps in values. The gateway omits fields at their default value, so an absent field
+// (or a null one) reads as its default; a field of the wrong type, or an integer out of range, is
+// Errc::unavailable: "etcd reply from SERVER: 'kvs' is not an array". None throws.
+[[nodiscard]] Error bad_etcd_reply(std::string_view server, std::string_view what);
+// The string field, or "" when absent.
+[[nodiscard]] Result<std::string> reply_string(const nlohmann::json& object, const char* field,
+                                               std::string_view server);
+// The boolean field, or false when absent.
+[[nodiscard]] Result<bool> reply_bool(const nlohmann::json& object, const char* field,
+                                      std::string_view server);
+// The integer field (a JSON integer, or a string of one as the gateway writes 64-bit ones), or 0
+// when absent; it must lie within [min, max]. A float is refused, not converted.
+[[nodiscard]] Result<long long> reply_int(const nlohmann::json& object, const char* field,
+                                          std::string_view server, long long min, long long max);
+// The array field, or an empty array when absent. The pointer is into `object` (or static).
+[[nodiscard]] Result<const nlohmann::json*> reply_array(const nlohmann::json& object,
+                                                        const char* field, std::string_view server);
+// The object field, or an empty object when absent. The pointer is into `object` (or static).
+[[nodiscard]] Result<const nlohmann::json*> reply_object(const nlohmann::json& object,
+                                                         const char* field,
+                                                         std::string_view server);
 
 // Thread-safety: every method may be called concurrently; calls are serialised per client.
 class EtcdClient {
@@ -48,7 +72,8 @@ class EtcdClient {
   // cut short by the thread's I/O deadline (io_deadline.h). Errc::unavailable when no endpoint
   // answers (or the I/O deadline has passed: then nothing is sent) or a reply is over
   // kMaxEtcdReplyBytes, permission_denied for refused credentials or a TLS certificate that does
-  // not verify, invalid_argument for a request etcd rejects.
+  // not verify, invalid_argument for a request etcd rejects. A 200 reply is always a JSON object
+  // (anything else is Errc::unavailable).
   Result<nlohmann::json> call(std::string_view path, const nlohmann::json& body);
 
   // Watches `key` from `revision` on a connection of its own; true as soon as an event arrives,
@@ -56,6 +81,9 @@ class EtcdClient {
   Result<bool> watch(const std::string& key, long long revision, std::chrono::milliseconds timeout);
 
   const EtcdUrl& url() const { return url_; }
+
+  // The endpoint that answered last (or is asked first), host:port, for messages.
+  std::string endpoint();
 
  private:
   struct Reply {

@@ -1,7 +1,9 @@
 #include "etcd_store.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <mutex>
 
@@ -16,6 +18,97 @@ using std::chrono::milliseconds;
 
 // How long a waiter watches at most before trying again (covers a missed event).
 constexpr milliseconds kMaxWaitSlice{1000};
+
+constexpr long long kMaxInt64 = std::numeric_limits<long long>::max();
+// etcd's largest lease TTL (lease.MaxLeaseTTL, 9e9 s): a TTL past it is garbage, and in
+// milliseconds one within it is far from overflowing.
+constexpr long long kMaxLeaseTtlS = 9'000'000'000;
+// Bounds for the times of a record (milliseconds, or seconds for a slot): 9e12 ms is 285 years
+// (since the epoch: the year 2255), and still fits a system_clock time point in nanoseconds.
+constexpr long long kMaxRecordMs = 9'000'000'000'000;
+constexpr long long kMaxRecordS = kMaxRecordMs / 1000;
+constexpr long long kMaxPid = std::numeric_limits<std::int32_t>::max();
+
+// The last resort at the API boundary: a nlohmann exception -- a reply of a shape the checked
+// readers (etcd_client.h) did not foresee, or a dump() of a string that is not UTF-8 -- becomes
+// Errc::unavailable instead of crossing include/heartlock/.
+template <class F>
+auto guarded(EtcdClient& client, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const json::exception& e) {
+    return fail(Errc::unavailable, "etcd " + client.endpoint() + ": " + e.what());
+  }
+}
+
+// The first key-value of a range reply's "kvs", or nullptr when there is none.
+Result<const json*> first_kv(const json& range, std::string_view server) {
+  auto kvs = reply_array(range, "kvs", server);
+  if (!kvs) {
+    return std::unexpected(kvs.error());
+  }
+  if ((*kvs)->empty()) {
+    return nullptr;
+  }
+  const json& kv = (**kvs)[0];
+  if (!kv.is_object()) {
+    return std::unexpected(bad_etcd_reply(server, "'kvs' holds something not an object"));
+  }
+  return &kv;
+}
+
+// The first key-value a failed transaction's range request found (its first response), or
+// nullptr when there is none.
+Result<const json*> txn_range_kv(const json& reply, std::string_view server) {
+  auto responses = reply_array(reply, "responses", server);
+  if (!responses) {
+    return std::unexpected(responses.error());
+  }
+  if ((*responses)->empty()) {
+    return nullptr;
+  }
+  const json& first = (**responses)[0];
+  if (!first.is_object()) {
+    return std::unexpected(bad_etcd_reply(server, "'responses' holds something not an object"));
+  }
+  auto range = reply_object(first, "response_range", server);
+  if (!range) {
+    return std::unexpected(range.error());
+  }
+  return first_kv(**range, server);
+}
+
+// The holder a heartlock record names. Errc::unavailable for a field of the wrong type or range.
+Result<void> read_record(const json& record, std::string_view server, Holder& h) {
+  auto owner = reply_string(record, "owner", server);
+  auto host = reply_string(record, "host", server);
+  auto command = reply_string(record, "command", server);
+  auto pid = reply_int(record, "pid", server, 0, kMaxPid);
+  auto ttl = reply_int(record, "ttl_ms", server, 0, kMaxRecordMs);
+  auto stale_after = reply_int(record, "stale_after_ms", server, 0, kMaxRecordMs);
+  auto since = reply_int(record, "acquired_ms", server, 0, kMaxRecordMs);
+  auto slot = reply_int(record, "slot", server, 0, kMaxRecordS);
+  for (const Error* bad :
+       {owner ? nullptr : &owner.error(), host ? nullptr : &host.error(),
+        command ? nullptr : &command.error(), pid ? nullptr : &pid.error(),
+        ttl ? nullptr : &ttl.error(), stale_after ? nullptr : &stale_after.error(),
+        since ? nullptr : &since.error(), slot ? nullptr : &slot.error()}) {
+    if (bad != nullptr) {
+      return std::unexpected(*bad);
+    }
+  }
+  h.owner = std::move(*owner);
+  h.host = std::move(*host);
+  h.command = std::move(*command);
+  h.pid = *pid;
+  h.ttl = milliseconds(*ttl);
+  h.stale_after = milliseconds(*stale_after);
+  h.since = std::chrono::system_clock::time_point(milliseconds(*since));
+  if (record.contains("slot")) {
+    h.slot = std::chrono::sys_seconds(std::chrono::seconds(*slot));
+  }
+  return {};
+}
 
 // The lease ttl in whole seconds, rounded up (etcd raises it to its own minimum).
 long long ttl_seconds(milliseconds ttl) {
@@ -125,20 +218,46 @@ class EtcdLease final : public BackendLease {
         refreshed_(refreshed) {}
 
   Result<std::optional<LostReason>> renew(BootTime) override {
+    return guarded(*client_, [&] { return renew_checked(); });
+  }
+
+  Result<std::optional<LostReason>> release(std::chrono::nanoseconds hold_for) override {
+    return guarded(*client_, [&] { return release_checked(hold_for); });
+  }
+
+  // watch_fd() stays -1. The lease lives on the cluster with its ttl, not on a connection:
+  // requests are plain HTTP through curl, whose connections come and go (idle ones are closed by
+  // either side as a matter of course) and are not ours to poll, and a dropped one loses nothing.
+  // What would end the lease early -- a revoke (`heartlock release --force`), another owner's key
+  // -- shows only on a watch stream of the key, which costs a connection per lease; the next
+  // keepalive finds it instead.
+
+ private:
+  Result<std::optional<LostReason>> renew_checked() {
     const BootTime start = boot_now();
     auto r = client_->call("lease/keepalive", {{"ID", std::to_string(lease_)}});
     if (!r) {
       return std::unexpected(r.error());
     }
-    const json& result = r->contains("result") ? (*r)["result"] : *r;
-    if (json_int(result, "TTL") > 0) {
+    const std::string server = client_->endpoint();
+    auto result =
+        r->contains("result") ? reply_object(*r, "result", server) : Result<const json*>(&*r);
+    if (!result) {
+      return std::unexpected(result.error());
+    }
+    // etcd omits the TTL (0) of a lease it no longer has.
+    auto ttl = reply_int(**result, "TTL", server, std::numeric_limits<long long>::min(), kMaxInt64);
+    if (!ttl) {
+      return std::unexpected(ttl.error());
+    }
+    if (*ttl > 0) {
       refreshed_ = start;
       return std::optional<LostReason>();
     }
     return std::optional<LostReason>(why_lost());
   }
 
-  Result<std::optional<LostReason>> release(std::chrono::nanoseconds hold_for) override {
+  Result<std::optional<LostReason>> release_checked(std::chrono::nanoseconds hold_for) {
     auto hold = std::chrono::ceil<milliseconds>(hold_for);
     if (hold.count() > 0) {
       // Keep the key for the rest of min_hold: move it to a lease of that length (same key, same
@@ -148,10 +267,14 @@ class EtcdLease final : public BackendLease {
         return std::unexpected(granted.error());
       }
       const long long hold_lease = json_int(*granted, "ID");
+      // Best effort: a reply of the wrong shape leaves the key to end with our lease.
       auto current = client_->call("kv/range", {{"key", base64_encode(key_)}});
-      if (current && current->contains("kvs")) {
-        json record =
-            json::parse(base64_decode((*current)["kvs"][0].value("value", "")), nullptr, false);
+      const std::string server = client_->endpoint();
+      auto kv = current ? first_kv(*current, server) : Result<const json*>(nullptr);
+      auto value = kv && *kv != nullptr ? reply_string(**kv, "value", server)
+                                        : Result<std::string>(std::string());
+      if (value) {
+        json record = json::parse(base64_decode(*value), nullptr, false);
         if (record.is_object()) {
           record["state"] = "released";
           json txn = {{"compare",
@@ -165,7 +288,8 @@ class EtcdLease final : public BackendLease {
                            {"value", base64_encode(record.dump())},
                            {"lease", std::to_string(hold_lease)}}}}}}};
           auto moved = client_->call("kv/txn", txn);
-          if (!moved || !moved->value("succeeded", false)) {
+          auto succeeded = moved ? reply_bool(*moved, "succeeded", server) : Result<bool>(false);
+          if (!succeeded || !*succeeded) {
             (void)client_->call("lease/revoke", {{"ID", std::to_string(hold_lease)}});
           }
         }
@@ -196,7 +320,11 @@ class EtcdLease final : public BackendLease {
     if (!r) {
       return std::unexpected(r.error());
     }
-    if (!r->value("succeeded", false)) {
+    auto succeeded = reply_bool(*r, "succeeded", client_->endpoint());
+    if (!succeeded) {
+      return std::unexpected(succeeded.error());
+    }
+    if (!*succeeded) {
       (void)client_->call("lease/revoke", {{"ID", std::to_string(lease_)}});
       return std::optional<LostReason>(why_lost());
     }
@@ -204,19 +332,12 @@ class EtcdLease final : public BackendLease {
     return std::optional<LostReason>();
   }
 
-  // watch_fd() stays -1. The lease lives on the cluster with its ttl, not on a connection:
-  // requests are plain HTTP through curl, whose connections come and go (idle ones are closed by
-  // either side as a matter of course) and are not ours to poll, and a dropped one loses nothing.
-  // What would end the lease early -- a revoke (`heartlock release --force`), another owner's key
-  // -- shows only on a watch stream of the key, which costs a connection per lease; the next
-  // keepalive finds it instead.
-
- private:
   // Our lease is gone: did someone else take the key, or did it simply expire?
   LostReason why_lost() {
     auto r = client_->call("kv/range", {{"key", base64_encode(key_)}});
-    if (r && r->contains("kvs") &&
-        json_int((*r)["kvs"][0], "create_revision") != static_cast<long long>(token_)) {
+    auto kv = r ? first_kv(*r, client_->endpoint()) : Result<const json*>(nullptr);
+    if (kv && *kv != nullptr &&
+        json_int(**kv, "create_revision") != static_cast<long long>(token_)) {
       return LostReason::taken_over;
     }
     return LostReason::expired;
@@ -313,8 +434,18 @@ Result<std::pair<Attempt, long long>> EtcdStore::try_once(const ClaimRequest& re
     }
     return std::unexpected(r.error());
   }
-  const long long revision = json_int((*r)["header"], "revision");
-  if (r->value("succeeded", false)) {
+  const std::string server = client_->endpoint();
+  auto header = reply_object(*r, "header", server);
+  auto revision_field =
+      header ? reply_int(**header, "revision", server, 0, kMaxInt64) : Result<long long>(0);
+  auto succeeded = reply_bool(*r, "succeeded", server);
+  if (!revision_field || !succeeded) {
+    // Whether the key is ours is unknown: end the lease, and the key with it if it is.
+    (void)client_->call("lease/revoke", {{"ID", std::to_string(lease)}});
+    return std::unexpected(!revision_field ? revision_field.error() : succeeded.error());
+  }
+  const long long revision = *revision_field;
+  if (*succeeded) {
     // The put's revision is the key's create revision: the fencing token.
     return std::pair{
         Attempt(Claim{
@@ -327,14 +458,11 @@ Result<std::pair<Attempt, long long>> EtcdStore::try_once(const ClaimRequest& re
         revision};
   }
   spares_->put(ttl_s, {lease, start});  // unused: kept for the next try
-  json kv;
-  if (r->contains("responses")) {
-    const json& range = (*r)["responses"][0]["response_range"];
-    if (range.contains("kvs")) {
-      kv = range["kvs"][0];
-    }
+  auto kv = txn_range_kv(*r, server);
+  if (!kv) {
+    return std::unexpected(kv.error());
   }
-  auto info = describe(request.name, kv);
+  auto info = describe(request.name, *kv);
   if (!info) {
     return std::unexpected(info.error());
   }
@@ -342,6 +470,10 @@ Result<std::pair<Attempt, long long>> EtcdStore::try_once(const ClaimRequest& re
 }
 
 Result<Attempt> EtcdStore::claim(const ClaimRequest& request) {
+  return guarded(*client_, [&] { return claim_checked(request); });
+}
+
+Result<Attempt> EtcdStore::claim_checked(const ClaimRequest& request) {
   for (;;) {
     auto attempt = try_once(request);
     if (!attempt) {
@@ -364,17 +496,26 @@ Result<Attempt> EtcdStore::claim(const ClaimRequest& request) {
   }
 }
 
-Result<LockInfo> EtcdStore::describe(std::string_view name, const json& kv) {
+Result<LockInfo> EtcdStore::describe(std::string_view name, const json* kv) {
   LockInfo info;
   info.name = std::string(name);
   info.location = location(name);
-  if (kv.is_null() || !kv.is_object()) {
+  if (kv == nullptr || !kv->is_object()) {
     info.detail = "free";
     return info;
   }
-  json record = json::parse(base64_decode(kv.value("value", "")), nullptr, false);
+  const std::string server = client_->endpoint();
+  auto value = reply_string(*kv, "value", server);
+  if (!value) {
+    return std::unexpected(value.error());
+  }
+  auto token = reply_int(*kv, "create_revision", server, 0, kMaxInt64);
+  if (!token) {
+    return std::unexpected(token.error());
+  }
+  json record = json::parse(base64_decode(*value), nullptr, false);
   Holder h;
-  h.token = static_cast<std::uint64_t>(json_int(kv, "create_revision"));
+  h.token = static_cast<std::uint64_t>(*token);
   if (!record.is_object()) {
     h.foreign = true;
     info.holder = h;
@@ -382,31 +523,34 @@ Result<LockInfo> EtcdStore::describe(std::string_view name, const json& kv) {
     info.detail = "the key holds something heartlock did not write; never taken over";
     return info;
   }
-  h.owner = record.value("owner", "");
-  h.host = record.value("host", "");
-  h.pid = record.value("pid", 0LL);
-  h.command = record.value("command", "");
-  h.ttl = milliseconds(record.value("ttl_ms", 0LL));
-  h.stale_after = milliseconds(record.value("stale_after_ms", 0LL));
-  h.since = std::chrono::system_clock::time_point(milliseconds(record.value("acquired_ms", 0LL)));
-  if (record.contains("slot")) {
-    h.slot = std::chrono::sys_seconds(std::chrono::seconds(record.value("slot", 0LL)));
+  const std::string record_server = server + " (the record of " + lock_key(name) + ")";
+  if (auto ok = read_record(record, record_server, h); !ok) {
+    return std::unexpected(ok.error());
+  }
+  auto state = reply_string(record, "state", record_server);
+  if (!state) {
+    return std::unexpected(state.error());
   }
   long long remaining_ms = -1;
-  if (long long lease = json_int(kv, "lease"); lease != 0) {
+  if (long long lease = json_int(*kv, "lease"); lease != 0) {
     auto ttl = client_->call("lease/timetolive", {{"ID", std::to_string(lease)}});
     if (ttl) {
-      long long granted = json_int(*ttl, "grantedTTL");
-      long long left = json_int(*ttl, "TTL");
-      remaining_ms = left * 1000;
-      if (granted > 0 && left >= 0) {
-        h.renew_age = milliseconds((granted - left) * 1000);  // to the second: etcd's grain
+      // Both within [-1 (expired), etcd's maximum]: the products below cannot overflow.
+      auto granted = reply_int(*ttl, "grantedTTL", server, -1, kMaxLeaseTtlS);
+      auto left = reply_int(*ttl, "TTL", server, -1, kMaxLeaseTtlS);
+      if (!granted || !left) {
+        return std::unexpected(!granted ? granted.error() : left.error());
+      }
+      remaining_ms = *left * 1000;
+      if (*granted > 0 && *left >= 0) {
+        // To the second: etcd's grain.
+        h.renew_age = milliseconds(std::max(0LL, *granted - *left) * 1000);
       }
     }
   }
   info.holder = h;
   const std::string who = "pid " + std::to_string(h.pid) + " on " + h.host;
-  if (record.value("state", "") == "released") {
+  if (*state == "released") {
     info.state = LockState::held;
     info.min_hold_left = milliseconds(std::max(0LL, remaining_ms));
     info.detail = "released, but min_hold keeps it for ~" +
@@ -420,6 +564,10 @@ Result<LockInfo> EtcdStore::describe(std::string_view name, const json& kv) {
 }
 
 Result<LockInfo> EtcdStore::inspect(std::string_view name) {
+  return guarded(*client_, [&] { return inspect_checked(name); });
+}
+
+Result<LockInfo> EtcdStore::inspect_checked(std::string_view name) {
   if (auto ok = validate_name(name); !ok) {
     return std::unexpected(ok.error());
   }
@@ -427,29 +575,64 @@ Result<LockInfo> EtcdStore::inspect(std::string_view name) {
   if (!r) {
     return std::unexpected(r.error());
   }
-  return describe(name, r->contains("kvs") ? (*r)["kvs"][0] : json());
+  auto kv = first_kv(*r, client_->endpoint());
+  if (!kv) {
+    return std::unexpected(kv.error());
+  }
+  return describe(name, *kv);
 }
 
 Result<std::vector<LockInfo>> EtcdStore::list() {
+  return guarded(*client_, [&] { return list_checked(); });
+}
+
+Result<std::vector<LockInfo>> EtcdStore::list_checked() {
   const std::string begin = prefix_ + "lock/";
   auto r = client_->call(
       "kv/range", {{"key", base64_encode(begin)}, {"range_end", base64_encode(range_end(begin))}});
   if (!r) {
     return std::unexpected(r.error());
   }
+  const std::string server = client_->endpoint();
+  auto kvs = reply_array(*r, "kvs", server);
+  if (!kvs) {
+    return std::unexpected(kvs.error());
+  }
   std::vector<LockInfo> out;
-  if (r->contains("kvs")) {
-    for (const auto& kv : (*r)["kvs"]) {
-      std::string key = base64_decode(kv.value("key", ""));
-      if (auto info = describe(key.substr(begin.size()), kv)) {
-        out.push_back(std::move(*info));
-      }
+  for (const auto& kv : **kvs) {
+    if (!kv.is_object()) {
+      return std::unexpected(bad_etcd_reply(server, "'kvs' holds something not an object"));
     }
+    auto key64 = reply_string(kv, "key", server);
+    if (!key64) {
+      return std::unexpected(key64.error());
+    }
+    const std::string key = base64_decode(*key64);
+    if (!key.starts_with(begin) || key.size() == begin.size()) {
+      // The key as sent, if it is base64 (and so printable), for whoever looks into the server.
+      const bool printable =
+          key64->size() <= 200 && std::all_of(key64->begin(), key64->end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '/' ||
+                   c == '=';
+          });
+      return std::unexpected(bad_etcd_reply(
+          server, (printable ? "key (base64) '" + *key64 + "'" : std::string("a key")) +
+                      " is not under " + begin + ", the range asked for"));
+    }
+    auto info = describe(std::string_view(key).substr(begin.size()), &kv);
+    if (!info) {
+      return std::unexpected(info.error());
+    }
+    out.push_back(std::move(*info));
   }
   return out;
 }
 
 Result<void> EtcdStore::break_lease(std::string_view name, std::uint64_t token) {
+  return guarded(*client_, [&] { return break_lease_checked(name, token); });
+}
+
+Result<void> EtcdStore::break_lease_checked(std::string_view name, std::uint64_t token) {
   if (auto ok = validate_name(name); !ok) {
     return std::unexpected(ok.error());
   }
@@ -458,12 +641,21 @@ Result<void> EtcdStore::break_lease(std::string_view name, std::uint64_t token) 
   if (!r) {
     return std::unexpected(r.error());
   }
-  if (!r->contains("kvs") ||
-      json_int((*r)["kvs"][0], "create_revision") != static_cast<long long>(token)) {
+  const std::string server = client_->endpoint();
+  auto kv = first_kv(*r, server);
+  if (!kv) {
+    return std::unexpected(kv.error());
+  }
+  auto revision = *kv != nullptr ? reply_int(**kv, "create_revision", server, 0, kMaxInt64)
+                                 : Result<long long>(0);
+  if (!revision) {
+    return std::unexpected(revision.error());
+  }
+  if (*kv == nullptr || *revision != static_cast<long long>(token)) {
     return fail(Errc::not_owner, "lock " + std::string(name) + " is no longer lease " +
                                      std::to_string(token) + "; nothing changed");
   }
-  const long long lease = json_int((*r)["kvs"][0], "lease");
+  const long long lease = json_int(**kv, "lease");
   json txn = {{"compare",
                {{{"key", base64_encode(key)},
                  {"result", "EQUAL"},
@@ -474,7 +666,11 @@ Result<void> EtcdStore::break_lease(std::string_view name, std::uint64_t token) 
   if (!deleted) {
     return std::unexpected(deleted.error());
   }
-  if (!deleted->value("succeeded", false)) {
+  auto succeeded = reply_bool(*deleted, "succeeded", server);
+  if (!succeeded) {
+    return std::unexpected(succeeded.error());
+  }
+  if (!*succeeded) {
     return fail(Errc::not_owner, "lock " + std::string(name) + " is no longer lease " +
                                      std::to_string(token) + "; nothing changed");
   }
@@ -487,6 +683,11 @@ Result<void> EtcdStore::break_lease(std::string_view name, std::uint64_t token) 
 
 Result<SlotClaim> EtcdStore::claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                         std::chrono::seconds retention) {
+  return guarded(*client_, [&] { return claim_slot_checked(job, slot, retention); });
+}
+
+Result<SlotClaim> EtcdStore::claim_slot_checked(std::string_view job, std::chrono::sys_seconds slot,
+                                                std::chrono::seconds retention) {
   if (auto ok = check_slot_request(job, retention); !ok) {
     return std::unexpected(ok.error());
   }
@@ -516,15 +717,25 @@ Result<SlotClaim> EtcdStore::claim_slot(std::string_view job, std::chrono::sys_s
   if (!r) {
     return std::unexpected(r.error());
   }
-  if (r->value("succeeded", false)) {
+  const std::string server = client_->endpoint();
+  auto succeeded = reply_bool(*r, "succeeded", server);
+  if (!succeeded) {
+    return std::unexpected(succeeded.error());
+  }
+  if (*succeeded) {
     return SlotClaim{.won = true, .claimed_by = me};
   }
+  auto kv = txn_range_kv(*r, server);
+  if (!kv) {
+    return std::unexpected(kv.error());
+  }
   SlotClaim lost;
-  if (r->contains("responses")) {
-    const json& range = (*r)["responses"][0]["response_range"];
-    if (range.contains("kvs")) {
-      lost.claimed_by = base64_decode(range["kvs"][0].value("value", ""));
+  if (*kv != nullptr) {
+    auto value = reply_string(**kv, "value", server);
+    if (!value) {
+      return std::unexpected(value.error());
     }
+    lost.claimed_by = base64_decode(*value);
   }
   return lost;
 }

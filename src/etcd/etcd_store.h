@@ -50,9 +50,19 @@ class EtcdStore final : public LeasingStore {
   Result<Attempt> claim(const ClaimRequest& request) override;
 
  private:
+  // The public methods run these inside guarded() (etcd_store.cc), which turns an exception from
+  // nlohmann::json into Errc::unavailable; these check every field they read themselves.
+  Result<LockInfo> inspect_checked(std::string_view name);
+  Result<std::vector<LockInfo>> list_checked();
+  Result<void> break_lease_checked(std::string_view name, std::uint64_t token);
+  Result<SlotClaim> claim_slot_checked(std::string_view job, std::chrono::sys_seconds slot,
+                                       std::chrono::seconds retention);
+  Result<Attempt> claim_checked(const ClaimRequest& request);
   // The attempt, and the revision to watch from when busy.
   Result<std::pair<Attempt, long long>> try_once(const ClaimRequest& request);
-  Result<LockInfo> describe(std::string_view name, const nlohmann::json& kv);
+  // The lock's state from its key-value (nullptr: no key). Errc::unavailable for a key-value or
+  // record of the wrong shape.
+  Result<LockInfo> describe(std::string_view name, const nlohmann::json* kv);
   std::string lock_key(std::string_view name) const {
     return prefix_ + "lock/" + std::string(name);
   }

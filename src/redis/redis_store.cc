@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -24,6 +25,36 @@ long long to_ll(std::string_view s) {
   long long v = 0;
   std::from_chars(s.data(), s.data() + s.size(), v);
   return v;
+}
+
+// Bounds for the times and durations of a record, which the server hands back as it holds them
+// (garbage, if someone else wrote it): 9e12 ms is 285 years (since the epoch: the year 2255),
+// which still fits a system_clock time point in nanoseconds, and a difference of two such values
+// cannot overflow. A heartbeat or renewal "in the future" by more than a day is garbage too: no
+// clock is that far off, and ages are only computed from times within [0, now + 1 day].
+constexpr long long kMaxRecordMs = 9'000'000'000'000;
+constexpr long long kMaxFutureMs = 24LL * 3600 * 1000;
+
+// The whole of `s` as an integer within [min, max], or nullopt.
+std::optional<long long> checked_ll(std::string_view s, long long min, long long max) {
+  long long v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v < min || v > max) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+// How long ago `field` (server time in ms) was at `now_ms`; nullopt when either is garbage.
+std::optional<milliseconds> age_of(std::string_view field, long long now_ms) {
+  if (now_ms < 0 || now_ms > kMaxRecordMs) {
+    return std::nullopt;
+  }
+  auto at = checked_ll(field, 0, now_ms + kMaxFutureMs);
+  if (!at) {
+    return std::nullopt;
+  }
+  return milliseconds(std::max(0LL, now_ms - *at));
 }
 
 long long integer_of(const RedisReply& r) {
@@ -267,20 +298,27 @@ LockInfo describe_redis(std::string_view name, const RedisReply& fields, long lo
   h.host = f["host"];
   h.pid = to_ll(f["pid"]);
   h.token = static_cast<std::uint64_t>(to_ll(f["token"]));
-  h.since = std::chrono::system_clock::time_point(milliseconds(to_ll(f["acquired_ms"])));
-  h.ttl = milliseconds(to_ll(f["ttl_ms"]));
-  h.stale_after = milliseconds(to_ll(f["stale_after_ms"]));
+  // Out-of-range numbers (a record someone else wrote) read as unknown: 0, or no value.
+  h.since = std::chrono::system_clock::time_point(
+      milliseconds(checked_ll(f["acquired_ms"], 0, kMaxRecordMs).value_or(0)));
+  h.ttl = milliseconds(checked_ll(f["ttl_ms"], 0, kMaxRecordMs).value_or(0));
+  h.stale_after = milliseconds(checked_ll(f["stale_after_ms"], 0, kMaxRecordMs).value_or(0));
   h.command = f["command"];
-  if (!f["slot"].empty()) {
-    h.slot = std::chrono::sys_seconds(std::chrono::seconds(to_ll(f["slot"])));
+  if (auto slot = checked_ll(f["slot"], 0, kMaxRecordMs / 1000)) {
+    h.slot = std::chrono::sys_seconds(std::chrono::seconds(*slot));
   }
-  h.heartbeat_age = milliseconds(now_ms - to_ll(f["heartbeat_ms"]));
-  h.renew_age = milliseconds(now_ms - to_ll(f["renewed_ms"]));
+  h.heartbeat_age = age_of(f["heartbeat_ms"], now_ms);
+  h.renew_age = age_of(f["renewed_ms"], now_ms);
   info.holder = h;
   if (f["state"] == "released") {
     info.state = LockState::held;
     info.min_hold_left = milliseconds(std::max(0LL, free_in_ms));
     info.detail = "released, but min_hold keeps it for " + std::to_string(free_in_ms) + "ms";
+  } else if (!h.heartbeat_age) {
+    info.state = LockState::held;
+    info.detail = "held by pid " + std::to_string(h.pid) + " on " + h.host +
+                  "; its heartbeat time (heartbeat_ms) or the server's time (" +
+                  std::to_string(now_ms) + "ms) is missing or out of range: age unknown";
   } else if (h.stale_after.count() > 0 && *h.heartbeat_age > h.stale_after) {
     info.state = LockState::deadlocked;
     info.detail = "holder pid " + std::to_string(h.pid) + " on " + h.host +

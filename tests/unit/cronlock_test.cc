@@ -93,6 +93,57 @@ TEST(CronlockConfig, InvalidNumbersAndFlagsAreErrorsNotDefaults) {
   EXPECT_THAT(c, HasErrc(Errc::invalid_argument));
 }
 
+TEST(CronlockConfig, HostsAreHostNamesOrAddresses) {
+  for (auto [value, host] : std::vector<std::pair<std::string, std::string>>{
+           {"redis.example.com", "redis.example.com"},
+           {"cache-1", "cache-1"},
+           {"redis_cache", "redis_cache"},
+           {"10.0.0.5", "10.0.0.5"},
+           {"::1", "::1"},
+           {"[fe80::1]", "fe80::1"},
+           {"[::ffff:10.0.0.5]", "::ffff:10.0.0.5"},
+       }) {
+    for (const char* name : {"CRONLOCK_HOST", "CRONLOCK_SENTINEL_HOST"}) {
+      auto c = cronlock_config({{name, value}}, {});
+      ASSERT_THAT(c, IsOk()) << name << "=" << value;
+      EXPECT_EQ(std::string_view(name) == "CRONLOCK_HOST" ? c->host : c->sentinel_host, host);
+    }
+  }
+}
+
+TEST(CronlockConfig, HostsThatWouldChangeTheUrlAreErrorsNamingTheVariable) {
+  for (const std::string& value : std::vector<std::string>{
+           "admin@cache",             // a user on host cache
+           "a,b",                     // two servers: Redlock
+           "cache/1",                 // a database
+           "cache?db=1",              // a query
+           "cache#x",                 // a fragment
+           "cache:6380",              // a port belongs in CRONLOCK_PORT
+           "[cache]",                 // not an IPv6 address
+           "[::1",                    // unclosed
+           "-cache",                  // an option to redis-cli in cronlock
+           "ca che",                  // a space (from the environment)
+           std::string("ca\0he", 4),  // NUL (from a config file)
+           "ca\x01he\x7f",            // control bytes
+           "r\xc3\xa9"
+           "dis",  // not ASCII
+       }) {
+    for (const char* name : {"CRONLOCK_HOST", "CRONLOCK_SENTINEL_HOST"}) {
+      auto c = cronlock_config({{name, value}}, {});
+      ASSERT_THAT(c, HasErrc(Errc::invalid_argument)) << name << "=" << value;
+      EXPECT_TRUE(c.error().message.starts_with(std::string(name) + "='")) << c.error().message;
+      for (char ch : c.error().message) {
+        EXPECT_TRUE(ch >= 0x20 && ch < 0x7f) << "unescaped byte in: " << c.error().message;
+      }
+    }
+  }
+  auto c = cronlock_config({{"CRONLOCK_HOST", "admin@cache\x01"}}, {});
+  ASSERT_THAT(c, HasErrc(Errc::invalid_argument));
+  EXPECT_EQ(c.error().message,
+            "CRONLOCK_HOST='admin@cache\\x01' is not a host name, IPv4 address or IPv6 address "
+            "([::1])");
+}
+
 TEST(CronlockKey, IsTheMd5OfWhatEchoPrints) {
   CronlockConfig c;
   // echo "ls -al" | md5sum
@@ -137,8 +188,9 @@ TEST(CronlockUrl, CarriesEverySettingAndEncodesThePassword) {
   EXPECT_TRUE(cronlock_url(c).ends_with("&insecure=1"));
   c.use_sentinel = true;
   c.sentinel_host = "::1";
+  c.sentinel_master = "my master/1";
   EXPECT_TRUE(
-      cronlock_url(c).starts_with("redis-sentinel://:p%40ss%2Fword@[::1]:26379/mymaster/2?"))
+      cronlock_url(c).starts_with("redis-sentinel://:p%40ss%2Fword@[::1]:26379/my%20master%2F1/2?"))
       << cronlock_url(c);
 }
 
