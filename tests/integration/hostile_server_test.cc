@@ -235,8 +235,9 @@ CliOutcome status_measured(const std::string& url) {
 // The bounds: what the limits allow is tens of MiB; what the old reader did was gigabytes (or
 // 16 GiB of address space for one array header). Times are generous for loaded sanitizer builds,
 // yet well under the timeouts the URLs give, when the point is that the answer came before them.
-constexpr long kMaxRiseMb = 150;
-constexpr long kMaxCliPeakMb = 200;
+// Memory too: TSan's shadow and allocator add their own (173 MB seen for the 16 MiB etcd cap).
+constexpr long kMaxRiseMb = 400;
+constexpr long kMaxCliPeakMb = 400;
 constexpr auto kWellUnderTheTimeout = 10s;  // the URLs below give 30s, unless they test it
 
 #ifdef HEARTLOCK_WITH_REDIS

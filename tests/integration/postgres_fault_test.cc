@@ -113,10 +113,14 @@ TEST(PostgresFaultTest, BadUrlsAreClearErrors) {
 // Every time is the database's: a client whose wall clock is hours off (libfaketime; the
 // monotonic clocks, which measure durations, stay true as on a real machine) neither takes over a
 // live lease nor loses its own.
-// libfaketime is preloaded; a sanitizer runtime must then not insist on coming first.
-std::map<std::string, std::string> faketime_env() {
+// libfaketime is preloaded directly, not through the `faketime` wrapper: the wrapper creates a
+// named semaphore per pid and failed with "sem_open: File exists" on one left by a killed run. A
+// sanitizer runtime must then not insist on coming first.
+std::map<std::string, std::string> faketime_env(const std::string& offset) {
   const char* asan = std::getenv("ASAN_OPTIONS");
-  return {{"FAKETIME_DONT_FAKE_MONOTONIC", "1"},
+  return {{"LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"},
+          {"FAKETIME", offset},
+          {"FAKETIME_DONT_FAKE_MONOTONIC", "1"},
           {"ASAN_OPTIONS", std::string(asan != nullptr ? asan : "") + ":verify_asan_link_order=0"}};
 }
 
@@ -127,20 +131,20 @@ TEST(PostgresFaultTest, TheClientsClockChangesNothing) {
   auto held = store->try_acquire("job", {.ttl = 2s});
   ASSERT_THAT(held, IsAcquired());
   for (const char* offset : {"+2h", "-2h"}) {
-    auto r = testing::run_command({"faketime", "-f", offset, testing::heartlock_binary(), "-b", url,
-                                   "run", "-n", "-k", "job", "--", "true"},
-                                  faketime_env());
+    auto r = testing::run_command(
+        {testing::heartlock_binary(), "-b", url, "run", "-n", "-k", "job", "--", "true"},
+        faketime_env(offset));
     EXPECT_EQ(r.exit_code, 75) << offset << ": " << r.err;
   }
   ASSERT_THAT(held->lease().release(), IsOk());
   // A holder with a wrong clock keeps its lease past several ttls, and others see it held.
   auto run = Child::fork([&]() -> int {
     std::string bin = testing::heartlock_binary();
-    for (const auto& [k, v] : faketime_env()) {
+    for (const auto& [k, v] : faketime_env("-3h")) {
       ::setenv(k.c_str(), v.c_str(), 1);
     }
-    ::execlp("faketime", "faketime", "-f", "-3h", bin.c_str(), "-b", url.c_str(), "run", "-k",
-             "job", "--ttl", "600ms", "--", "sleep", "3", nullptr);
+    ::execl(bin.c_str(), bin.c_str(), "-b", url.c_str(), "run", "-k", "job", "--ttl", "600ms", "--",
+            "sleep", "3", nullptr);
     return 127;
   });
   ASSERT_TRUE(eventually([&] {
