@@ -22,10 +22,20 @@ void mask_url(char* url) {
     return;
   }
   authority += 3;
+  // The user part ends at the last '@' before the query; a password with an unencoded '?' has
+  // none there, and then the last '@' of all counts, unless a query value holds it (?password=p@s).
+  char* query = std::strchr(authority, '?');
   char* at = nullptr;
   for (char* p = authority; p < end; ++p) {
-    if (*p == '@') {
+    if (*p == '@' && (query == nullptr || p < query)) {
       at = p;
+    }
+  }
+  if (at == nullptr && query != nullptr) {
+    char* last = std::strrchr(query, '@');
+    if (last != nullptr && std::memchr(query, '=', last - query) == nullptr) {
+      at = last;
+      query = std::strchr(at, '?');
     }
   }
   if (at != nullptr) {
@@ -34,7 +44,6 @@ void mask_url(char* url) {
     }
   }
   // Query parameters whose name ends in "password" (password, sentinel_password, ...).
-  char* query = std::strchr(at != nullptr ? at : authority, '?');
   for (char* param = query; param != nullptr && param < end;) {
     ++param;  // past '?' or '&'
     char* next = std::strchr(param, '&');

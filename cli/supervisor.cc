@@ -435,23 +435,26 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) bool group_runs(p
       if (close_paren < 0 || close_paren + 2 >= got) {
         continue;
       }
+      // Fields after the ')': state (3), ppid (4), pgrp (5), ..., num_threads (20).
       const char state = stat[close_paren + 2];
-      long i = close_paren + 3;
-      for (int field = 0; field < 2 && i < got; ++field) {  // skip to the field after ppid
-        while (i < got && stat[i] == ' ') {
-          ++i;
-        }
-        if (field == 0) {
-          while (i < got && stat[i] != ' ') {
-            ++i;
-          }
+      long pgrp = -1;
+      long threads = 0;
+      long value = 0;
+      int field = 3;
+      for (long i = close_paren + 2; i <= got && field <= 20; ++i) {
+        const char c = i < got ? stat[i] : ' ';
+        if (c == ' ') {
+          pgrp = field == 5 ? value : pgrp;
+          threads = field == 20 ? value : threads;
+          value = 0;
+          ++field;
+        } else if (c >= '0' && c <= '9') {
+          value = value * 10 + (c - '0');
         }
       }
-      long pgrp = 0;
-      while (i < got && stat[i] >= '0' && stat[i] <= '9') {
-        pgrp = pgrp * 10 + (stat[i++] - '0');
-      }
-      runs = pgrp == group && state != 'Z' && state != 'X';
+      // A process whose main thread has exited ('Z') while other threads still finish their
+      // system calls (a write to what the lock protects) still runs: num_threads counts them.
+      runs = pgrp == group && ((state != 'Z' && state != 'X') || threads > 1);
     }
   }
   ::syscall(SYS_close, dir);
@@ -466,8 +469,10 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) int watchdog_main
   const int lock_fd = g_watchdog_args->lock_fd;
   const auto low = static_cast<unsigned>(lock_fd >= 0 && lock_fd < fd ? lock_fd : fd);
   const auto high = static_cast<unsigned>(lock_fd > fd ? lock_fd : fd);
-  ::syscall(SYS_close_range, 0U, low - 1, 0U);  // low >= 3: nothing to close below stdin
-  if (high > low) {
+  if (low > 0) {
+    ::syscall(SYS_close_range, 0U, low - 1, 0U);
+  }
+  if (high > low + 1) {
     ::syscall(SYS_close_range, low + 1, high - 1, 0U);
   }
   ::syscall(SYS_close_range, high + 1, ~0U, 0U);
@@ -519,9 +524,15 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) int watchdog_main
       // wrapper, past the next holder's start). Bounded: members SIGKILLed in an uninterruptible
       // sleep, or left as zombies by an init that does not reap, must not hold the lock for good.
       ::syscall(SYS_kill, -group, SIGKILL);
-      for (int i = 0; i < 1000 && group_runs(group); ++i) {
+      timespec start{};
+      ::syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &start);
+      auto elapsed_ns = [&](const timespec& t) {
+        return (t.tv_sec - start.tv_sec) * 1'000'000'000LL + (t.tv_nsec - start.tv_nsec);
+      };
+      for (timespec now = start; group_runs(group) && elapsed_ns(now) < 1'000'000'000LL;) {
         const timespec ms{0, 1'000'000};
         ::syscall(SYS_nanosleep, &ms, nullptr);
+        ::syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &now);
       }
     }
     return 0;  // glibc's clone() makes the exit syscall; lock_fd closes with it
@@ -588,8 +599,10 @@ Outcome supervise(Lease& lease, int lost_fd, const SuperviseOptions& options, Ev
   // The watchdog keeps the lock's open file (file backend) for as long as COMMAND may run: see
   // watchdog_main. Our copy is closed once it has its own.
   Fd lock_copy(lease.dup_lock_fd());
-  const pid_t watcher =
-      start_watchdog(watch.read.get(), lock_copy.get(), kill_by.time_since_epoch().count());
+  // Without its pipe the watchdog could neither learn of our death nor be told to stop.
+  const pid_t watcher = watch.read.get() < 0 ? -1
+                                             : start_watchdog(watch.read.get(), lock_copy.get(),
+                                                              kill_by.time_since_epoch().count());
   lock_copy = Fd();
   if (watcher < 0) {
     events.emit(LogLevel::warn, "watchdog",

@@ -50,9 +50,16 @@ std::vector<std::pair<std::size_t, std::size_t>> secret_ranges(std::string_view 
   if (at == std::string_view::npos) {
     // No '@' in the host part but one further on: either an '@' in a path or query value, or a
     // password holding an unencoded '/' or '?'. Assume the latter: hiding too much is harmless.
-    at = s.substr(0, s.find('?')).rfind('@');
+    const std::size_t first_q = s.find('?');
+    at = s.substr(0, first_q).rfind('@');
     if (at == std::string_view::npos) {
+      // Past the first '?': a password with an unencoded '?', unless a query value holds the
+      // '@' (?password=p@ss), which the query's own pass below hides.
       at = s.rfind('@');
+      if (at != std::string_view::npos && first_q != std::string_view::npos &&
+          s.substr(first_q, at - first_q).find('=') != std::string_view::npos) {
+        at = std::string_view::npos;
+      }
     }
   }
   std::size_t query_from = 0;

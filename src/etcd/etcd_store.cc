@@ -285,7 +285,8 @@ class EtcdLease final : public BackendLease {
                       {"success",
                        {{{"request_put",
                           {{"key", base64_encode(key_)},
-                           {"value", base64_encode(record.dump())},
+                           {"value", base64_encode(record.dump(-1, ' ', false,
+                                                               json::error_handler_t::replace))},
                            {"lease", std::to_string(hold_lease)}}}}}}};
           auto moved = client_->call("kv/txn", txn);
           auto succeeded = moved ? reply_bool(*moved, "succeeded", server) : Result<bool>(false);
@@ -414,17 +415,18 @@ Result<std::pair<Attempt, long long>> EtcdStore::try_once(const ClaimRequest& re
     record["slot"] = o.slot->time_since_epoch().count();
   }
   const std::string key = lock_key(request.name);
-  json txn = {{"compare",
-               {{{"key", base64_encode(key)},
-                 {"result", "EQUAL"},
-                 {"target", "CREATE"},
-                 {"create_revision", "0"}}}},
-              {"success",
-               {{{"request_put",
-                  {{"key", base64_encode(key)},
-                   {"value", base64_encode(record.dump())},
-                   {"lease", std::to_string(lease)}}}}}},
-              {"failure", {{{"request_range", {{"key", base64_encode(key)}}}}}}};
+  json txn = {
+      {"compare",
+       {{{"key", base64_encode(key)},
+         {"result", "EQUAL"},
+         {"target", "CREATE"},
+         {"create_revision", "0"}}}},
+      {"success",
+       {{{"request_put",
+          {{"key", base64_encode(key)},
+           {"value", base64_encode(record.dump(-1, ' ', false, json::error_handler_t::replace))},
+           {"lease", std::to_string(lease)}}}}}},
+      {"failure", {{{"request_range", {{"key", base64_encode(key)}}}}}}};
   auto r = client_->call("kv/txn", txn);
   if (!r) {
     (void)client_->call("lease/revoke", {{"ID", std::to_string(lease)}});

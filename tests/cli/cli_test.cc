@@ -379,6 +379,19 @@ TEST_F(CliTest, BackendPasswordIsMaskedInTheProcessCommandLine) {
   EXPECT_NE(cmdline.find("sentinel_password=**********"), std::string::npos) << cmdline;
   EXPECT_NE(cmdline.find("x://u:keep@h"), std::string::npos) << "COMMAND's arguments are its own";
   ::kill(wrapper.pid(), SIGKILL);
+  // A raw '@' in a query password (once left the whole password in place).
+  auto other = start({"run", "-b",
+                      "redis://127.0.0.1:1?reconnect_attempts=20&reconnect_backoff=100ms&"
+                      "sentinel_password=p@S3CRET",
+                      "-k", "job", "--", "true"});
+  ASSERT_TRUE(eventually([&] {
+    std::ifstream in("/proc/" + std::to_string(other.pid()) + "/cmdline");
+    cmdline.assign(std::istreambuf_iterator<char>(in), {});
+    return cmdline.find("127.0.0.1:1") != std::string::npos &&
+           cmdline.find("S3CRET") == std::string::npos;
+  }));
+  EXPECT_NE(cmdline.find("sentinel_password=********"), std::string::npos) << cmdline;
+  ::kill(other.pid(), SIGKILL);
 }
 
 TEST_F(CliTest, OutputLinesAreHeartbeatsAndPassThroughUnchanged) {

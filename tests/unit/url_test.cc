@@ -39,6 +39,15 @@ void expect_hidden(const std::string& text, std::initializer_list<const char*> p
   }
 }
 
+// A raw '@' in a query value is not the end of a user part (a review found these leaking).
+TEST(UrlPartsTest, RedactsQueryPasswordsHoldingAnAt) {
+  expect_hidden(redact_url("postgres://u@h/db?password=p@S3CRET"), {"p@", "S3CRET"});
+  expect_hidden(redact_url("postgres://h:99999/db?password=p@S3CRET"), {"p@", "S3CRET"});
+  expect_hidden(redact_url("redis-sentinel://h/m?sentinel_password=x@S3CRET"), {"S3CRET"});
+  EXPECT_EQ(redact_url("postgres://h/db?password=p@ss&table=t"),
+            "postgres://h/db?password=***&table=t");
+}
+
 TEST(UrlPartsTest, RedactsTheUserPartPassword) {
   EXPECT_EQ(redact_url("redis://alice:S3CRET@h:6379/1"), "redis://alice:***@h:6379/1");
   EXPECT_EQ(redact_url("Redis://:S3CRET@127.0.0.1:6502"), "Redis://:***@127.0.0.1:6502");
