@@ -41,37 +41,37 @@ auto guarded(EtcdClient& client, F&& f) -> decltype(f()) {
   }
 }
 
-// The first key-value of a range reply's "kvs", or nullptr when there is none.
-Result<const json*> first_kv(const json& range, std::string_view server) {
-  auto kvs = reply_array(range, "kvs", server);
-  if (!kvs) {
-    return std::unexpected(kvs.error());
+// The first element of the array `object[field]`, or nullptr when it is empty. Errc::unavailable
+// when the field is not an array or its first element is not an object.
+Result<const json*> first_object(const json& object, const char* field, std::string_view server) {
+  auto items = reply_array(object, field, server);
+  if (!items) {
+    return std::unexpected(items.error());
   }
-  if ((*kvs)->empty()) {
+  if ((*items)->empty()) {
     return nullptr;
   }
-  const json& kv = (**kvs)[0];
-  if (!kv.is_object()) {
-    return std::unexpected(bad_etcd_reply(server, "'kvs' holds something not an object"));
+  const json& first = (**items)[0];
+  if (!first.is_object()) {
+    return std::unexpected(
+        bad_etcd_reply(server, "'" + std::string(field) + "' holds something not an object"));
   }
-  return &kv;
+  return &first;
+}
+
+// The first key-value of a range reply's "kvs", or nullptr when there is none.
+Result<const json*> first_kv(const json& range, std::string_view server) {
+  return first_object(range, "kvs", server);
 }
 
 // The first key-value a failed transaction's range request found (its first response), or
 // nullptr when there is none.
 Result<const json*> txn_range_kv(const json& reply, std::string_view server) {
-  auto responses = reply_array(reply, "responses", server);
-  if (!responses) {
-    return std::unexpected(responses.error());
+  auto first = first_object(reply, "responses", server);
+  if (!first || *first == nullptr) {
+    return first;
   }
-  if ((*responses)->empty()) {
-    return nullptr;
-  }
-  const json& first = (**responses)[0];
-  if (!first.is_object()) {
-    return std::unexpected(bad_etcd_reply(server, "'responses' holds something not an object"));
-  }
-  auto range = reply_object(first, "response_range", server);
+  auto range = reply_object(**first, "response_range", server);
   if (!range) {
     return std::unexpected(range.error());
   }
