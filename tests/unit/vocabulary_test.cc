@@ -85,7 +85,10 @@ TEST(TextTest, PrintableEscapesWhatCouldSteerATerminal) {
   EXPECT_EQ(printable("plain café ☃"), "plain café ☃");
   EXPECT_EQ(printable("\x1b]0;t\x07"), "\\x1b]0;t\\x07");
   EXPECT_EQ(printable("a\nb\\c\td"), "a\\nb\\\\c\\td");
-  EXPECT_EQ(printable("\xc2\x9b" "2J"), "\\xc2\\x9b2J") << "C1 CSI";
+  EXPECT_EQ(printable("\xc2\x9b"
+                      "2J"),
+            "\\xc2\\x9b2J")
+      << "C1 CSI";
   EXPECT_EQ(printable("bad\xff"), "bad\\xff");
   EXPECT_EQ(printable("cut\xe2\x98"), "cut\\xe2\\x98");
   EXPECT_EQ(printable(std::string("nul\0", 4)), "nul\\x00");
