@@ -4,8 +4,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <thread>
 
@@ -126,18 +124,6 @@ TEST(EtcdFaultTest, TlsWithTheRightCaAndAClearErrorWithTheWrongOne) {
       << wrong.error().message;
 }
 
-// The pid of the etcd serving from `server`'s directory, or -1.
-pid_t etcd_pid(const testing::EtcdServer& server) {
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    std::ifstream in(entry.path() / "cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmdline.starts_with("etcd") && cmdline.find(server.dir().path()) != std::string::npos) {
-      return static_cast<pid_t>(std::stol(entry.path().filename().string()));
-    }
-  }
-  return -1;
-}
-
 // The I/O deadline (the lease's deadline, during a renewal) bounds a request to a server that
 // stopped answering, not the URL's timeout (5 s); the connection is then dropped, so the late
 // answer never answers a later request.
@@ -145,13 +131,8 @@ TEST(EtcdFaultTest, IoDeadlineCutsARequestToAStoppedServerShort) {
   testing::EtcdServer server;
   auto store = testing::open_store(server.url() + "?timeout=5s");
   ASSERT_THAT(store->inspect("job"), IsOk());  // connected
-  const pid_t pid = etcd_pid(server);
-  ASSERT_GT(pid, 0);
-  ::kill(pid, SIGSTOP);
-  struct Resume {
-    pid_t pid;
-    ~Resume() { ::kill(pid, SIGCONT); }
-  } resume{pid};
+  ASSERT_GT(server.pid(), 0);
+  testing::ScopedStop stopped({server.pid()});
   Result<LockInfo> info;
   const auto start = std::chrono::steady_clock::now();
   {
@@ -161,7 +142,7 @@ TEST(EtcdFaultTest, IoDeadlineCutsARequestToAStoppedServerShort) {
   const auto took = std::chrono::steady_clock::now() - start;
   EXPECT_THAT(info, HasErrc(Errc::unavailable));
   EXPECT_LT(took, 1500ms) << "the URL's timeout (5 s) was used, not the I/O deadline";
-  ::kill(pid, SIGCONT);
+  stopped.resume();
   EXPECT_THAT(store->try_acquire("other", {}), IsAcquired());
 }
 

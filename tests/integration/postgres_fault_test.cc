@@ -317,17 +317,7 @@ TEST(PostgresFaultTest, IoDeadlineCutsAStatementToAStoppedBackendShort) {
   ASSERT_THAT(store->inspect("job"), IsOk());  // connected, table created
   const auto backends = heartlock_backends(server);
   ASSERT_FALSE(backends.empty());
-  for (pid_t pid : backends) {
-    ::kill(pid, SIGSTOP);
-  }
-  struct Resume {
-    const std::vector<pid_t>& pids;
-    ~Resume() {
-      for (pid_t pid : pids) {
-        ::kill(pid, SIGCONT);
-      }
-    }
-  } resume{backends};
+  testing::ScopedStop stopped(backends);
   Result<LockInfo> info;
   auto took = elapsed([&] {
     detail::ScopedIoDeadline bound(detail::boot_now() + 200ms);
@@ -335,9 +325,7 @@ TEST(PostgresFaultTest, IoDeadlineCutsAStatementToAStoppedBackendShort) {
   });
   EXPECT_THAT(info, HasErrc(Errc::unavailable));
   EXPECT_LT(took, 1500ms) << "the URL's timeout (5 s) was used, not the I/O deadline";
-  for (pid_t pid : backends) {
-    ::kill(pid, SIGCONT);
-  }
+  stopped.resume();
   EXPECT_THAT(store->try_acquire("other", {}), IsAcquired());
 }
 

@@ -231,12 +231,6 @@ std::chrono::milliseconds elapsed(F&& f) {
                                                                start);
 }
 
-// Resumes a SIGSTOPped process when the test ends, whatever happened.
-struct Resume {
-  pid_t pid;
-  ~Resume() { ::kill(pid, SIGCONT); }
-};
-
 // The I/O deadline (the lease's deadline, during a renewal) bounds a command to a server that
 // stopped answering, not the URL's timeout (5 s); the connection is then dropped, so the late
 // reply never answers a later command.
@@ -244,8 +238,7 @@ TEST(RedisFaultTest, IoDeadlineCutsACommandToAStoppedServerShort) {
   testing::RedisServer server;
   auto store = testing::open_store(server.url() + "?timeout=5s");
   ASSERT_THAT(store->inspect("job"), IsOk());  // connected
-  ::kill(server.pid(), SIGSTOP);
-  Resume resume{server.pid()};
+  testing::ScopedStop stopped({server.pid()});
   Result<LockInfo> info;
   auto took = elapsed([&] {
     detail::ScopedIoDeadline bound(detail::boot_now() + 200ms);
@@ -253,7 +246,7 @@ TEST(RedisFaultTest, IoDeadlineCutsACommandToAStoppedServerShort) {
   });
   EXPECT_THAT(info, HasErrc(Errc::unavailable));
   EXPECT_LT(took, 1500ms) << "the URL's timeout (5 s) was used, not the I/O deadline";
-  ::kill(server.pid(), SIGCONT);
+  stopped.resume();
   // The stopped server now answers the inspect; that answer must not be taken for this one's.
   EXPECT_THAT(store->try_acquire("other", {}), IsAcquired());
 }
@@ -279,8 +272,7 @@ TEST(RedisFaultTest, RedlockRenewalReachesTheOtherNodesPastAStoppedOne) {
                                    ",127.0.0.1:" + std::to_string(c.port()) + "?timeout=5s");
   auto got = store->try_acquire("job", {.ttl = 30s});
   ASSERT_THAT(got, IsAcquired());
-  ::kill(a.pid(), SIGSTOP);
-  Resume resume{a.pid()};
+  testing::ScopedStop stopped({a.pid()});
   Result<void> renewed;
   auto took = elapsed([&] {
     detail::ScopedIoDeadline bound(detail::boot_now() + 900ms);

@@ -220,6 +220,47 @@ bool process_alive(pid_t pid) {
   return state != 'Z' && state != 'X';
 }
 
+namespace {
+
+// Whether every thread of `pid` is stopped (state T or t), or the process is gone.
+bool all_threads_stopped(pid_t pid) {
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(tasks, ec)) {
+    std::string text = detail::read_small_file(entry.path().string() + "/stat").value_or("");
+    auto close = text.rfind(')');
+    if (close != std::string::npos && close + 2 < text.size()) {
+      char state = text[close + 2];
+      if (state != 'T' && state != 't' && state != 'Z' && state != 'X') {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void stop_process(pid_t pid) {
+  ::kill(pid, SIGSTOP);
+  EXPECT_TRUE(eventually([&] { return all_threads_stopped(pid); }, std::chrono::seconds(5)))
+      << "process " << pid << " did not stop";
+}
+
+ScopedStop::ScopedStop(std::vector<pid_t> pids) : pids_(std::move(pids)) {
+  for (pid_t pid : pids_) {
+    stop_process(pid);
+  }
+}
+
+ScopedStop::~ScopedStop() { resume(); }
+
+void ScopedStop::resume() {
+  for (pid_t pid : pids_) {
+    ::kill(pid, SIGCONT);
+  }
+}
+
 CommandResult run_command(const std::vector<std::string>& argv,
                           const std::map<std::string, std::string>& env,
                           std::chrono::milliseconds timeout) {

@@ -128,6 +128,24 @@ CommandResult run_command(const std::vector<std::string>& argv,
 // Whether process `pid` exists and is not a zombie.
 bool process_alive(pid_t pid);
 
+// SIGSTOPs `pid` and waits (up to 5 s) until every one of its threads is stopped: kill() only
+// queues the stop, and until the thread it woke runs, the others go on serving (a loaded 2-core
+// run saw a "stopped" etcd answer a request).
+void stop_process(pid_t pid);
+
+// stop_process() for each pid; SIGCONT to each again when it goes out of scope, whatever happened.
+class ScopedStop {
+ public:
+  explicit ScopedStop(std::vector<pid_t> pids);
+  ~ScopedStop();
+  ScopedStop(const ScopedStop&) = delete;
+  ScopedStop& operator=(const ScopedStop&) = delete;
+  void resume();  // SIGCONT now
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
 MATCHER(IsOk, "") {
   if (arg) {
     return true;
