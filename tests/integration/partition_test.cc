@@ -260,5 +260,62 @@ TEST_P(Partition, AFrozenStoreDoesNotHoldUpAHealthyOne) {
 INSTANTIATE_TEST_SUITE_P(Backends, Partition, ::testing::ValuesIn(backends()),
                          [](const auto& param_info) { return param_info.param.name; });
 
+// The network backends and the file backend.
+std::vector<Backend> every_backend() {
+  auto out = backends();
+  out.insert(out.begin(), {"file", [] {
+                             static TempDir dir;
+                             return "file://" + dir.file(unique_suffix());
+                           }});
+  return out;
+}
+
+// A holder alive but making no progress is deadlocked, not a lock held for ever. Asked for with
+// --stale-after 5s and the default ttl (30 s), the renew interval follows the shorter of the two
+// (5 s / 3): the holder's wrapper stops COMMAND and exits 79, and a waiting contender gets the
+// lock within stale_after plus one renew interval.
+class Deadlock : public ::testing::TestWithParam<Backend> {};
+
+TEST_P(Deadlock, StaleAfterWithTheDefaultTtlIsTakenOverWithinOneRenewInterval) {
+  const Backend& b = GetParam();
+  const std::string url = b.url();
+  TempDir dir;
+  const std::string key = "deadlock-" + unique_suffix();
+  const std::string pid_file = dir.file("command.pid");
+  const std::string script = "echo $$ > " + pid_file + "; exec sleep 60";
+  const std::string bin = testing::heartlock_binary();
+  const long long begun = wall_ns();
+  // --heartbeat explicit, and COMMAND never sends one: alive, but no progress.
+  auto holder = testing::Child::fork([&]() -> int {
+    ::setpgid(0, 0);
+    ::execl(bin.c_str(), bin.c_str(), "-q", "-b", url.c_str(), "run", "-k", key.c_str(),
+            "--stale-after", "5s", "--heartbeat", "explicit", "--", "sh", "-c", script.c_str(),
+            nullptr);
+    return 127;
+  });
+  ASSERT_TRUE(testing::eventually([&] { return read_numbers(pid_file).size() == 1; }))
+      << "the holder never ran";
+  const auto command = static_cast<pid_t>(read_numbers(pid_file)[0]);
+  const std::string started = dir.file("contender.start");
+  auto contender = testing::run_command({bin, "-q", "-b", url, "run", "-k", key, "-w", "60s", "--",
+                                         "sh", "-c", "date +%s%N > " + started},
+                                        {}, 90s);
+  ASSERT_EQ(contender.exit_code, 0) << contender.err;
+  EXPECT_EQ(holder.exit_code(30s), 79) << "the deadlocked holder must report the lost lease";
+  EXPECT_TRUE(testing::eventually([&] { return !testing::process_alive(command); }, 5s))
+      << "the deadlocked COMMAND still runs";
+  auto start = read_numbers(started);
+  ASSERT_EQ(start.size(), 1u);
+  // stale_after + one renew interval (5 s + 5 s / 3), and 2 s for a loaded machine.
+  const auto bound = std::chrono::nanoseconds(5s + 1667ms + 2s).count();
+  EXPECT_LT(start[0] - begun, bound)
+      << "the contender started " << (start[0] - begun) / 1'000'000 << "ms after the holder";
+  std::printf("[ measure  ] %s: contender started %lldms after the deadlocked holder\n",
+              b.name.c_str(), (start[0] - begun) / 1'000'000);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Deadlock, ::testing::ValuesIn(every_backend()),
+                         [](const auto& param_info) { return param_info.param.name; });
+
 }  // namespace
 }  // namespace heartlock
