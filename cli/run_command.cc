@@ -1,7 +1,6 @@
 #include "run_command.h"
 
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -132,9 +131,10 @@ exec::JobEventSink event_sink(Events& events) {
 exec::Outcome supervise(Lease& lease, int lost_fd, const RunSettings& s,
                         const LeaseOptions& lease_options, const std::string& backend,
                         const std::vector<std::string>& command, Events& events) {
-  // Orphaned descendants of COMMAND are reparented to us rather than to an init, while we run.
-  // (The supervisor does not rely on it: its group checks ignore zombies.)
-  ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  // No PR_SET_CHILD_SUBREAPER any more: it made orphans of COMMAND our children so that waitpid(-1)
+  // reaped them and "is anything of the group left?" was not fooled by zombies. The supervisor
+  // waits for exactly its own child now and its group checks ignore zombies (process_group.h);
+  // as a subreaper that reaps nobody else we would keep every orphan of a long job as a zombie.
   exec::Supervisor job(
       lease,
       exec::JobSpec{
