@@ -42,8 +42,6 @@ Result<CronlockVars> config_file(const CronlockVars& environment) {
   return vars;
 }
 
-std::string seconds(std::chrono::seconds s) { return std::to_string(s.count()) + "s"; }
-
 }  // namespace
 
 int run_cronlock(const CronlockArgs& args) {
@@ -75,21 +73,19 @@ int run_cronlock(const CronlockArgs& args) {
                                      .error = kCronlockError,
                                      .force_hint = "set CRONLOCK_RESET=force"});
   }
-  RunArgs run;
-  run.key = name;
-  run.nonblock = true;
+  RunSettings run{.key = name,
+                  .conflict_exit_code = kCronlockBusy,
+                  .error_exit_code = kCronlockError,
+                  .timeout_exit_code = kCronlockTimeout};
   // Renewed while COMMAND runs; CRONLOCK_RELEASE stays the failsafe (max_hold) and
   // CRONLOCK_GRACE the least time the lock is held (min_hold), both counted from acquisition
   // as in cronlock.
-  run.ttl = seconds(std::min(config->release, std::chrono::seconds(30)));
-  run.min_hold = seconds(config->grace);
-  run.max_hold = seconds(config->release);
+  run.lease.ttl = std::min(config->release, std::chrono::seconds(30));
+  run.lease.min_hold = config->grace;
+  run.lease.max_hold = config->release;
   if (config->timeout.count() > 0) {
-    run.timeout = seconds(config->timeout);
+    run.timeout = config->timeout;
   }
-  run.conflict_exit_code = kCronlockBusy;
-  run.error_exit_code = kCronlockError;
-  run.timeout_exit_code = kCronlockTimeout;
   return run_job(run, common, args.command);
 }
 

@@ -10,10 +10,13 @@
 #include <string>
 
 #include "admin_commands.h"
+#include "exec/heartbeat_socket.h"
 #include "exit_codes.h"
-#include "supervisor.h"
 
 namespace heartlock::cli {
+
+using exec::kHeartbeatSecretEnv;
+using exec::kHeartbeatSocketEnv;
 
 int send_heartbeat(const CommonArgs& common) {
   Events events = make_events(common);

@@ -10,7 +10,7 @@
 #include "cronlock_command.h"
 #include "exit_codes.h"
 #include "run_command.h"
-#include "supervisor.h"
+#include "signals.h"
 
 namespace {
 
@@ -41,8 +41,8 @@ std::string_view program_name(const char* argv0) {
 
 int main(int argc, char** argv) {
   using namespace heartlock::cli;
-  // Before any thread exists (the keepalive thread inherits the mask): the supervisor receives
-  // these through a signalfd.
+  // Before any thread exists (the keepalive thread inherits the mask): `heartlock run` reads
+  // these through a signalfd and passes them on to COMMAND (signals.h).
   block_supervised_signals();
 
   // Installed as `cronlock` (or `golock`): a drop-in, where every argument is the command.

@@ -3,12 +3,15 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "heartlock/duration.h"
 
+#include "exec/supervisor.h"
 #include "exit_codes.h"
 #include "job_key.h"
+#include "signals.h"
 #include "stop_rule.h"
-#include "supervisor.h"
 
 namespace heartlock::cli {
 
@@ -49,6 +52,141 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& a) {
   return run;
 }
 
+namespace {
+
+std::string_view heartbeat_name(exec::HeartbeatMode mode) {
+  switch (mode) {
+    case exec::HeartbeatMode::alive:
+      return "alive";
+    case exec::HeartbeatMode::explicit_:
+      return "explicit";
+    case exec::HeartbeatMode::output:
+      return "output";
+  }
+  return "alive";
+}
+
+// The lease's options for `command`, checked; nullopt (the error told) for a usage error.
+std::optional<LeaseOptions> lease_options_for(const RunSettings& s,
+                                              const std::vector<std::string>& command,
+                                              Events& events) {
+  LeaseOptions lease_options = s.lease;
+  if (s.heartbeat != exec::HeartbeatMode::alive && lease_options.stale_after.count() == 0) {
+    events.error("--heartbeat " + std::string(heartbeat_name(s.heartbeat)) +
+                 " needs --stale-after: without it a missing heartbeat would never count");
+    return std::nullopt;
+  }
+  lease_options.command = shell_quote(command);
+  if (s.kill_grace) {
+    lease_options.kill_grace = *s.kill_grace;
+  }
+  if (auto ok = validate(lease_options); !ok) {
+    events.error(ok.error().message);
+    return std::nullopt;
+  }
+  // The stop rule: COMMAND's group must be gone (TERM, KILL after the grace) before the lease can
+  // expire, so the grace must fit into what the lease leaves once a renewal is late.
+  if (!s.kill_grace) {
+    lease_options.kill_grace = std::min(kDefaultKillGrace, max_kill_grace(lease_options));
+  } else if (lease_options.kill_grace > max_kill_grace(lease_options)) {
+    events.error("--kill-grace " + format_duration(lease_options.kill_grace) +
+                 " is too long for this lease: COMMAND must be gone before another holder can "
+                 "have the lock; " +
+                 explain_max_kill_grace(lease_options) + ". Shorten --kill-grace or lengthen " +
+                 (lease_options.stale_after.count() > 0 ? "--stale-after/--ttl" : "--ttl"));
+    return std::nullopt;
+  }
+  return lease_options;
+}
+
+// What `heartlock run` exits with for a job that ran (or failed to start).
+int exit_code_for(const exec::Outcome& outcome, const RunSettings& s) {
+  switch (outcome.kind) {
+    case exec::Outcome::Kind::exited:
+      return outcome.code;
+    case exec::Outcome::Kind::signaled:
+      return 128 + outcome.signal;
+    case exec::Outcome::Kind::timed_out:
+      return s.timeout_exit_code.value_or(kExitTimeout);
+    case exec::Outcome::Kind::lost:
+      return s.error_exit_code.value_or(kExitLost);
+    case exec::Outcome::Kind::spawn_failed:
+      return outcome.error == ENOENT ? kExitNotFound : kExitCannotExecute;
+  }
+  return kExitInternal;
+}
+
+// The supervisor's events as the CLI's.
+exec::JobEventSink event_sink(Events& events) {
+  return [&events](const exec::JobEvent& e) {
+    nlohmann::json fields = nlohmann::json::object();
+    for (const auto& [name, value] : e.fields) {
+      std::visit([&, n = name](const auto& v) { fields[std::string(n)] = v; }, value);
+    }
+    events.emit(e.level, e.name, e.text, std::move(fields));
+  };
+}
+
+// Runs `command` under the held `lease` until it ends; returns how it ended.
+exec::Outcome supervise(Lease& lease, int lost_fd, const RunSettings& s,
+                        const LeaseOptions& lease_options, const std::string& backend,
+                        const std::vector<std::string>& command, Events& events) {
+  // No PR_SET_CHILD_SUBREAPER any more: it made orphans of COMMAND our children so that waitpid(-1)
+  // reaped them and "is anything of the group left?" was not fooled by zombies. The supervisor
+  // waits for exactly its own child now and its group checks ignore zombies (process_group.h);
+  // as a subreaper that reaps nobody else we would keep every orphan of a long job as a zombie.
+  exec::Supervisor job(
+      lease,
+      exec::JobSpec{
+          .argv = command,
+          .mode = s.heartbeat,
+          .timeout = s.timeout,
+          .kill_grace = lease_options.kill_grace,
+          .stop_margin = stop_margin(lease_options),
+          .stale_after = lease_options.stale_after,
+          .env = {"HEARTLOCK_KEY=" + lease.name(),
+                  "HEARTLOCK_TOKEN=" + std::to_string(lease.token()),
+                  "HEARTLOCK_OWNER=" + lease.owner(), "HEARTLOCK_BACKEND=" + backend,
+                  "HEARTLOCK_LOCATION=" + lease.location()},
+          .foreground = true,
+      },
+      event_sink(events));
+  SignalForwarder forwarder(job);
+  exec::Outcome outcome = job.run(lost_fd);
+  if (outcome.kind == exec::Outcome::Kind::spawn_failed) {
+    events.error("cannot run '" + command[0] +
+                 "': " + std::system_category().message(outcome.error));
+  }
+  return outcome;
+}
+
+// Supervises the job, releases the lease; returns the exit code.
+int finish_job(Lease& lease, int lost_fd, const RunSettings& s, const LeaseOptions& lease_options,
+               const std::string& backend, const std::vector<std::string>& command,
+               Events& events) {
+  const std::string key = lease.name();
+  const exec::Outcome outcome =
+      supervise(lease, lost_fd, s, lease_options, backend, command, events);
+  auto released = lease.release();
+  int exit_code = exit_code_for(outcome, s);
+  if (!released) {
+    if (released.error().code == Errc::lost && outcome.kind != exec::Outcome::Kind::lost) {
+      events.emit(LogLevel::error, "lost",
+                  released.error().message + "; the command may have overlapped another holder",
+                  {{"key", key}});
+      exit_code = s.error_exit_code.value_or(kExitLost);
+    } else if (released.error().code != Errc::lost) {
+      events.emit(LogLevel::warn, "release", "release of " + key + ": " + released.error().message);
+    }
+  }
+  events.emit(LogLevel::debug, "finished",
+              "command finished; exit code " + std::to_string(exit_code),
+              {{"key", key}, {"exit_code", exit_code}});
+  return exit_code;
+}
+
+}  // namespace
+
 int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::string>& command) {
   Events events = make_events(common);
   auto err = [&](int code) { return a.error_exit_code.value_or(code); };
@@ -60,11 +198,12 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
     events.error("--nonblock and --wait contradict each other; give one");
     return err(kExitUsage);
   }
-  LeaseOptions lease_options;
-  std::optional<std::chrono::milliseconds> wait;
-  std::optional<std::chrono::milliseconds> timeout;
+  RunSettings s{.key = a.key,
+                .conflict_exit_code = a.conflict_exit_code,
+                .error_exit_code = a.error_exit_code,
+                .timeout_exit_code = a.timeout_exit_code};
   auto parse = [&](const std::string& text, std::string_view option,
-                   std::chrono::milliseconds& into) {
+                   std::optional<std::chrono::milliseconds>& into) {
     if (text.empty()) {
       return true;
     }
@@ -74,55 +213,43 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
     }
     return d.has_value();
   };
-  std::chrono::milliseconds wait_value{0};
-  std::chrono::milliseconds timeout_value{0};
-  if (!parse(a.ttl, "--ttl", lease_options.ttl) ||
-      !parse(a.stale_after, "--stale-after", lease_options.stale_after) ||
-      !parse(a.min_hold, "--min-hold", lease_options.min_hold) ||
-      !parse(a.max_hold, "--max-hold", lease_options.max_hold) ||
-      !parse(a.kill_grace, "--kill-grace", lease_options.kill_grace) ||
-      !parse(a.wait, "--wait", wait_value) || !parse(a.timeout, "--timeout", timeout_value)) {
+  std::optional<std::chrono::milliseconds> ttl, stale_after, min_hold, max_hold;
+  if (!parse(a.ttl, "--ttl", ttl) || !parse(a.stale_after, "--stale-after", stale_after) ||
+      !parse(a.min_hold, "--min-hold", min_hold) || !parse(a.max_hold, "--max-hold", max_hold) ||
+      !parse(a.kill_grace, "--kill-grace", s.kill_grace) || !parse(a.wait, "--wait", s.wait) ||
+      !parse(a.timeout, "--timeout", s.timeout)) {
     return err(kExitUsage);
   }
-  if (!a.wait.empty()) {
-    wait = wait_value;
-  }
-  if (!a.timeout.empty()) {
-    if (timeout_value.count() == 0) {
-      events.error("--timeout must be longer than 0");
-      return err(kExitUsage);
-    }
-    timeout = timeout_value;
-  }
-  HeartbeatMode mode = a.heartbeat == "explicit" ? HeartbeatMode::explicit_
-                       : a.heartbeat == "output" ? HeartbeatMode::output
-                                                 : HeartbeatMode::alive;
-  if (mode != HeartbeatMode::alive && lease_options.stale_after.count() == 0) {
-    events.error("--heartbeat " + a.heartbeat +
-                 " needs --stale-after: without it a missing heartbeat would never count");
+  if (s.timeout && s.timeout->count() == 0) {
+    events.error("--timeout must be longer than 0");
     return err(kExitUsage);
   }
-  lease_options.kill_stale = a.kill_stale;
-  lease_options.command = shell_quote(command);
-  if (auto ok = validate(lease_options); !ok) {
-    events.error(ok.error().message);
+  s.lease.ttl = ttl.value_or(s.lease.ttl);
+  s.lease.stale_after = stale_after.value_or(s.lease.stale_after);
+  s.lease.min_hold = min_hold.value_or(s.lease.min_hold);
+  s.lease.max_hold = max_hold.value_or(s.lease.max_hold);
+  s.lease.kill_stale = a.kill_stale;
+  s.heartbeat = a.heartbeat == "explicit" ? exec::HeartbeatMode::explicit_
+                : a.heartbeat == "output" ? exec::HeartbeatMode::output
+                                          : exec::HeartbeatMode::alive;
+  return run_job(s, common, command);
+}
+
+int run_job(const RunSettings& s, const CommonArgs& common,
+            const std::vector<std::string>& command) {
+  Events events = make_events(common);
+  auto err = [&](int code) { return s.error_exit_code.value_or(code); };
+  if (command.empty()) {
+    events.error("missing COMMAND: heartlock run [options] [--] COMMAND [ARGS...]");
     return err(kExitUsage);
   }
-  // The stop rule: COMMAND's group must be gone (TERM, KILL after the grace) before the lease can
-  // expire, so the grace must fit into what the lease leaves once a renewal is late.
-  if (a.kill_grace.empty()) {
-    lease_options.kill_grace = std::min(kDefaultKillGrace, max_kill_grace(lease_options));
-  } else if (lease_options.kill_grace > max_kill_grace(lease_options)) {
-    events.error("--kill-grace " + format_duration(lease_options.kill_grace) +
-                 " is too long for this lease: COMMAND must be gone before another holder can "
-                 "have the lock; " +
-                 explain_max_kill_grace(lease_options) + ". Shorten --kill-grace or lengthen " +
-                 (lease_options.stale_after.count() > 0 ? "--stale-after/--ttl" : "--ttl"));
+  std::optional<LeaseOptions> lease_options = lease_options_for(s, command, events);
+  if (!lease_options) {
     return err(kExitUsage);
   }
   // An explicit but empty --key is a mistake (an unset variable in a crontab?), not a request
   // for the derived key.
-  const std::string key = a.key ? *a.key : job_key(command);
+  const std::string key = s.key ? *s.key : job_key(command);
   if (auto ok = validate_name(key); !ok) {
     events.error("--key: " + ok.error().message);
     return err(kExitUsage);
@@ -133,20 +260,19 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
   if (!store) {
     return err(code);
   }
-  int lost_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (lost_fd < 0) {
+  exec::Fd lost_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (lost_fd.get() < 0) {
     events.error("eventfd: " + std::system_category().message(errno));
     return err(kExitInternal);
   }
-  lease_options.on_lost = [lost_fd](LostReason, std::string_view) {
+  lease_options->on_lost = [fd = lost_fd.get()](LostReason, std::string_view) {
     std::uint64_t one = 1;
-    (void)!::write(lost_fd, &one, sizeof one);
+    (void)!::write(fd, &one, sizeof one);
   };
-  auto acquired =
-      wait ? store->acquire(key, lease_options, *wait) : store->try_acquire(key, lease_options);
+  auto acquired = s.wait ? store->acquire(key, *lease_options, *s.wait)
+                         : store->try_acquire(key, *lease_options);
   if (!acquired) {
     events.error("lock " + key + ": " + acquired.error().message);
-    ::close(lost_fd);
     return err(exit_code_for(acquired.error()));
   }
   if (acquired->busy()) {
@@ -155,47 +281,14 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
     fields["key"] = key;
     events.emit(LogLevel::info, "busy", "lock " + key + " is busy: " + describe_holder(holder),
                 fields);
-    ::close(lost_fd);
-    return a.conflict_exit_code;
+    return s.conflict_exit_code;
   }
   Lease& lease = acquired->lease();
   events.emit(LogLevel::debug, "acquired",
               "acquired lock " + key + " (token " + std::to_string(lease.token()) + ", " +
                   lease.location() + ")",
               {{"key", key}, {"token", lease.token()}, {"location", lease.location()}});
-
-  SuperviseOptions supervise_options{
-      .argv = command,
-      .mode = mode,
-      .timeout = timeout,
-      .kill_grace = lease_options.kill_grace,
-      .stop_margin = stop_margin(lease_options),
-      .stale_after = lease_options.stale_after,
-      .env = {"HEARTLOCK_KEY=" + key, "HEARTLOCK_TOKEN=" + std::to_string(lease.token()),
-              "HEARTLOCK_OWNER=" + lease.owner(), "HEARTLOCK_BACKEND=" + store->url(),
-              "HEARTLOCK_LOCATION=" + lease.location()},
-  };
-  Outcome outcome = supervise(lease, lost_fd, supervise_options, events);
-  auto released = lease.release();
-  ::close(lost_fd);
-  int exit_code = outcome.kind == Outcome::Kind::lost ? err(outcome.exit_code)
-                  : outcome.kind == Outcome::Kind::timed_out
-                      ? a.timeout_exit_code.value_or(outcome.exit_code)
-                      : outcome.exit_code;
-  if (!released) {
-    if (released.error().code == Errc::lost && outcome.kind != Outcome::Kind::lost) {
-      events.emit(LogLevel::error, "lost",
-                  released.error().message + "; the command may have overlapped another holder",
-                  {{"key", key}});
-      exit_code = err(kExitLost);
-    } else if (released.error().code != Errc::lost) {
-      events.emit(LogLevel::warn, "release", "release of " + key + ": " + released.error().message);
-    }
-  }
-  events.emit(LogLevel::debug, "finished",
-              "command finished; exit code " + std::to_string(exit_code),
-              {{"key", key}, {"exit_code", exit_code}});
-  return exit_code;
+  return finish_job(lease, lost_fd.get(), s, *lease_options, store->url(), command, events);
 }
 
 }  // namespace heartlock::cli

@@ -1,0 +1,38 @@
+// The signals `heartlock run` passes on to COMMAND, and the thread that does it. The process's
+// signal mask is the CLI's: it blocks these signals in main() and reads them from a signalfd.
+#ifndef HEARTLOCK_CLI_SIGNALS_H_
+#define HEARTLOCK_CLI_SIGNALS_H_
+
+#include <thread>
+
+#include "exec/fd.h"
+#include "exec/supervisor.h"
+
+namespace heartlock::cli {
+
+// Blocks the signals a job's supervision receives (SIGTERM, SIGINT, SIGHUP, SIGQUIT, and SIGTTOU
+// so that the terminal can be taken back from behind). Call at the start of main, before any
+// thread exists, so that every thread inherits the mask.
+void block_supervised_signals();
+
+// While it lives, reads the blocked signals from a signalfd on a thread of its own and forwards
+// each (but SIGTTOU) to `job` (exec::Supervisor::forward_signal). Signals that arrived before it
+// was made are forwarded too. Not thread-safe; `job` must outlive it.
+class SignalForwarder {
+ public:
+  explicit SignalForwarder(exec::Supervisor& job);
+  SignalForwarder(const SignalForwarder&) = delete;
+  SignalForwarder& operator=(const SignalForwarder&) = delete;
+  ~SignalForwarder();  // stops and joins the thread
+
+ private:
+  void forward(exec::Supervisor& job) const;
+
+  exec::Fd signals_;  // signalfd
+  exec::Fd stop_;     // eventfd: the thread ends
+  std::thread thread_;
+};
+
+}  // namespace heartlock::cli
+
+#endif  // HEARTLOCK_CLI_SIGNALS_H_
