@@ -48,8 +48,11 @@ class FileStore final : public LeasingStore {
 
  protected:
   Result<Attempt> claim(const ClaimRequest& request) override;
+  std::unique_ptr<ReleaseWaiter> release_waiter(std::string_view name) override;
 
  private:
+  class Waiter;  // inotify on the directory, and the lock file kept open between tries
+
   Result<Attempt> claim_locked(const ClaimRequest& request, const std::string& file, UniqueFd& fd,
                                const FileId& id);
   Result<std::optional<Attempt>> take_over(const ClaimRequest& request, const std::string& file,
@@ -73,7 +76,7 @@ class FileStore final : public LeasingStore {
   std::string path_of(const std::string& file) const { return path_ + "/" + file; }
   Record new_record(const ClaimRequest& request, std::uint64_t token, BootTime now) const;
 
-  // An inotify watch on the directory for one waiter, from the pool; back to the pool after.
+  // An inotify watch on the directory for one Waiter, from the pool; back to the pool after.
   UniqueFd take_watch();
   void return_watch(UniqueFd watch);
 

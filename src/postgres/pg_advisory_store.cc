@@ -391,7 +391,7 @@ std::string PgAdvisoryStore::location(std::string_view name) const {
   return url() + " pg_advisory_lock(" + std::to_string(advisory_key(name)) + ")";
 }
 
-Result<Attempt> PgAdvisoryStore::try_once(const ClaimRequest& request) {
+Result<Attempt> PgAdvisoryStore::claim(const ClaimRequest& request) {
   const std::string name(request.name);
   const std::int64_t key = advisory_key(name);
   const auto ids = lock_ids(key);
@@ -480,8 +480,8 @@ Result<Attempt> PgAdvisoryStore::try_once(const ClaimRequest& request) {
   });
 }
 
-Result<Attempt> PgAdvisoryStore::claim(const ClaimRequest& request) {
-  return claim_listening(*client_, sql_->channel, request, [&] { return try_once(request); });
+std::unique_ptr<ReleaseWaiter> PgAdvisoryStore::release_waiter(std::string_view /*name*/) {
+  return pg_release_waiter(*client_, sql_->channel);
 }
 
 Result<LockInfo> PgAdvisoryStore::inspect(std::string_view name) {

@@ -53,9 +53,9 @@ class PgAdvisoryStore final : public LeasingStore {
 
  protected:
   Result<Attempt> claim(const ClaimRequest& request) override;
+  std::unique_ptr<ReleaseWaiter> release_waiter(std::string_view name) override;
 
  private:
-  Result<Attempt> try_once(const ClaimRequest& request);
   std::string location(std::string_view name) const;
 
   std::shared_ptr<const LeaseSql> sql_;

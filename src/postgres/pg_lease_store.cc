@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <functional>
-#include <thread>
 
 #include "../core/process_identity.h"
 #include "../core/slots.h"
@@ -12,10 +10,6 @@ namespace heartlock::detail {
 namespace {
 
 using std::chrono::milliseconds;
-
-// How long a waiter sleeps at most between two tries: NOTIFY wakes it on release; this covers a
-// lease that simply expired (nobody notifies then) and a lost notification.
-constexpr milliseconds kMaxWaitSlice{1000};
 
 long long to_ll(const PgValue& v) {
   long long out = 0;
@@ -231,7 +225,7 @@ std::string PgLeaseStore::location(std::string_view name) const {
   return url() + " " + client_->url().qualified_table() + " name=" + std::string(name);
 }
 
-Result<Attempt> PgLeaseStore::try_once(const ClaimRequest& request) {
+Result<Attempt> PgLeaseStore::claim(const ClaimRequest& request) {
   ProcessIdentity self = self_identity();
   const auto& o = request.options;
   // The lease's deadline counts from before the statement was sent: the server's expiry was set
@@ -261,53 +255,61 @@ Result<Attempt> PgLeaseStore::try_once(const ClaimRequest& request) {
   return Attempt(std::move(*info));
 }
 
-Result<Attempt> claim_listening(PgClient& client, const std::string& channel,
-                                const ClaimRequest& request,
-                                const std::function<Result<Attempt>()>& try_once) {
-  if (!request.deadline) {
-    return try_once();
+namespace {
+
+// See pg_release_waiter(). Without a listener (the server does not answer) the waiter sleeps out
+// next_look(); an expired lease notifies nobody, so next_look() times that anyway.
+class PgReleaseWaiter final : public ReleaseWaiter {
+ public:
+  PgReleaseWaiter(PgClient& client, std::string channel)
+      : client_(client), channel_(std::move(channel)) {}
+
+  // LISTEN before each try (unless listening), so a release after the try is not missed.
+  Result<void> arm() override {
+    if (listener_ && !listener_->broken()) {
+      return {};
+    }
+    listener_.reset();
+    auto c = client_.connect_new();
+    if (c && (*c)->exec("LISTEN " + quote_ident(channel_))) {
+      listener_ = std::move(*c);
+    } else if (!c && c.error().code == Errc::permission_denied) {
+      return std::unexpected(c.error());
+    }
+    return {};
   }
-  // LISTEN before each try, so a release between the try and the wait is not missed.
-  std::unique_ptr<PgConnection> listener;
-  for (;;) {
-    if (!listener || listener->broken()) {
-      listener.reset();
-      auto c = client.connect_new();
-      if (c && (*c)->exec("LISTEN " + quote_ident(channel))) {
-        listener = std::move(*c);
-      } else if (!c && c.error().code == Errc::permission_denied) {
-        return std::unexpected(c.error());
+
+  Result<void> wait(BootTime until, const StopWake& stop) override {
+    if (!listener_) {
+      wait_readable(-1, until, stop);
+      return {};
+    }
+    for (;;) {
+      auto notified = listener_->read_notifications();
+      if (!notified) {
+        listener_.reset();  // the session ended: LISTEN again (or poll) on the next arm()
+        return {};
+      }
+      if (*notified || !wait_readable(listener_->socket(), until, stop)) {
+        return {};  // a release, the time is up, or stopped
       }
     }
-    auto attempt = try_once();
-    if (!attempt || std::holds_alternative<Claim>(*attempt)) {
-      return attempt;
-    }
-    const LockInfo& busy = std::get<LockInfo>(*attempt);
-    BootTime now = boot_now();
-    if (now >= *request.deadline) {
-      return attempt;
-    }
-    // Until the deadline, the holder's expiry or the end of its min_hold (nobody notifies
-    // then), or the slice (a lost notification, a session that ended without releasing).
-    auto wait =
-        std::min(std::chrono::duration_cast<milliseconds>(*request.deadline - now), kMaxWaitSlice);
-    if (busy.holder && busy.holder->renew_age) {
-      auto expires = busy.min_hold_left
-                         ? *busy.min_hold_left
-                         : busy.holder->ttl - *busy.holder->renew_age + milliseconds(1);
-      wait = std::clamp(expires, milliseconds(1), wait);
-    }
-    if (!listener) {
-      std::this_thread::sleep_for(wait);
-    } else if (!listener->wait_notification(wait)) {
-      listener.reset();
-    }
   }
+
+ private:
+  PgClient& client_;
+  std::string channel_;
+  std::unique_ptr<PgConnection> listener_;
+};
+
+}  // namespace
+
+std::unique_ptr<ReleaseWaiter> pg_release_waiter(PgClient& client, std::string channel) {
+  return std::make_unique<PgReleaseWaiter>(client, std::move(channel));
 }
 
-Result<Attempt> PgLeaseStore::claim(const ClaimRequest& request) {
-  return claim_listening(*client_, sql_->channel, request, [&] { return try_once(request); });
+std::unique_ptr<ReleaseWaiter> PgLeaseStore::release_waiter(std::string_view /*name*/) {
+  return pg_release_waiter(*client_, sql_->channel);
 }
 
 Result<LockInfo> PgLeaseStore::inspect(std::string_view name) {

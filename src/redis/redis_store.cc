@@ -5,7 +5,6 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <thread>
 
 #include "../core/io_deadline.h"
 #include "../core/process_identity.h"
@@ -17,9 +16,9 @@ namespace {
 using std::chrono::milliseconds;
 using Patience = RedisClient::Patience;
 
-// How long a waiter sleeps at most between two tries. Waiters are woken by the release message;
-// this bound covers a holder that expired (no message is published then) and lost messages.
-constexpr milliseconds kMaxWaitSlice{1000};
+// How long a waiter whose subscription became readable reads for the message before it looks at
+// its stop token again: the message is there already (or on its way in the same TLS record).
+constexpr milliseconds kPushReadSlice{100};
 
 long long to_ll(std::string_view s) {
   long long v = 0;
@@ -366,7 +365,7 @@ RedisStore::RedisStore(RedisUrl url, StoreOptions options)
 
 RedisStore::~RedisStore() { stop_keepalive(); }
 
-Result<Attempt> RedisStore::try_once(const ClaimRequest& request) {
+Result<Attempt> RedisStore::claim(const ClaimRequest& request) {
   ProcessIdentity self = self_identity();
   const auto& o = request.options;
   const auto keys = layout_.keys(request.name);
@@ -457,47 +456,60 @@ Result<Attempt> RedisStore::try_once(const ClaimRequest& request) {
                                      (first_error != nullptr ? ": " + first_error->message : ""));
 }
 
-Result<Attempt> RedisStore::claim(const ClaimRequest& request) {
-  if (!request.deadline) {
-    return try_once(request);
-  }
-  // Subscribe before each try, so a release between the try and the wait is not missed. On
-  // Redlock one node's message is enough: every node publishes the release.
-  const std::string channel = layout_.channel(request.name);
-  std::unique_ptr<RedisConnection> sub;
-  for (;;) {
-    for (std::size_t i = 0; i < nodes_.size() && !sub; ++i) {
+namespace {
+
+// A waiter woken by the release message (SUBSCRIBE on the lock's channel). On Redlock one node's
+// message is enough: every node publishes the release, so the first node that takes the
+// subscription serves. Without one (no node answers) the waiter sleeps out next_look(); the
+// holder's expiry publishes nothing, so next_look() times that anyway.
+class RedisReleaseWaiter final : public ReleaseWaiter {
+ public:
+  RedisReleaseWaiter(RedisNodes nodes, std::string channel)
+      : nodes_(std::move(nodes)), channel_(std::move(channel)) {}
+
+  // Subscribes before each try, unless subscribed: a release after the try is not missed.
+  Result<void> arm() override {
+    for (std::size_t i = 0; i < nodes_.size() && !sub_; ++i) {
       auto c = nodes_[i]->connect_new(Patience::patient);
-      if (c && (*c)->command({"SUBSCRIBE", channel})) {
-        sub = std::move(*c);
+      if (c && (*c)->command({"SUBSCRIBE", channel_})) {
+        sub_ = std::move(*c);
       } else if (!c && c.error().code == Errc::permission_denied) {
         return std::unexpected(c.error());
       }
     }
-    auto attempt = try_once(request);
-    if (!attempt || std::holds_alternative<Claim>(*attempt)) {
-      return attempt;
+    return {};
+  }
+
+  Result<void> wait(BootTime until, const StopWake& stop) override {
+    if (!sub_) {
+      wait_readable(-1, until, stop);
+      return {};
     }
-    const LockInfo& busy = std::get<LockInfo>(*attempt);
-    BootTime now = boot_now();
-    if (now >= *request.deadline) {
-      return attempt;
-    }
-    // Until the deadline, the key's expiry (no message is sent then), or the slice.
-    auto wait =
-        std::min(std::chrono::duration_cast<milliseconds>(*request.deadline - now), kMaxWaitSlice);
-    if (busy.holder && busy.holder->renew_age) {
-      auto expires = busy.min_hold_left
-                         ? *busy.min_hold_left
-                         : busy.holder->ttl - *busy.holder->renew_age + milliseconds(1);
-      wait = std::clamp(expires, milliseconds(1), wait);
-    }
-    if (!sub) {
-      std::this_thread::sleep_for(wait);
-    } else if (auto pushed = sub->read_push(wait); !pushed) {
-      sub.reset();  // the server went away: subscribe again (or poll) on the next round
+    // First what the connection read already (a message that came with an earlier one).
+    milliseconds read_for(0);
+    for (;;) {
+      auto pushed = sub_->read_push(read_for);
+      if (!pushed) {
+        sub_.reset();  // the server went away: subscribe again (or poll) on the next arm()
+        return {};
+      }
+      if (*pushed || !wait_readable(sub_->fd(), until, stop)) {
+        return {};  // a message, the time is up, or stopped
+      }
+      read_for = std::min(kPushReadSlice, std::chrono::ceil<milliseconds>(until - boot_now()));
     }
   }
+
+ private:
+  RedisNodes nodes_;
+  std::string channel_;
+  std::unique_ptr<RedisConnection> sub_;
+};
+
+}  // namespace
+
+std::unique_ptr<ReleaseWaiter> RedisStore::release_waiter(std::string_view name) {
+  return std::make_unique<RedisReleaseWaiter>(nodes_, layout_.channel(name));
 }
 
 Result<LockInfo> RedisStore::inspect_node(RedisClient& node, std::string_view name) {

@@ -56,10 +56,10 @@ class RedisStore final : public LeasingStore {
 
  protected:
   Result<Attempt> claim(const ClaimRequest& request) override;
+  std::unique_ptr<ReleaseWaiter> release_waiter(std::string_view name) override;
   Result<void> check_name(std::string_view name) const override { return layout_.check_name(name); }
 
  private:
-  Result<Attempt> try_once(const ClaimRequest& request);
   Result<LockInfo> inspect_node(RedisClient& node, std::string_view name);
   Result<void> run_break(std::string_view name, std::uint64_t token, const std::string& value);
   std::size_t quorum() const { return nodes_.size() / 2 + 1; }
