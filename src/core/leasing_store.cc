@@ -27,6 +27,20 @@ Result<Acquired> LeasingStore::acquire(std::string_view name, const LeaseOptions
   return acquire_until(name, options, deadline_after(wait), std::move(stop));
 }
 
+Result<LockInfo> LeasingStore::inspect(std::string_view name) {
+  if (auto ok = check_name(name); !ok) {
+    return std::unexpected(ok.error());
+  }
+  return inspect_lock(name);
+}
+
+Result<void> LeasingStore::break_lease(std::string_view name, std::uint64_t token) {
+  if (auto ok = check_name(name); !ok) {
+    return std::unexpected(ok.error());
+  }
+  return break_lock(name, token);
+}
+
 Result<Attempt> LeasingStore::claim_waiting(ClaimRequest& request, BootTime deadline,
                                             std::stop_token stop) {
   auto waiter = release_waiter(request.name);

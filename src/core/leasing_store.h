@@ -46,8 +46,11 @@ class LeasingStore : public Store {
  public:
   Result<Acquired> try_acquire(std::string_view name, const LeaseOptions& options) final;
   using Store::acquire;
+  using Store::break_lease;
   Result<Acquired> acquire(std::string_view name, const LeaseOptions& options,
                            std::chrono::milliseconds wait, std::stop_token stop) final;
+  Result<LockInfo> inspect(std::string_view name) final;
+  Result<void> break_lease(std::string_view name, std::uint64_t token) final;
 
  protected:
   explicit LeasingStore(StoreOptions options) : options_(std::move(options)) {}
@@ -59,6 +62,10 @@ class LeasingStore : public Store {
   // How a waiter for `name` learns that it was released. Called once per waiting acquire.
   // Default: no notification, the waiter sleeps until next_look().
   [[nodiscard]] virtual std::unique_ptr<ReleaseWaiter> release_waiter(std::string_view name);
+
+  // inspect() and break_lease() after check_name(). REQUIRES: check_name(name) passed.
+  [[nodiscard]] virtual Result<LockInfo> inspect_lock(std::string_view name) = 0;
+  [[nodiscard]] virtual Result<void> break_lock(std::string_view name, std::uint64_t token) = 0;
 
   // Whether `name` may name a lock here: validate_name(), plus what the backend's key layout
   // reserves. Errc::invalid_argument.

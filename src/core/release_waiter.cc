@@ -13,6 +13,10 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// How long a waiter whose connection became readable reads for the message before it looks at
+// its stop token again: the message is there already (or on its way in the same TLS record).
+constexpr milliseconds kPushReadSlice{100};
+
 // How often a wait looks at a stop token that has no eventfd (none could be made).
 constexpr milliseconds kStopPollSlice{20};
 
@@ -105,6 +109,37 @@ bool wait_readable(int fd, BootTime until, const StopWake& stop) {
     if (n > 0 && (p[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
       return true;
     }
+  }
+}
+
+Result<void> PushWaiter::arm() {
+  if (connected()) {
+    return {};
+  }
+  disconnect();
+  if (auto ok = connect(); !ok && ok.error().code == Errc::permission_denied) {
+    return ok;
+  }
+  return {};
+}
+
+Result<void> PushWaiter::wait(BootTime until, const StopWake& stop) {
+  if (!connected()) {
+    wait_readable(-1, until, stop);
+    return {};
+  }
+  // First what the connection read already (a message that came with an earlier one).
+  milliseconds read_for(0);
+  for (;;) {
+    auto message = read_message(read_for);
+    if (!message) {
+      disconnect();  // the server went away: connect again (or sleep) after the next arm()
+      return {};
+    }
+    if (*message || !wait_readable(socket(), until, stop)) {
+      return {};  // a message, the time is up, or stopped
+    }
+    read_for = std::min(kPushReadSlice, std::chrono::ceil<milliseconds>(until - boot_now()));
   }
 }
 

@@ -92,6 +92,31 @@ class SleepingWaiter final : public ReleaseWaiter {
   }
 };
 
+// A ReleaseWaiter woken by a message the server pushes on a connection of the waiter's own (Redis
+// SUBSCRIBE, PostgreSQL LISTEN). arm() connects unless connected; a connection that fails is
+// dropped, and made again by the next arm(). Without one (the server does not answer) the waiter
+// sleeps until `until`: next_look() bounds that. A refused login (Errc::permission_denied) ends
+// the acquire at once; any other failure only degrades to that sleep.
+//
+// Thread-safety: none, as ReleaseWaiter.
+class PushWaiter : public ReleaseWaiter {
+ public:
+  Result<void> arm() final;
+  Result<void> wait(BootTime until, const StopWake& stop) final;
+
+ protected:
+  virtual bool connected() const = 0;
+  // Connects and subscribes. The error of a connection that could not be made; a subscription
+  // that failed leaves connected() false without an error.
+  virtual Result<void> connect() = 0;
+  virtual void disconnect() = 0;
+  // The connection's socket, to poll.
+  virtual int socket() const = 0;
+  // Reads for at most `timeout` (0: only what arrived already); true if a message came. An error
+  // drops the connection.
+  virtual Result<bool> read_message(std::chrono::milliseconds timeout) = 0;
+};
+
 }  // namespace heartlock::detail
 
 #endif  // HEARTLOCK_CORE_RELEASE_WAITER_H_

@@ -588,14 +588,11 @@ Result<LockInfo> EtcdStore::describe(std::string_view name, const json* kv) {
   return info;
 }
 
-Result<LockInfo> EtcdStore::inspect(std::string_view name) {
+Result<LockInfo> EtcdStore::inspect_lock(std::string_view name) {
   return guarded(*client_, [&] { return inspect_checked(name); });
 }
 
 Result<LockInfo> EtcdStore::inspect_checked(std::string_view name) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
   auto r = client_->call("kv/range", {{"key", base64_encode(lock_key(name))}});
   if (!r) {
     return std::unexpected(r.error());
@@ -653,14 +650,11 @@ Result<std::vector<LockInfo>> EtcdStore::list_checked() {
   return out;
 }
 
-Result<void> EtcdStore::break_lease(std::string_view name, std::uint64_t token) {
+Result<void> EtcdStore::break_lock(std::string_view name, std::uint64_t token) {
   return guarded(*client_, [&] { return break_lease_checked(name, token); });
 }
 
 Result<void> EtcdStore::break_lease_checked(std::string_view name, std::uint64_t token) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
   const std::string key = lock_key(name);
   auto r = client_->call("kv/range", {{"key", base64_encode(key)}});
   if (!r) {

@@ -38,15 +38,14 @@ class EtcdStore final : public LeasingStore {
   EtcdStore(EtcdUrl url, StoreOptions options);
   ~EtcdStore() override;
 
-  Result<LockInfo> inspect(std::string_view name) override;
   Result<std::vector<LockInfo>> list() override;
-  Result<void> break_lease(std::string_view name, std::uint64_t token) override;
-  using Store::break_lease;
   Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                std::chrono::seconds retention) override;
   std::string url() const override { return client_->url().redacted(); }
 
  protected:
+  Result<LockInfo> inspect_lock(std::string_view name) override;
+  Result<void> break_lock(std::string_view name, std::uint64_t token) override;
   Result<Attempt> claim(const ClaimRequest& request) override;
   std::unique_ptr<ReleaseWaiter> release_waiter(std::string_view name) override;
 

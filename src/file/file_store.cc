@@ -475,10 +475,7 @@ Result<LockInfo> FileStore::inspect_file(std::string_view name, const std::strin
   return observe(name, file, fd->get(), id, false, false);
 }
 
-Result<LockInfo> FileStore::inspect(std::string_view name) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
+Result<LockInfo> FileStore::inspect_lock(std::string_view name) {
   return inspect_file(name, lock_file_name(name));
 }
 
@@ -515,10 +512,7 @@ Result<std::vector<LockInfo>> FileStore::list() {
   return out;
 }
 
-Result<void> FileStore::break_lease(std::string_view name, std::uint64_t token) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
+Result<void> FileStore::break_lock(std::string_view name, std::uint64_t token) {
   const std::string file = lock_file_name(name);
   const std::string path = path_of(file);
   FileId id;

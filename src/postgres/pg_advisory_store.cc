@@ -484,10 +484,7 @@ std::unique_ptr<ReleaseWaiter> PgAdvisoryStore::release_waiter(std::string_view 
   return pg_release_waiter(*client_, sql_->channel);
 }
 
-Result<LockInfo> PgAdvisoryStore::inspect(std::string_view name) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
+Result<LockInfo> PgAdvisoryStore::inspect_lock(std::string_view name) {
   const auto ids = lock_ids(advisory_key(name));
   auto rows = client_->exec(advisory_->inspect, {std::string(name), ids.first, ids.second});
   if (!rows) {
@@ -552,10 +549,7 @@ Result<std::vector<LockInfo>> PgAdvisoryStore::list() {
   return out;
 }
 
-Result<void> PgAdvisoryStore::break_lease(std::string_view name, std::uint64_t token) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
+Result<void> PgAdvisoryStore::break_lock(std::string_view name, std::uint64_t token) {
   const auto ids = lock_ids(advisory_key(name));
   auto rows = client_->exec(advisory_->break_lease,
                             {std::string(name), std::to_string(token), ids.first, ids.second});

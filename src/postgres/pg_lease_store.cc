@@ -257,46 +257,33 @@ Result<Attempt> PgLeaseStore::claim(const ClaimRequest& request) {
 
 namespace {
 
-// See pg_release_waiter(). Without a listener (the server does not answer) the waiter sleeps out
-// next_look(); an expired lease notifies nobody, so next_look() times that anyway.
-class PgReleaseWaiter final : public ReleaseWaiter {
+// See pg_release_waiter(). An expired lease notifies nobody: next_look() times that.
+class PgReleaseWaiter final : public PushWaiter {
  public:
   PgReleaseWaiter(PgClient& client, std::string channel)
       : client_(client), channel_(std::move(channel)) {}
 
-  // LISTEN before each try (unless listening), so a release after the try is not missed.
-  Result<void> arm() override {
-    if (listener_ && !listener_->broken()) {
-      return {};
-    }
-    listener_.reset();
+ private:
+  bool connected() const override { return listener_ && !listener_->broken(); }
+  void disconnect() override { listener_.reset(); }
+  int socket() const override { return listener_->socket(); }
+
+  Result<void> connect() override {
     auto c = client_.connect_new();
-    if (c && (*c)->exec("LISTEN " + quote_ident(channel_))) {
-      listener_ = std::move(*c);
-    } else if (!c && c.error().code == Errc::permission_denied) {
+    if (!c) {
       return std::unexpected(c.error());
+    }
+    if ((*c)->exec("LISTEN " + quote_ident(channel_))) {
+      listener_ = std::move(*c);
     }
     return {};
   }
 
-  Result<void> wait(BootTime until, const StopWake& stop) override {
-    if (!listener_) {
-      wait_readable(-1, until, stop);
-      return {};
-    }
-    for (;;) {
-      auto notified = listener_->read_notifications();
-      if (!notified) {
-        listener_.reset();  // the session ended: LISTEN again (or poll) on the next arm()
-        return {};
-      }
-      if (*notified || !wait_readable(listener_->socket(), until, stop)) {
-        return {};  // a release, the time is up, or stopped
-      }
-    }
+  // Never blocks: the socket was polled.
+  Result<bool> read_message(milliseconds /*timeout*/) override {
+    return listener_->read_notifications();
   }
 
- private:
   PgClient& client_;
   std::string channel_;
   std::unique_ptr<PgConnection> listener_;
@@ -312,10 +299,7 @@ std::unique_ptr<ReleaseWaiter> PgLeaseStore::release_waiter(std::string_view /*n
   return pg_release_waiter(*client_, sql_->channel);
 }
 
-Result<LockInfo> PgLeaseStore::inspect(std::string_view name) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
+Result<LockInfo> PgLeaseStore::inspect_lock(std::string_view name) {
   auto rows = client_->exec(sql_->inspect, {std::string(name)});
   if (!rows) {
     return std::unexpected(rows.error());
@@ -339,10 +323,7 @@ Result<std::vector<LockInfo>> PgLeaseStore::list() {
   return out;
 }
 
-Result<void> PgLeaseStore::break_lease(std::string_view name, std::uint64_t token) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
+Result<void> PgLeaseStore::break_lock(std::string_view name, std::uint64_t token) {
   auto rows = client_->exec(sql_->break_lease, {std::string(name), std::to_string(token)});
   if (!rows) {
     return std::unexpected(rows.error());

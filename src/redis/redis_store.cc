@@ -16,10 +16,6 @@ namespace {
 using std::chrono::milliseconds;
 using Patience = RedisClient::Patience;
 
-// How long a waiter whose subscription became readable reads for the message before it looks at
-// its stop token again: the message is there already (or on its way in the same TLS record).
-constexpr milliseconds kPushReadSlice{100};
-
 long long to_ll(std::string_view s) {
   long long v = 0;
   std::from_chars(s.data(), s.data() + s.size(), v);
@@ -460,47 +456,39 @@ namespace {
 
 // A waiter woken by the release message (SUBSCRIBE on the lock's channel). On Redlock one node's
 // message is enough: every node publishes the release, so the first node that takes the
-// subscription serves. Without one (no node answers) the waiter sleeps out next_look(); the
-// holder's expiry publishes nothing, so next_look() times that anyway.
-class RedisReleaseWaiter final : public ReleaseWaiter {
+// subscription serves. The holder's expiry publishes nothing: next_look() times that.
+class RedisReleaseWaiter final : public PushWaiter {
  public:
   RedisReleaseWaiter(RedisNodes nodes, std::string channel)
       : nodes_(std::move(nodes)), channel_(std::move(channel)) {}
 
-  // Subscribes before each try, unless subscribed: a release after the try is not missed.
-  Result<void> arm() override {
-    for (std::size_t i = 0; i < nodes_.size() && !sub_; ++i) {
-      auto c = nodes_[i]->connect_new(Patience::patient);
+ private:
+  bool connected() const override { return sub_ != nullptr; }
+  void disconnect() override { sub_.reset(); }
+  int socket() const override { return sub_->fd(); }
+
+  Result<void> connect() override {
+    for (const auto& node : nodes_) {
+      auto c = node->connect_new(Patience::patient);
+      if (!c && c.error().code == Errc::permission_denied) {
+        return std::unexpected(c.error());
+      }
       if (c && (*c)->command({"SUBSCRIBE", channel_})) {
         sub_ = std::move(*c);
-      } else if (!c && c.error().code == Errc::permission_denied) {
-        return std::unexpected(c.error());
+        return {};
       }
     }
     return {};
   }
 
-  Result<void> wait(BootTime until, const StopWake& stop) override {
-    if (!sub_) {
-      wait_readable(-1, until, stop);
-      return {};
+  Result<bool> read_message(milliseconds timeout) override {
+    auto pushed = sub_->read_push(timeout);
+    if (!pushed) {
+      return std::unexpected(pushed.error());
     }
-    // First what the connection read already (a message that came with an earlier one).
-    milliseconds read_for(0);
-    for (;;) {
-      auto pushed = sub_->read_push(read_for);
-      if (!pushed) {
-        sub_.reset();  // the server went away: subscribe again (or poll) on the next arm()
-        return {};
-      }
-      if (*pushed || !wait_readable(sub_->fd(), until, stop)) {
-        return {};  // a message, the time is up, or stopped
-      }
-      read_for = std::min(kPushReadSlice, std::chrono::ceil<milliseconds>(until - boot_now()));
-    }
+    return pushed->has_value();
   }
 
- private:
   RedisNodes nodes_;
   std::string channel_;
   std::unique_ptr<RedisConnection> sub_;
@@ -529,10 +517,7 @@ Result<LockInfo> RedisStore::inspect_node(RedisClient& node, std::string_view na
   return info;
 }
 
-Result<LockInfo> RedisStore::inspect(std::string_view name) {
-  if (auto ok = layout_.check_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
+Result<LockInfo> RedisStore::inspect_lock(std::string_view name) {
   if (nodes_.size() == 1) {
     return inspect_node(*nodes_.front(), name);
   }
@@ -641,9 +626,6 @@ Result<std::vector<LockInfo>> RedisStore::list() {
 
 Result<void> RedisStore::run_break(std::string_view name, std::uint64_t token,
                                    const std::string& value) {
-  if (auto ok = layout_.check_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
   auto answers = run_on_all(nodes_, layout_.scripts().break_lease, layout_.keys(name),
                             {std::to_string(token), value}, Patience::patient);
   std::size_t ended = 0;
@@ -665,13 +647,16 @@ Result<void> RedisStore::run_break(std::string_view name, std::uint64_t token,
                                    std::to_string(token) + "; nothing changed");
 }
 
-Result<void> RedisStore::break_lease(std::string_view name, std::uint64_t token) {
+Result<void> RedisStore::break_lock(std::string_view name, std::uint64_t token) {
   return run_break(name, token, "");
 }
 
 Result<void> RedisStore::break_lease(const LockInfo& seen) {
   if (seen.holder && seen.holder->foreign && seen.holder->owner.starts_with("cronlock:")) {
     // A lock cronlock wrote: fenced by the exact value seen.
+    if (auto ok = check_name(seen.name); !ok) {
+      return std::unexpected(ok.error());
+    }
     return run_break(seen.name, 0, seen.holder->owner.substr(9));
   }
   return Store::break_lease(seen);
