@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,9 @@ struct SlotClaim {
   bool won = false;        // this caller is the first for the slot: it runs the job
   std::string claimed_by;  // who was first ("host:pid"), when known
 };
+
+// A wait for Store::acquire without a time limit: until the lock is ours, an error, or a stop.
+inline constexpr std::chrono::milliseconds kWaitForever = std::chrono::milliseconds::max();
 
 // How long slot records are kept by default.
 inline constexpr std::chrono::seconds kDefaultSlotRetention{7 * 24 * 3600};
@@ -48,10 +52,21 @@ class Store {
   [[nodiscard]] virtual Result<Acquired> try_acquire(std::string_view name,
                                                      const LeaseOptions& options) = 0;
 
-  // Like try_acquire, but waits up to `wait` for the lock to be freed. A waiter is woken when the
-  // holder releases or dies, not by a polling sleep. Busy if still held after `wait`.
+  // Like try_acquire, but waits up to `wait` (kWaitForever: no limit) for the lock to be freed.
+  // A waiter is woken when the holder releases or dies, not by a polling sleep. Busy if still held
+  // after `wait`. A stop request on `stop` (from any thread) ends the wait promptly: the call then
+  // returns what the last try found -- busy, with the holder -- without trying again. A token
+  // already stopped on entry still makes exactly one try, like try_acquire. Errors as try_acquire,
+  // and Errc::invalid_argument for a negative `wait`.
   [[nodiscard]] virtual Result<Acquired> acquire(std::string_view name, const LeaseOptions& options,
-                                                 std::chrono::milliseconds wait) = 0;
+                                                 std::chrono::milliseconds wait,
+                                                 std::stop_token stop) = 0;
+
+  // acquire() that nobody can stop but `wait`.
+  [[nodiscard]] Result<Acquired> acquire(std::string_view name, const LeaseOptions& options,
+                                         std::chrono::milliseconds wait) {
+    return acquire(name, options, wait, std::stop_token());
+  }
 
   // The state of one lock. Errc::invalid_argument for a bad name.
   [[nodiscard]] virtual Result<LockInfo> inspect(std::string_view name) = 0;

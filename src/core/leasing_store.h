@@ -1,6 +1,8 @@
 // LeasingStore: the work every backend shares. A backend derives from it and implements claim(),
-// which takes the lock or reports the holder; LeasingStore validates the request, makes the owner
-// id, wraps the claim in a Lease and keeps it alive.
+// one try that takes the lock or reports the holder, and release_waiter(), how a waiter learns
+// of a release; LeasingStore validates the request, makes the owner id, runs the one waiting loop
+// of Store::acquire (deadline, stop token, when to look again), wraps the claim in a Lease and
+// keeps it alive.
 #ifndef HEARTLOCK_CORE_LEASING_STORE_H_
 #define HEARTLOCK_CORE_LEASING_STORE_H_
 
@@ -15,6 +17,7 @@
 #include "backend_lease.h"
 #include "clock.h"
 #include "keepalive.h"
+#include "release_waiter.h"
 
 namespace heartlock::detail {
 
@@ -22,9 +25,9 @@ struct ClaimRequest {
   std::string_view name;        // validated
   const LeaseOptions& options;  // validated
   std::string owner;
-  // When to give up waiting; nullopt: try once. Backends wait for a release notification, not by
-  // sleeping.
-  std::optional<BootTime> deadline;
+  // The waiter of this acquire (made by release_waiter(), so of the backend's own type), armed
+  // before this try; nullptr for try_acquire. A try may keep state in it for the next one.
+  ReleaseWaiter* waiter = nullptr;
 };
 
 struct Claim {
@@ -42,15 +45,27 @@ using Attempt = std::variant<Claim, LockInfo>;
 class LeasingStore : public Store {
  public:
   Result<Acquired> try_acquire(std::string_view name, const LeaseOptions& options) final;
+  using Store::acquire;
+  using Store::break_lease;
   Result<Acquired> acquire(std::string_view name, const LeaseOptions& options,
-                           std::chrono::milliseconds wait) final;
+                           std::chrono::milliseconds wait, std::stop_token stop) final;
+  Result<LockInfo> inspect(std::string_view name) final;
+  Result<void> break_lease(std::string_view name, std::uint64_t token) final;
 
  protected:
   explicit LeasingStore(StoreOptions options) : options_(std::move(options)) {}
 
-  // Takes the lock named request.name, or reports who holds it. Takes over an expired or
-  // deadlocked holder. Waits until request.deadline when one is given.
+  // One try, without waiting: takes the lock named request.name, or reports who holds it. Takes
+  // over an expired or deadlocked holder.
   [[nodiscard]] virtual Result<Attempt> claim(const ClaimRequest& request) = 0;
+
+  // How a waiter for `name` learns that it was released. Called once per waiting acquire.
+  // Default: no notification, the waiter sleeps until next_look().
+  [[nodiscard]] virtual std::unique_ptr<ReleaseWaiter> release_waiter(std::string_view name);
+
+  // inspect() and break_lease() after check_name(). REQUIRES: check_name(name) passed.
+  [[nodiscard]] virtual Result<LockInfo> inspect_lock(std::string_view name) = 0;
+  [[nodiscard]] virtual Result<void> break_lock(std::string_view name, std::uint64_t token) = 0;
 
   // Whether `name` may name a lock here: validate_name(), plus what the backend's key layout
   // reserves. Errc::invalid_argument.
@@ -63,8 +78,12 @@ class LeasingStore : public Store {
   void stop_keepalive() { keepalive_.stop(); }
 
  private:
+  // try_acquire and acquire; nullopt: try once.
   Result<Acquired> acquire_until(std::string_view name, const LeaseOptions& options,
-                                 std::optional<BootTime> deadline);
+                                 std::optional<BootTime> deadline, std::stop_token stop);
+  // The waiting loop: arm, try, and wait for a release or next_look() until the deadline or a
+  // stop. Returns the last try's answer.
+  Result<Attempt> claim_waiting(ClaimRequest& request, BootTime deadline, std::stop_token stop);
 
   StoreOptions options_;
   Keepalive keepalive_;

@@ -33,6 +33,13 @@ Result<const CurlApi*> curl_api() {
     load(api.easy_strerror, "curl_easy_strerror");
     load(api.slist_append, "curl_slist_append");
     load(api.slist_free_all, "curl_slist_free_all");
+    load(api.multi_init, "curl_multi_init");
+    load(api.multi_add_handle, "curl_multi_add_handle");
+    load(api.multi_perform, "curl_multi_perform");
+    load(api.multi_poll, "curl_multi_poll");
+    load(api.multi_info_read, "curl_multi_info_read");
+    load(api.multi_remove_handle, "curl_multi_remove_handle");
+    load(api.multi_cleanup, "curl_multi_cleanup");
     if (failure.empty() && global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
       failure = "curl_global_init failed";
     }

@@ -21,6 +21,15 @@ struct CurlApi {
   const char* (*easy_strerror)(CURLcode);
   curl_slist* (*slist_append)(curl_slist*, const char*);
   void (*slist_free_all)(curl_slist*);
+  // The multi interface, for a watch that a stop request must end (curl_multi_poll waits on an
+  // extra descriptor too; since curl 7.66).
+  CURLM* (*multi_init)();
+  CURLMcode (*multi_add_handle)(CURLM*, CURL*);
+  CURLMcode (*multi_perform)(CURLM*, int*);
+  CURLMcode (*multi_poll)(CURLM*, curl_waitfd*, unsigned int, int, int*);
+  CURLMsg* (*multi_info_read)(CURLM*, int*);
+  CURLMcode (*multi_remove_handle)(CURLM*, CURL*);
+  CURLMcode (*multi_cleanup)(CURLM*);
 };
 
 // Loads libcurl.so.4 and initialises it, once. Errc::unavailable (with the reason) if it is not

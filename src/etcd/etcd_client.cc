@@ -74,6 +74,47 @@ std::size_t watch_body(char* data, std::size_t size, std::size_t n, void* ctx) {
   return size * n;
 }
 
+// Runs a transfer (a watch) through a multi handle so that it also ends as soon as `wake_fd`
+// becomes readable (a stop request): curl_multi_poll waits on curl's sockets and that descriptor
+// together. A transfer ended so reports CURLE_OPERATION_TIMEDOUT, like a watch that saw nothing
+// within its time.
+CURLcode perform_waking(const CurlApi& api, CURL* c, int wake_fd) {
+  CURLM* m = api.multi_init();
+  if (m == nullptr) {
+    return CURLE_OUT_OF_MEMORY;
+  }
+  api.multi_add_handle(m, c);
+  CURLcode rc = CURLE_OPERATION_TIMEDOUT;
+  int running = 1;
+  for (;;) {
+    if (api.multi_perform(m, &running) != CURLM_OK) {
+      rc = CURLE_RECV_ERROR;
+      break;
+    }
+    if (running == 0) {
+      int queued = 0;
+      while (CURLMsg* msg = api.multi_info_read(m, &queued)) {
+        if (msg->msg == CURLMSG_DONE) {
+          rc = msg->data.result;
+        }
+      }
+      break;
+    }
+    // The timeout only bounds one poll: curl's own timers (CURLOPT_TIMEOUT_MS) end the transfer.
+    curl_waitfd extra{.fd = wake_fd, .events = CURL_WAIT_POLLIN, .revents = 0};
+    if (api.multi_poll(m, &extra, 1, 1000, nullptr) != CURLM_OK) {
+      rc = CURLE_RECV_ERROR;
+      break;
+    }
+    if (extra.revents != 0) {
+      break;  // woken: abandoned like a timed-out watch, its connection closed with the handle
+    }
+  }
+  api.multi_remove_handle(m, c);
+  api.multi_cleanup(m);
+  return rc;
+}
+
 }  // namespace
 
 std::string base64_encode(std::string_view bytes) {
@@ -234,7 +275,7 @@ EtcdClient::~EtcdClient() {
 Result<EtcdClient::Reply> EtcdClient::post(
     void*& handle, const std::string& endpoint, const std::string& token, std::string_view path,
     const std::string& body, std::chrono::milliseconds timeout, void* write_context,
-    std::size_t (*write)(char*, std::size_t, std::size_t, void*)) {
+    std::size_t (*write)(char*, std::size_t, std::size_t, void*), int wake_fd) {
   auto api_result = curl_api();
   if (!api_result) {
     return std::unexpected(api_result.error());
@@ -289,7 +330,7 @@ Result<EtcdClient::Reply> EtcdClient::post(
       api.easy_setopt(c, CURLOPT_SSLKEY, url_.key.c_str());
     }
   }
-  CURLcode rc = api.easy_perform(c);
+  CURLcode rc = wake_fd < 0 ? api.easy_perform(c) : perform_waking(api, c, wake_fd);
   api.easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
   api.slist_free_all(headers);
   if (rc == CURLE_FILESIZE_EXCEEDED || (write == nullptr && rc == CURLE_WRITE_ERROR)) {
@@ -424,7 +465,7 @@ Result<nlohmann::json> EtcdClient::call(std::string_view path, const nlohmann::j
 }
 
 Result<bool> EtcdClient::watch(const std::string& key, long long revision,
-                               std::chrono::milliseconds timeout) {
+                               std::chrono::milliseconds timeout, int wake_fd) {
   std::string endpoint;
   std::string token;
   {
@@ -442,7 +483,8 @@ Result<bool> EtcdClient::watch(const std::string& key, long long revision,
        {{"key", base64_encode(key)}, {"start_revision", std::to_string(revision)}}}};
   WatchState state;
   void* handle = nullptr;
-  auto r = post(handle, endpoint, token, "watch", body.dump(), timeout, &state, &watch_body);
+  auto r =
+      post(handle, endpoint, token, "watch", body.dump(), timeout, &state, &watch_body, wake_fd);
   if (handle != nullptr) {
     if (auto api = curl_api()) {
       (*api)->easy_cleanup(static_cast<CURL*>(handle));

@@ -77,8 +77,9 @@ class EtcdClient {
   Result<nlohmann::json> call(std::string_view path, const nlohmann::json& body);
 
   // Watches `key` from `revision` on a connection of its own; true as soon as an event arrives,
-  // false when `timeout` passes without one.
-  Result<bool> watch(const std::string& key, long long revision, std::chrono::milliseconds timeout);
+  // false when `timeout` passes without one or `wake_fd` (-1: none) becomes readable.
+  Result<bool> watch(const std::string& key, long long revision, std::chrono::milliseconds timeout,
+                     int wake_fd = -1);
 
   const EtcdUrl& url() const { return url_; }
 
@@ -94,7 +95,8 @@ class EtcdClient {
   Result<Reply> post(void*& handle, const std::string& endpoint, const std::string& token,
                      std::string_view path, const std::string& body,
                      std::chrono::milliseconds timeout, void* write_context,
-                     std::size_t (*write)(char*, std::size_t, std::size_t, void*));
+                     std::size_t (*write)(char*, std::size_t, std::size_t, void*),
+                     int wake_fd = -1);
   Result<nlohmann::json> call_locked(std::string_view path, const nlohmann::json& body);
   Result<void> authenticate_locked();
 

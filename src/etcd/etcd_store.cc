@@ -16,9 +16,6 @@ namespace {
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-// How long a waiter watches at most before trying again (covers a missed event).
-constexpr milliseconds kMaxWaitSlice{1000};
-
 constexpr long long kMaxInt64 = std::numeric_limits<long long>::max();
 // etcd's largest lease TTL (lease.MaxLeaseTTL, 9e9 s): a TTL past it is garbage, and in
 // milliseconds one within it is far from overflowing.
@@ -471,31 +468,57 @@ Result<std::pair<Attempt, long long>> EtcdStore::try_once(const ClaimRequest& re
   return std::pair{Attempt(std::move(*info)), revision};
 }
 
-Result<Attempt> EtcdStore::claim(const ClaimRequest& request) {
-  return guarded(*client_, [&] { return claim_checked(request); });
-}
+namespace {
 
-Result<Attempt> EtcdStore::claim_checked(const ClaimRequest& request) {
-  for (;;) {
-    auto attempt = try_once(request);
-    if (!attempt) {
-      return std::unexpected(attempt.error());
+// A waiter that watches the lock's key for any change after the revision its last try saw (the
+// deletion by a release or an expiry, above all), so nothing between the try and the watch is
+// missed. A watch that fails ends the acquire with its error.
+class EtcdReleaseWaiter final : public ReleaseWaiter {
+ public:
+  EtcdReleaseWaiter(std::shared_ptr<EtcdClient> client, std::string key)
+      : client_(std::move(client)), key_(std::move(key)) {}
+
+  // The store revision the last try read (EtcdStore::claim tells it).
+  void saw(long long revision) { revision_ = revision; }
+
+  Result<void> wait(BootTime until, const StopWake& stop) override {
+    auto left = std::chrono::ceil<milliseconds>(until - boot_now());
+    if (stop.needs_polling()) {
+      left = std::min(left, milliseconds(100));  // no eventfd to end the watch: look more often
     }
-    if (!request.deadline || std::holds_alternative<Claim>(attempt->first)) {
-      return std::move(attempt->first);
+    if (left <= milliseconds(0)) {
+      return {};
     }
-    BootTime now = boot_now();
-    if (now >= *request.deadline) {
-      return std::move(attempt->first);
-    }
-    auto wait =
-        std::min(std::chrono::duration_cast<milliseconds>(*request.deadline - now), kMaxWaitSlice);
-    // Any change of the key after the revision we saw (its deletion, above all) ends the watch.
-    auto changed = client_->watch(lock_key(request.name), attempt->second + 1, wait);
+    auto changed =
+        guarded(*client_, [&] { return client_->watch(key_, revision_ + 1, left, stop.fd()); });
     if (!changed) {
       return std::unexpected(changed.error());
     }
+    return {};
   }
+
+ private:
+  std::shared_ptr<EtcdClient> client_;
+  std::string key_;
+  long long revision_ = 0;
+};
+
+}  // namespace
+
+Result<Attempt> EtcdStore::claim(const ClaimRequest& request) {
+  auto attempt = guarded(*client_, [&] { return try_once(request); });
+  if (!attempt) {
+    return std::unexpected(attempt.error());
+  }
+  if (request.waiter != nullptr) {
+    // It is the EtcdReleaseWaiter release_waiter() made for this acquire.
+    static_cast<EtcdReleaseWaiter*>(request.waiter)->saw(attempt->second);
+  }
+  return std::move(attempt->first);
+}
+
+std::unique_ptr<ReleaseWaiter> EtcdStore::release_waiter(std::string_view name) {
+  return std::make_unique<EtcdReleaseWaiter>(client_, lock_key(name));
 }
 
 Result<LockInfo> EtcdStore::describe(std::string_view name, const json* kv) {
@@ -565,14 +588,11 @@ Result<LockInfo> EtcdStore::describe(std::string_view name, const json* kv) {
   return info;
 }
 
-Result<LockInfo> EtcdStore::inspect(std::string_view name) {
+Result<LockInfo> EtcdStore::inspect_lock(std::string_view name) {
   return guarded(*client_, [&] { return inspect_checked(name); });
 }
 
 Result<LockInfo> EtcdStore::inspect_checked(std::string_view name) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
   auto r = client_->call("kv/range", {{"key", base64_encode(lock_key(name))}});
   if (!r) {
     return std::unexpected(r.error());
@@ -630,14 +650,11 @@ Result<std::vector<LockInfo>> EtcdStore::list_checked() {
   return out;
 }
 
-Result<void> EtcdStore::break_lease(std::string_view name, std::uint64_t token) {
+Result<void> EtcdStore::break_lock(std::string_view name, std::uint64_t token) {
   return guarded(*client_, [&] { return break_lease_checked(name, token); });
 }
 
 Result<void> EtcdStore::break_lease_checked(std::string_view name, std::uint64_t token) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
   const std::string key = lock_key(name);
   auto r = client_->call("kv/range", {{"key", base64_encode(key)}});
   if (!r) {

@@ -38,16 +38,16 @@ class EtcdStore final : public LeasingStore {
   EtcdStore(EtcdUrl url, StoreOptions options);
   ~EtcdStore() override;
 
-  Result<LockInfo> inspect(std::string_view name) override;
   Result<std::vector<LockInfo>> list() override;
-  Result<void> break_lease(std::string_view name, std::uint64_t token) override;
-  using Store::break_lease;
   Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                std::chrono::seconds retention) override;
   std::string url() const override { return client_->url().redacted(); }
 
  protected:
+  Result<LockInfo> inspect_lock(std::string_view name) override;
+  Result<void> break_lock(std::string_view name, std::uint64_t token) override;
   Result<Attempt> claim(const ClaimRequest& request) override;
+  std::unique_ptr<ReleaseWaiter> release_waiter(std::string_view name) override;
 
  private:
   // The public methods run these inside guarded() (etcd_store.cc), which turns an exception from
@@ -57,7 +57,6 @@ class EtcdStore final : public LeasingStore {
   Result<void> break_lease_checked(std::string_view name, std::uint64_t token);
   Result<SlotClaim> claim_slot_checked(std::string_view job, std::chrono::sys_seconds slot,
                                        std::chrono::seconds retention);
-  Result<Attempt> claim_checked(const ClaimRequest& request);
   // The attempt, and the revision to watch from when busy.
   Result<std::pair<Attempt, long long>> try_once(const ClaimRequest& request);
   // The lock's state from its key-value (nullptr: no key). Errc::unavailable for a key-value or

@@ -24,11 +24,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// How long a waiter sleeps at most between two looks at a lock it is waiting for. Waiters are
-// woken by inotify when the lock file is closed, modified or replaced; this bound only covers
-// events the kernel dropped (queue overflow).
-constexpr milliseconds kMaxWaitSlice = milliseconds(2000);
-
 // Retries when the file we opened was replaced before we could lock it. Each retry means another
 // process took the lock over in between; more than this in one call means something is wrong.
 constexpr int kMaxReopens = 100;
@@ -75,34 +70,11 @@ UniqueFd watch_dir(int dir) {
   return UniqueFd(fd);
 }
 
-void wait_event(int inotify_fd, int timeout_ms) {
-  if (inotify_fd < 0) {
-    // No inotify (limit reached): fall back to short polls.
-    ::poll(nullptr, 0, std::min(timeout_ms, 10));
-    return;
+// Reads and drops every event queued on an inotify fd.
+void drain(int inotify_fd) {
+  char buf[4096];
+  while (::read(inotify_fd, buf, sizeof buf) > 0) {
   }
-  pollfd p{inotify_fd, POLLIN, 0};
-  if (::poll(&p, 1, timeout_ms) > 0) {
-    char buf[4096];
-    while (::read(inotify_fd, buf, sizeof buf) > 0) {
-    }
-  }
-}
-
-// When the holder described by `info` will become expired or deadlocked if nothing changes.
-BootTime takeover_possible_at(const LockInfo& info, BootTime now) {
-  if (!info.holder || info.holder->foreign || !info.holder->renew_age) {
-    return now + kMaxWaitSlice;
-  }
-  const Holder& h = *info.holder;
-  BootTime at = now + (h.ttl - *h.renew_age) + milliseconds(1);
-  if (h.stale_after.count() > 0 && h.heartbeat_age) {
-    at = std::min(at, now + (h.stale_after - *h.heartbeat_age) + milliseconds(1));
-  }
-  if (info.min_hold_left) {
-    at = now + *info.min_hold_left + milliseconds(1);
-  }
-  return at;
 }
 
 bool same_boot_grace(const ParsedRecord& p, BootTime now) {
@@ -135,13 +107,44 @@ void FileStore::return_watch(UniqueFd watch) {
   if (!watch) {
     return;
   }
-  char buf[4096];
-  while (::read(watch.get(), buf, sizeof buf) > 0) {
-  }
+  drain(watch.get());
   std::lock_guard lock(watches_mu_);
   if (idle_watches_.size() < 4) {
     idle_watches_.push_back(std::move(watch));
   }  // else: closed here, off nobody's critical path but this waiter's, which is done
+}
+
+// A waiter on one lock file. The try (claim) keeps its fd to the lock file here between tries:
+// closing it would queue a close event on the directory that wakes this waiter, and every other
+// one, at once.
+class FileStore::Waiter final : public ReleaseWaiter {
+ public:
+  // Set up before the first try, so no release is missed.
+  explicit Waiter(FileStore& store) : store_(store), watch_(store.take_watch()) {}
+  ~Waiter() override { store_.return_watch(std::move(watch_)); }
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+
+  Result<void> wait(BootTime until, const StopWake& stop) override {
+    if (!watch_) {
+      // No inotify (its limit reached): fall back to short polls.
+      wait_readable(-1, std::min(until, boot_now() + milliseconds(10)), stop);
+    } else if (wait_readable(watch_.get(), until, stop)) {
+      drain(watch_.get());
+    }
+    return {};
+  }
+
+  UniqueFd lock_fd;  // the lock file the last try opened, when it did not take it
+  FileId lock_id;
+
+ private:
+  FileStore& store_;
+  UniqueFd watch_;
+};
+
+std::unique_ptr<ReleaseWaiter> FileStore::release_waiter(std::string_view /*name*/) {
+  return std::make_unique<Waiter>(*this);
 }
 
 Record FileStore::new_record(const ClaimRequest& request, std::uint64_t token, BootTime now) const {
@@ -201,16 +204,13 @@ LockInfo FileStore::observe(std::string_view name, const std::string& file, int 
 Result<Attempt> FileStore::claim(const ClaimRequest& request) {
   const std::string file = lock_file_name(request.name);
   const std::string path = path_of(file);
-  // Set up before the first try, so no release is missed; returned to the pool on every exit.
-  struct WatchLease {
-    FileStore* store;
-    UniqueFd fd;
-    ~WatchLease() { store->return_watch(std::move(fd)); }
-    int get() const { return fd.get(); }
-  } watch{this, request.deadline ? take_watch() : UniqueFd()};
+  // A waiter's request.waiter is the Waiter release_waiter() made: it keeps the lock file open.
+  auto* waiter = static_cast<Waiter*>(request.waiter);
+  UniqueFd own_fd;
+  FileId own_id;
+  UniqueFd& fd = waiter != nullptr ? waiter->lock_fd : own_fd;
+  FileId& id = waiter != nullptr ? waiter->lock_id : own_id;
   bool killed = false;
-  UniqueFd fd;
-  FileId id;
   for (int reopens = 0; reopens < kMaxReopens;) {
     if (!fd) {
       auto opened = open_lock_file(dir_->fd(), file, true, path, id);
@@ -224,18 +224,8 @@ Result<Attempt> FileStore::claim(const ClaimRequest& request) {
       if (!got) {
         return std::unexpected(got.error());
       }
-      if (auto* claim = std::get_if<Claim>(&*got); claim != nullptr && claim->lease) {
-        return got;
-      }
-      if (auto* busy = std::get_if<LockInfo>(&*got); busy != nullptr) {
-        // min_hold grace: wait it out like any holder.
-        if (!request.deadline || boot_now() >= *request.deadline) {
-          return got;
-        }
-        wait_event(watch.get(), poll_timeout_ms(std::min(*request.deadline,
-                                                         takeover_possible_at(*busy, boot_now())),
-                                                kMaxWaitSlice));
-        continue;
+      if (auto* claim = std::get_if<Claim>(&*got); claim == nullptr || claim->lease) {
+        return got;  // ours, or busy in a min_hold grace (waited out like any holder)
       }
       ++reopens;  // the file was replaced under us: try the new one
       continue;
@@ -256,34 +246,27 @@ Result<Attempt> FileStore::claim(const ClaimRequest& request) {
       continue;
     }
     LockInfo seen = observe(request.name, file, fd.get(), id, true, true);
-    if (may_take_over(seen)) {
-      if (request.options.kill_stale && !killed) {
-        killed = true;
-        auto record = read_record(fd.get(), true);
-        if (record.status == ParsedRecord::Status::ok &&
-            record.record.token == seen.holder->token) {
-          log(LogLevel::warn, "lock " + seen.name + ": " + seen.detail + "; killing it");
-          (void)kill_holder(record.record.pid, record.record.pid_start, request.options);
-        }
-        continue;  // if it died, its flock is free now
-      }
-      auto taken = take_over(request, file, fd.get(), id, seen);
-      if (!taken) {
-        return std::unexpected(taken.error());
-      }
-      if (*taken) {
-        return std::move(**taken);
-      }
-      fd.reset();
-      ++reopens;
-      continue;
-    }
-    if (!request.deadline || boot_now() >= *request.deadline) {
+    if (!may_take_over(seen)) {
       return Attempt(std::move(seen));
     }
-    wait_event(watch.get(),
-               poll_timeout_ms(std::min(*request.deadline, takeover_possible_at(seen, boot_now())),
-                               kMaxWaitSlice));
+    if (request.options.kill_stale && !killed) {
+      killed = true;
+      auto record = read_record(fd.get(), true);
+      if (record.status == ParsedRecord::Status::ok && record.record.token == seen.holder->token) {
+        log(LogLevel::warn, "lock " + seen.name + ": " + seen.detail + "; killing it");
+        (void)kill_holder(record.record.pid, record.record.pid_start, request.options);
+      }
+      continue;  // if it died, its flock is free now
+    }
+    auto taken = take_over(request, file, fd.get(), id, seen);
+    if (!taken) {
+      return std::unexpected(taken.error());
+    }
+    if (*taken) {
+      return std::move(**taken);
+    }
+    fd.reset();
+    ++reopens;
   }
   return fail(Errc::unavailable, "lock " + path + " kept being replaced; gave up");
 }
@@ -492,10 +475,7 @@ Result<LockInfo> FileStore::inspect_file(std::string_view name, const std::strin
   return observe(name, file, fd->get(), id, false, false);
 }
 
-Result<LockInfo> FileStore::inspect(std::string_view name) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
+Result<LockInfo> FileStore::inspect_lock(std::string_view name) {
   return inspect_file(name, lock_file_name(name));
 }
 
@@ -532,10 +512,7 @@ Result<std::vector<LockInfo>> FileStore::list() {
   return out;
 }
 
-Result<void> FileStore::break_lease(std::string_view name, std::uint64_t token) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
+Result<void> FileStore::break_lock(std::string_view name, std::uint64_t token) {
   const std::string file = lock_file_name(name);
   const std::string path = path_of(file);
   FileId id;

@@ -38,18 +38,20 @@ class FileStore final : public LeasingStore {
   FileStore(std::string path, UniqueFd dir, FileId dir_id, StoreOptions options);
   ~FileStore() override;
 
-  Result<LockInfo> inspect(std::string_view name) override;
   Result<std::vector<LockInfo>> list() override;
-  using Store::break_lease;
-  Result<void> break_lease(std::string_view name, std::uint64_t token) override;
   Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                std::chrono::seconds retention) override;
   std::string url() const override { return "file://" + path_; }
 
  protected:
+  Result<LockInfo> inspect_lock(std::string_view name) override;
+  Result<void> break_lock(std::string_view name, std::uint64_t token) override;
   Result<Attempt> claim(const ClaimRequest& request) override;
+  std::unique_ptr<ReleaseWaiter> release_waiter(std::string_view name) override;
 
  private:
+  class Waiter;  // inotify on the directory, and the lock file kept open between tries
+
   Result<Attempt> claim_locked(const ClaimRequest& request, const std::string& file, UniqueFd& fd,
                                const FileId& id);
   Result<std::optional<Attempt>> take_over(const ClaimRequest& request, const std::string& file,
@@ -73,7 +75,7 @@ class FileStore final : public LeasingStore {
   std::string path_of(const std::string& file) const { return path_ + "/" + file; }
   Record new_record(const ClaimRequest& request, std::uint64_t token, BootTime now) const;
 
-  // An inotify watch on the directory for one waiter, from the pool; back to the pool after.
+  // An inotify watch on the directory for one Waiter, from the pool; back to the pool after.
   UniqueFd take_watch();
   void return_watch(UniqueFd watch);
 

@@ -391,7 +391,7 @@ std::string PgAdvisoryStore::location(std::string_view name) const {
   return url() + " pg_advisory_lock(" + std::to_string(advisory_key(name)) + ")";
 }
 
-Result<Attempt> PgAdvisoryStore::try_once(const ClaimRequest& request) {
+Result<Attempt> PgAdvisoryStore::claim(const ClaimRequest& request) {
   const std::string name(request.name);
   const std::int64_t key = advisory_key(name);
   const auto ids = lock_ids(key);
@@ -480,14 +480,11 @@ Result<Attempt> PgAdvisoryStore::try_once(const ClaimRequest& request) {
   });
 }
 
-Result<Attempt> PgAdvisoryStore::claim(const ClaimRequest& request) {
-  return claim_listening(*client_, sql_->channel, request, [&] { return try_once(request); });
+std::unique_ptr<ReleaseWaiter> PgAdvisoryStore::release_waiter(std::string_view /*name*/) {
+  return pg_release_waiter(*client_, sql_->channel);
 }
 
-Result<LockInfo> PgAdvisoryStore::inspect(std::string_view name) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
+Result<LockInfo> PgAdvisoryStore::inspect_lock(std::string_view name) {
   const auto ids = lock_ids(advisory_key(name));
   auto rows = client_->exec(advisory_->inspect, {std::string(name), ids.first, ids.second});
   if (!rows) {
@@ -552,10 +549,7 @@ Result<std::vector<LockInfo>> PgAdvisoryStore::list() {
   return out;
 }
 
-Result<void> PgAdvisoryStore::break_lease(std::string_view name, std::uint64_t token) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
+Result<void> PgAdvisoryStore::break_lock(std::string_view name, std::uint64_t token) {
   const auto ids = lock_ids(advisory_key(name));
   auto rows = client_->exec(advisory_->break_lease,
                             {std::string(name), std::to_string(token), ids.first, ids.second});

@@ -43,19 +43,18 @@ class PgAdvisoryStore final : public LeasingStore {
   PgAdvisoryStore(PgUrl url, StoreOptions options);
   ~PgAdvisoryStore() override;
 
-  Result<LockInfo> inspect(std::string_view name) override;
   Result<std::vector<LockInfo>> list() override;
-  Result<void> break_lease(std::string_view name, std::uint64_t token) override;
-  using Store::break_lease;
   Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                std::chrono::seconds retention) override;
   std::string url() const override { return client_->url().redacted; }
 
  protected:
+  Result<LockInfo> inspect_lock(std::string_view name) override;
+  Result<void> break_lock(std::string_view name, std::uint64_t token) override;
   Result<Attempt> claim(const ClaimRequest& request) override;
+  std::unique_ptr<ReleaseWaiter> release_waiter(std::string_view name) override;
 
  private:
-  Result<Attempt> try_once(const ClaimRequest& request);
   std::string location(std::string_view name) const;
 
   std::shared_ptr<const LeaseSql> sql_;

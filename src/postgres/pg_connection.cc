@@ -354,26 +354,16 @@ Result<std::vector<PgRow>> PgConnection::finish(Clock::time_point deadline,
   return rows;
 }
 
-Result<bool> PgConnection::wait_notification(std::chrono::milliseconds timeout) {
-  auto drain = [&] {
-    bool any = false;
-    while (PGnotify* n = pq_->PQnotifies(conn_)) {
-      any = true;
-      pq_->PQfreemem(n);
-    }
-    return any;
-  };
-  if (drain()) {
-    return true;
-  }
-  auto ready = wait_socket(POLLIN, capped_deadline(timeout));
-  if (!ready) {
-    return std::unexpected(ready.error());
-  }
-  if (*ready && pq_->PQconsumeInput(conn_) == 0) {
+Result<bool> PgConnection::read_notifications() {
+  if (pq_->PQconsumeInput(conn_) == 0) {
     return std::unexpected(connection_error("connection lost"));
   }
-  return drain();
+  bool any = false;
+  while (PGnotify* n = pq_->PQnotifies(conn_)) {
+    any = true;
+    pq_->PQfreemem(n);
+  }
+  return any;
 }
 
 }  // namespace heartlock::detail

@@ -46,8 +46,9 @@ class PgConnection {
   // passed; the connection stays usable then.
   Result<std::vector<PgRow>> exec(std::string_view sql, const std::vector<PgValue>& params = {});
 
-  // After LISTEN: waits up to `timeout` for a notification; true if one (or more) arrived.
-  Result<bool> wait_notification(std::chrono::milliseconds timeout);
+  // After LISTEN: reads what arrived on the socket, without blocking (poll socket() to wait);
+  // true if one or more notifications came. Errc::unavailable if the session ended.
+  Result<bool> read_notifications();
 
   // For a connection with no statement in flight: reads what arrived meanwhile (a notice, a
   // notification, the server's goodbye) and answers whether the session still lives. Never blocks.

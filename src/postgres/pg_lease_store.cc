@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <functional>
-#include <thread>
 
 #include "../core/process_identity.h"
 #include "../core/slots.h"
@@ -12,10 +10,6 @@ namespace heartlock::detail {
 namespace {
 
 using std::chrono::milliseconds;
-
-// How long a waiter sleeps at most between two tries: NOTIFY wakes it on release; this covers a
-// lease that simply expired (nobody notifies then) and a lost notification.
-constexpr milliseconds kMaxWaitSlice{1000};
 
 long long to_ll(const PgValue& v) {
   long long out = 0;
@@ -231,7 +225,7 @@ std::string PgLeaseStore::location(std::string_view name) const {
   return url() + " " + client_->url().qualified_table() + " name=" + std::string(name);
 }
 
-Result<Attempt> PgLeaseStore::try_once(const ClaimRequest& request) {
+Result<Attempt> PgLeaseStore::claim(const ClaimRequest& request) {
   ProcessIdentity self = self_identity();
   const auto& o = request.options;
   // The lease's deadline counts from before the statement was sent: the server's expiry was set
@@ -261,59 +255,51 @@ Result<Attempt> PgLeaseStore::try_once(const ClaimRequest& request) {
   return Attempt(std::move(*info));
 }
 
-Result<Attempt> claim_listening(PgClient& client, const std::string& channel,
-                                const ClaimRequest& request,
-                                const std::function<Result<Attempt>()>& try_once) {
-  if (!request.deadline) {
-    return try_once();
+namespace {
+
+// See pg_release_waiter(). An expired lease notifies nobody: next_look() times that.
+class PgReleaseWaiter final : public PushWaiter {
+ public:
+  PgReleaseWaiter(PgClient& client, std::string channel)
+      : client_(client), channel_(std::move(channel)) {}
+
+ private:
+  bool connected() const override { return listener_ && !listener_->broken(); }
+  void disconnect() override { listener_.reset(); }
+  int socket() const override { return listener_->socket(); }
+
+  Result<void> connect() override {
+    auto c = client_.connect_new();
+    if (!c) {
+      return std::unexpected(c.error());
+    }
+    if ((*c)->exec("LISTEN " + quote_ident(channel_))) {
+      listener_ = std::move(*c);
+    }
+    return {};
   }
-  // LISTEN before each try, so a release between the try and the wait is not missed.
-  std::unique_ptr<PgConnection> listener;
-  for (;;) {
-    if (!listener || listener->broken()) {
-      listener.reset();
-      auto c = client.connect_new();
-      if (c && (*c)->exec("LISTEN " + quote_ident(channel))) {
-        listener = std::move(*c);
-      } else if (!c && c.error().code == Errc::permission_denied) {
-        return std::unexpected(c.error());
-      }
-    }
-    auto attempt = try_once();
-    if (!attempt || std::holds_alternative<Claim>(*attempt)) {
-      return attempt;
-    }
-    const LockInfo& busy = std::get<LockInfo>(*attempt);
-    BootTime now = boot_now();
-    if (now >= *request.deadline) {
-      return attempt;
-    }
-    // Until the deadline, the holder's expiry or the end of its min_hold (nobody notifies
-    // then), or the slice (a lost notification, a session that ended without releasing).
-    auto wait =
-        std::min(std::chrono::duration_cast<milliseconds>(*request.deadline - now), kMaxWaitSlice);
-    if (busy.holder && busy.holder->renew_age) {
-      auto expires = busy.min_hold_left
-                         ? *busy.min_hold_left
-                         : busy.holder->ttl - *busy.holder->renew_age + milliseconds(1);
-      wait = std::clamp(expires, milliseconds(1), wait);
-    }
-    if (!listener) {
-      std::this_thread::sleep_for(wait);
-    } else if (!listener->wait_notification(wait)) {
-      listener.reset();
-    }
+
+  // Never blocks: the socket was polled.
+  Result<bool> read_message(milliseconds /*timeout*/) override {
+    return listener_->read_notifications();
   }
+
+  PgClient& client_;
+  std::string channel_;
+  std::unique_ptr<PgConnection> listener_;
+};
+
+}  // namespace
+
+std::unique_ptr<ReleaseWaiter> pg_release_waiter(PgClient& client, std::string channel) {
+  return std::make_unique<PgReleaseWaiter>(client, std::move(channel));
 }
 
-Result<Attempt> PgLeaseStore::claim(const ClaimRequest& request) {
-  return claim_listening(*client_, sql_->channel, request, [&] { return try_once(request); });
+std::unique_ptr<ReleaseWaiter> PgLeaseStore::release_waiter(std::string_view /*name*/) {
+  return pg_release_waiter(*client_, sql_->channel);
 }
 
-Result<LockInfo> PgLeaseStore::inspect(std::string_view name) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
+Result<LockInfo> PgLeaseStore::inspect_lock(std::string_view name) {
   auto rows = client_->exec(sql_->inspect, {std::string(name)});
   if (!rows) {
     return std::unexpected(rows.error());
@@ -337,10 +323,7 @@ Result<std::vector<LockInfo>> PgLeaseStore::list() {
   return out;
 }
 
-Result<void> PgLeaseStore::break_lease(std::string_view name, std::uint64_t token) {
-  if (auto ok = validate_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
+Result<void> PgLeaseStore::break_lock(std::string_view name, std::uint64_t token) {
   auto rows = client_->exec(sql_->break_lease, {std::string(name), std::to_string(token)});
   if (!rows) {
     return std::unexpected(rows.error());

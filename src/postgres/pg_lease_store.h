@@ -19,11 +19,9 @@ LockInfo describe_pg_row(const PgRow& row, std::string location);
 // Creates the lease and slots tables unless they exist (tolerating a concurrent creator).
 Result<void> create_lease_tables(const LeaseSql& sql, const PgUrl& url, PgConnection& c);
 
-// Store::acquire's waiting in both modes: LISTEN on `channel`, try, and wait for a NOTIFY, the
-// holder's expiry or at most a second, until request.deadline (once, without one).
-Result<Attempt> claim_listening(PgClient& client, const std::string& channel,
-                                const ClaimRequest& request,
-                                const std::function<Result<Attempt>()>& try_once);
+// Store::acquire's release notification in both modes: LISTEN on `channel` on a connection of
+// its own, woken by the NOTIFY of a release. `client` must outlive it.
+std::unique_ptr<ReleaseWaiter> pg_release_waiter(PgClient& client, std::string channel);
 
 // Store::claim_slot on the slots table (both modes).
 Result<SlotClaim> claim_pg_slot(PgClient& client, const LeaseSql& sql, std::string_view job,
@@ -34,19 +32,18 @@ class PgLeaseStore final : public LeasingStore {
   PgLeaseStore(PgUrl url, StoreOptions options);
   ~PgLeaseStore() override;
 
-  Result<LockInfo> inspect(std::string_view name) override;
   Result<std::vector<LockInfo>> list() override;
-  Result<void> break_lease(std::string_view name, std::uint64_t token) override;
-  using Store::break_lease;
   Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                std::chrono::seconds retention) override;
   std::string url() const override { return client_->url().redacted; }
 
  protected:
+  Result<LockInfo> inspect_lock(std::string_view name) override;
+  Result<void> break_lock(std::string_view name, std::uint64_t token) override;
   Result<Attempt> claim(const ClaimRequest& request) override;
+  std::unique_ptr<ReleaseWaiter> release_waiter(std::string_view name) override;
 
  private:
-  Result<Attempt> try_once(const ClaimRequest& request);
   std::string location(std::string_view name) const;
 
   std::shared_ptr<const LeaseSql> sql_;

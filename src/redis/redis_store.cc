@@ -5,7 +5,6 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <thread>
 
 #include "../core/io_deadline.h"
 #include "../core/process_identity.h"
@@ -16,10 +15,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using Patience = RedisClient::Patience;
-
-// How long a waiter sleeps at most between two tries. Waiters are woken by the release message;
-// this bound covers a holder that expired (no message is published then) and lost messages.
-constexpr milliseconds kMaxWaitSlice{1000};
 
 long long to_ll(std::string_view s) {
   long long v = 0;
@@ -366,7 +361,7 @@ RedisStore::RedisStore(RedisUrl url, StoreOptions options)
 
 RedisStore::~RedisStore() { stop_keepalive(); }
 
-Result<Attempt> RedisStore::try_once(const ClaimRequest& request) {
+Result<Attempt> RedisStore::claim(const ClaimRequest& request) {
   ProcessIdentity self = self_identity();
   const auto& o = request.options;
   const auto keys = layout_.keys(request.name);
@@ -457,47 +452,52 @@ Result<Attempt> RedisStore::try_once(const ClaimRequest& request) {
                                      (first_error != nullptr ? ": " + first_error->message : ""));
 }
 
-Result<Attempt> RedisStore::claim(const ClaimRequest& request) {
-  if (!request.deadline) {
-    return try_once(request);
-  }
-  // Subscribe before each try, so a release between the try and the wait is not missed. On
-  // Redlock one node's message is enough: every node publishes the release.
-  const std::string channel = layout_.channel(request.name);
-  std::unique_ptr<RedisConnection> sub;
-  for (;;) {
-    for (std::size_t i = 0; i < nodes_.size() && !sub; ++i) {
-      auto c = nodes_[i]->connect_new(Patience::patient);
-      if (c && (*c)->command({"SUBSCRIBE", channel})) {
-        sub = std::move(*c);
-      } else if (!c && c.error().code == Errc::permission_denied) {
+namespace {
+
+// A waiter woken by the release message (SUBSCRIBE on the lock's channel). On Redlock one node's
+// message is enough: every node publishes the release, so the first node that takes the
+// subscription serves. The holder's expiry publishes nothing: next_look() times that.
+class RedisReleaseWaiter final : public PushWaiter {
+ public:
+  RedisReleaseWaiter(RedisNodes nodes, std::string channel)
+      : nodes_(std::move(nodes)), channel_(std::move(channel)) {}
+
+ private:
+  bool connected() const override { return sub_ != nullptr; }
+  void disconnect() override { sub_.reset(); }
+  int socket() const override { return sub_->fd(); }
+
+  Result<void> connect() override {
+    for (const auto& node : nodes_) {
+      auto c = node->connect_new(Patience::patient);
+      if (!c && c.error().code == Errc::permission_denied) {
         return std::unexpected(c.error());
       }
+      if (c && (*c)->command({"SUBSCRIBE", channel_})) {
+        sub_ = std::move(*c);
+        return {};
+      }
     }
-    auto attempt = try_once(request);
-    if (!attempt || std::holds_alternative<Claim>(*attempt)) {
-      return attempt;
-    }
-    const LockInfo& busy = std::get<LockInfo>(*attempt);
-    BootTime now = boot_now();
-    if (now >= *request.deadline) {
-      return attempt;
-    }
-    // Until the deadline, the key's expiry (no message is sent then), or the slice.
-    auto wait =
-        std::min(std::chrono::duration_cast<milliseconds>(*request.deadline - now), kMaxWaitSlice);
-    if (busy.holder && busy.holder->renew_age) {
-      auto expires = busy.min_hold_left
-                         ? *busy.min_hold_left
-                         : busy.holder->ttl - *busy.holder->renew_age + milliseconds(1);
-      wait = std::clamp(expires, milliseconds(1), wait);
-    }
-    if (!sub) {
-      std::this_thread::sleep_for(wait);
-    } else if (auto pushed = sub->read_push(wait); !pushed) {
-      sub.reset();  // the server went away: subscribe again (or poll) on the next round
-    }
+    return {};
   }
+
+  Result<bool> read_message(milliseconds timeout) override {
+    auto pushed = sub_->read_push(timeout);
+    if (!pushed) {
+      return std::unexpected(pushed.error());
+    }
+    return pushed->has_value();
+  }
+
+  RedisNodes nodes_;
+  std::string channel_;
+  std::unique_ptr<RedisConnection> sub_;
+};
+
+}  // namespace
+
+std::unique_ptr<ReleaseWaiter> RedisStore::release_waiter(std::string_view name) {
+  return std::make_unique<RedisReleaseWaiter>(nodes_, layout_.channel(name));
 }
 
 Result<LockInfo> RedisStore::inspect_node(RedisClient& node, std::string_view name) {
@@ -517,10 +517,7 @@ Result<LockInfo> RedisStore::inspect_node(RedisClient& node, std::string_view na
   return info;
 }
 
-Result<LockInfo> RedisStore::inspect(std::string_view name) {
-  if (auto ok = layout_.check_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
+Result<LockInfo> RedisStore::inspect_lock(std::string_view name) {
   if (nodes_.size() == 1) {
     return inspect_node(*nodes_.front(), name);
   }
@@ -629,9 +626,6 @@ Result<std::vector<LockInfo>> RedisStore::list() {
 
 Result<void> RedisStore::run_break(std::string_view name, std::uint64_t token,
                                    const std::string& value) {
-  if (auto ok = layout_.check_name(name); !ok) {
-    return std::unexpected(ok.error());
-  }
   auto answers = run_on_all(nodes_, layout_.scripts().break_lease, layout_.keys(name),
                             {std::to_string(token), value}, Patience::patient);
   std::size_t ended = 0;
@@ -653,13 +647,16 @@ Result<void> RedisStore::run_break(std::string_view name, std::uint64_t token,
                                    std::to_string(token) + "; nothing changed");
 }
 
-Result<void> RedisStore::break_lease(std::string_view name, std::uint64_t token) {
+Result<void> RedisStore::break_lock(std::string_view name, std::uint64_t token) {
   return run_break(name, token, "");
 }
 
 Result<void> RedisStore::break_lease(const LockInfo& seen) {
   if (seen.holder && seen.holder->foreign && seen.holder->owner.starts_with("cronlock:")) {
     // A lock cronlock wrote: fenced by the exact value seen.
+    if (auto ok = check_name(seen.name); !ok) {
+      return std::unexpected(ok.error());
+    }
     return run_break(seen.name, 0, seen.holder->owner.substr(9));
   }
   return Store::break_lease(seen);

@@ -44,9 +44,8 @@ class RedisStore final : public LeasingStore {
   RedisStore(RedisUrl url, StoreOptions options);
   ~RedisStore() override;
 
-  Result<LockInfo> inspect(std::string_view name) override;
   Result<std::vector<LockInfo>> list() override;
-  Result<void> break_lease(std::string_view name, std::uint64_t token) override;
+  using LeasingStore::break_lease;
   Result<void> break_lease(const LockInfo& seen) override;
   // On Redlock a slot is won by the caller a majority of the nodes recorded first (with several
   // racing callers, possibly none: at most once).
@@ -55,11 +54,13 @@ class RedisStore final : public LeasingStore {
   std::string url() const override { return url_; }
 
  protected:
+  Result<LockInfo> inspect_lock(std::string_view name) override;
+  Result<void> break_lock(std::string_view name, std::uint64_t token) override;
   Result<Attempt> claim(const ClaimRequest& request) override;
+  std::unique_ptr<ReleaseWaiter> release_waiter(std::string_view name) override;
   Result<void> check_name(std::string_view name) const override { return layout_.check_name(name); }
 
  private:
-  Result<Attempt> try_once(const ClaimRequest& request);
   Result<LockInfo> inspect_node(RedisClient& node, std::string_view name);
   Result<void> run_break(std::string_view name, std::uint64_t token, const std::string& value);
   std::size_t quorum() const { return nodes_.size() / 2 + 1; }

@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
+#include <stop_token>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -266,6 +268,60 @@ TEST_P(StoreContract, WaitGivesUpBusy) {
   auto held = a->try_acquire("job", {});
   ASSERT_THAT(held, IsAcquired());
   EXPECT_THAT(b->acquire("job", {}, 50ms), IsBusy());
+}
+
+TEST_P(StoreContract, AnUnboundedWaitIsWokenByTheRelease) {
+  auto a = open();
+  auto b = open();
+  auto held = a->try_acquire("job", {});
+  ASSERT_THAT(held, IsAcquired());
+  // The release comes from another thread while this one waits without a limit (which must not
+  // overflow any deadline on the way).
+  std::jthread releaser([&] {
+    std::this_thread::sleep_for(50ms);
+    EXPECT_THAT(held->lease().release(), IsOk());
+  });
+  EXPECT_THAT(b->acquire("job", {}, kWaitForever), IsAcquired());
+}
+
+TEST_P(StoreContract, AStopRequestEndsAWaitPromptlyAndBusy) {
+  auto a = open();
+  auto b = open();
+  auto held = a->try_acquire("job", {});
+  ASSERT_THAT(held, IsAcquired());
+  std::stop_source stop;
+  std::optional<Result<Acquired>> result;
+  std::chrono::steady_clock::time_point returned;
+  std::thread waiter([&] {
+    result = b->acquire("job", {}, kWaitForever, stop.get_token());
+    returned = std::chrono::steady_clock::now();
+  });
+  std::this_thread::sleep_for(300ms);  // well into its wait (the assertions do not depend on it)
+  const auto stopped = std::chrono::steady_clock::now();
+  stop.request_stop();
+  waiter.join();
+  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(returned - stopped);
+  std::printf("[ measured ] %s: stop request to return %lld us\n", GetParam().name.c_str(),
+              static_cast<long long>(took.count()));
+  EXPECT_LT(took, 2s);
+  ASSERT_TRUE(result.has_value());
+  ASSERT_THAT(*result, IsBusy());
+  EXPECT_EQ((*result)->holder().holder->owner, held->lease().owner());
+  EXPECT_THAT(open()->try_acquire("job", {}), IsBusy()) << "the waiter must not hold it";
+}
+
+TEST_P(StoreContract, AStoppedTokenMakesExactlyOneTry) {
+  auto a = open();
+  auto b = open();
+  std::stop_source stop;
+  stop.request_stop();
+  auto held = a->try_acquire("job", {});
+  ASSERT_THAT(held, IsAcquired());
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THAT(b->acquire("job", {}, 20s, stop.get_token()), IsBusy());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  ASSERT_THAT(held->lease().release(), IsOk());
+  EXPECT_THAT(b->acquire("job", {}, 20s, stop.get_token()), IsAcquired());
 }
 
 TEST_P(StoreContract, InspectAndListShowStates) {
