@@ -3,7 +3,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <stop_token>
 
 #include "heartlock/duration.h"
 
@@ -151,7 +153,7 @@ exec::Outcome supervise(Lease& lease, int lost_fd, const RunSettings& s,
           .foreground = true,
       },
       event_sink(events));
-  SignalForwarder forwarder(job);
+  SignalForwarder forwarder([&job](int sig) { job.forward_signal(sig); });
   exec::Outcome outcome = job.run(lost_fd);
   if (outcome.kind == exec::Outcome::Kind::spawn_failed) {
     events.error("cannot run '" + command[0] +
@@ -269,8 +271,31 @@ int run_job(const RunSettings& s, const CommonArgs& common,
     std::uint64_t one = 1;
     (void)!::write(fd, &one, sizeof one);
   };
-  auto acquired = s.wait ? store->acquire(key, *lease_options, *s.wait)
-                         : store->try_acquire(key, *lease_options);
+  // SIGTERM, SIGINT, SIGHUP or SIGQUIT while waiting ends the wait: the command is not started
+  // (as flock(1) dies by the signal), whatever the lock does next.
+  std::stop_source cancel;
+  std::atomic<int> cancelled_by{0};
+  auto acquired = [&] {
+    if (!s.wait) {
+      return store->try_acquire(key, *lease_options);
+    }
+    SignalForwarder on_signal([&](int sig) {
+      int none = 0;
+      cancelled_by.compare_exchange_strong(none, sig);
+      cancel.request_stop();
+    });
+    return store->acquire(key, *lease_options, *s.wait, cancel.get_token());
+  }();
+  if (const int sig = cancelled_by.load(); sig != 0) {
+    if (acquired && acquired->acquired()) {
+      (void)acquired->lease().release();
+    }
+    events.emit(LogLevel::info, "cancelled",
+                "got signal " + std::to_string(sig) + " while waiting for lock " + key +
+                    "; the command was not started",
+                {{"key", key}, {"signal", sig}});
+    return 128 + sig;
+  }
   if (!acquired) {
     events.error("lock " + key + ": " + acquired.error().message);
     return err(exit_code_for(acquired.error()));

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <utility>
 
 namespace heartlock::cli {
 namespace {
@@ -28,12 +29,13 @@ void block_supervised_signals() {
   ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-SignalForwarder::SignalForwarder(exec::Supervisor& job) {
+SignalForwarder::SignalForwarder(std::function<void(int)> on_signal)
+    : on_signal_(std::move(on_signal)) {
   const sigset_t set = supervised_signals();
   signals_ = exec::Fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   stop_ = exec::Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (stop_.get() >= 0) {  // else it could not be stopped: the signals stay pending
-    thread_ = std::thread([this, &job] { forward(job); });
+    thread_ = std::thread([this] { forward(); });
   }
 }
 
@@ -45,7 +47,7 @@ SignalForwarder::~SignalForwarder() {
   }
 }
 
-void SignalForwarder::forward(exec::Supervisor& job) const {
+void SignalForwarder::forward() const {
   for (;;) {
     pollfd fds[2] = {{signals_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0 && errno != EINTR) {
@@ -56,7 +58,7 @@ void SignalForwarder::forward(exec::Supervisor& job) const {
       while (::read(signals_.get(), &info, sizeof info) == sizeof info) {
         const int sig = static_cast<int>(info.ssi_signo);
         if (sig != SIGTTOU) {
-          job.forward_signal(sig);
+          on_signal_(sig);
         }
       }
     }

@@ -3,10 +3,10 @@
 #ifndef HEARTLOCK_CLI_SIGNALS_H_
 #define HEARTLOCK_CLI_SIGNALS_H_
 
+#include <functional>
 #include <thread>
 
 #include "exec/fd.h"
-#include "exec/supervisor.h"
 
 namespace heartlock::cli {
 
@@ -15,21 +15,24 @@ namespace heartlock::cli {
 // thread exists, so that every thread inherits the mask.
 void block_supervised_signals();
 
-// While it lives, reads the blocked signals from a signalfd on a thread of its own and forwards
-// each (but SIGTTOU) to `job` (exec::Supervisor::forward_signal). Signals that arrived before it
-// was made are forwarded too. Not thread-safe; `job` must outlive it.
+// While it lives, reads the blocked signals from a signalfd on a thread of its own and hands
+// each (but SIGTTOU) to `on_signal` on that thread: while waiting for the lock, to cancel the
+// wait; while a job runs, to exec::Supervisor::forward_signal. Signals that arrived before it was
+// made (and were not read by an earlier one) are handed on too. Not thread-safe; whatever
+// `on_signal` uses must outlive it.
 class SignalForwarder {
  public:
-  explicit SignalForwarder(exec::Supervisor& job);
+  explicit SignalForwarder(std::function<void(int)> on_signal);
   SignalForwarder(const SignalForwarder&) = delete;
   SignalForwarder& operator=(const SignalForwarder&) = delete;
   ~SignalForwarder();  // stops and joins the thread
 
  private:
-  void forward(exec::Supervisor& job) const;
+  void forward() const;
 
   exec::Fd signals_;  // signalfd
   exec::Fd stop_;     // eventfd: the thread ends
+  std::function<void(int)> on_signal_;
   std::thread thread_;
 };
 

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +16,7 @@
 #include <iterator>
 #include <optional>
 #include <string_view>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -520,6 +522,25 @@ TEST_F(CliTest, WaitGetsTheLockWhenTheHolderFinishes) {
   auto waited = run({"run", "-k", "job", "-w", "30s", "--", "true"});
   EXPECT_EQ(waited.exit_code, 0) << waited.err;
   EXPECT_EQ(holder.exit_code(), 0);
+}
+
+// A signal while waiting for the lock ends the wait at once and the command never starts (as
+// flock(1) dies by it); before, the wrapper waited on and then ran the command.
+TEST_F(CliTest, TermWhileWaitingEndsTheWaitWithoutRunningTheCommand) {
+  auto holder =
+      start({"run", "-k", "job", "--", "sh", "-c", "touch " + file("go") + "; exec sleep 60"});
+  ASSERT_TRUE(eventually([&] { return ::access(file("go").c_str(), F_OK) == 0; }));
+  for (int sig : {SIGTERM, SIGINT}) {
+    auto waiter = start({"run", "-k", "job", "-w", "60s", "--", "touch", file("ran")});
+    std::this_thread::sleep_for(200ms);  // usually inside the wait by now; either way the same
+    waiter.signal(sig);
+    auto status = waiter.wait_for(20s);
+    ASSERT_TRUE(status) << "signal " << sig << " did not end the wait";
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 128 + sig) << *status;
+    EXPECT_NE(::access(file("ran").c_str(), F_OK), 0) << "the command ran";
+  }
+  holder.signal(SIGTERM);
+  EXPECT_EQ(holder.exit_code(), 128 + SIGTERM);
 }
 
 TEST_F(CliTest, MinHoldBlocksTheNextRun) {
