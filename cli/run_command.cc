@@ -25,7 +25,9 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& a) {
   run->add_option("command", a.command, "COMMAND [ARGS...]; put -- before it when in doubt");
   run->add_option("-k,--key", a.key, "Lock name (default: derived from the command line)");
   run->add_flag("-n,--nonblock", a.nonblock, "Give up at once if the lock is held (default)");
-  run->add_option("-w,--wait", a.wait, "Wait up to DURATION for the lock")->type_name("DURATION");
+  run->add_option("-w,--wait", a.wait,
+                  "Wait up to DURATION for the lock ('forever': no limit, as flock(1) without -w)")
+      ->type_name("DURATION");
   run->add_option("--ttl", a.ttl, "A lease not renewed for this long is dead (default 30s)")
       ->type_name("DURATION");
   run->add_option("--stale-after", a.stale_after,
@@ -215,10 +217,17 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
     }
     return d.has_value();
   };
+  auto parse_wait = [&](const std::string& text, std::optional<std::chrono::milliseconds>& into) {
+    if (text == "forever") {
+      into = kWaitForever;
+      return true;
+    }
+    return parse(text, "--wait", into);
+  };
   std::optional<std::chrono::milliseconds> ttl, stale_after, min_hold, max_hold;
   if (!parse(a.ttl, "--ttl", ttl) || !parse(a.stale_after, "--stale-after", stale_after) ||
       !parse(a.min_hold, "--min-hold", min_hold) || !parse(a.max_hold, "--max-hold", max_hold) ||
-      !parse(a.kill_grace, "--kill-grace", s.kill_grace) || !parse(a.wait, "--wait", s.wait) ||
+      !parse(a.kill_grace, "--kill-grace", s.kill_grace) || !parse_wait(a.wait, s.wait) ||
       !parse(a.timeout, "--timeout", s.timeout)) {
     return err(kExitUsage);
   }

@@ -516,12 +516,14 @@ TEST_F(CliTest, StatusListsUnusableLockFilesAndEscapesNames) {
 }
 
 TEST_F(CliTest, WaitGetsTheLockWhenTheHolderFinishes) {
-  auto holder =
-      start({"run", "-k", "job", "--", "sh", "-c", "touch " + file("go") + "; sleep 0.3"});
-  ASSERT_TRUE(eventually([&] { return ::access(file("go").c_str(), F_OK) == 0; }));
-  auto waited = run({"run", "-k", "job", "-w", "30s", "--", "true"});
-  EXPECT_EQ(waited.exit_code, 0) << waited.err;
-  EXPECT_EQ(holder.exit_code(), 0);
+  for (std::string wait : {"30s", "forever"}) {
+    const std::string go = file("go-" + wait);
+    auto holder = start({"run", "-k", "job", "--", "sh", "-c", "touch " + go + "; sleep 0.3"});
+    ASSERT_TRUE(eventually([&] { return ::access(go.c_str(), F_OK) == 0; }));
+    auto waited = run({"run", "-k", "job", "-w", wait, "--", "true"});
+    EXPECT_EQ(waited.exit_code, 0) << waited.err;
+    EXPECT_EQ(holder.exit_code(), 0);
+  }
 }
 
 // A signal while waiting for the lock ends the wait at once and the command never starts (as
