@@ -5,10 +5,9 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "heartlock/digest.h"
 #include "heartlock/duration.h"
-
-#include "../src/core/sha256.h"
-#include "../src/core/url_parts.h"
+#include "heartlock/url.h"
 
 extern char** environ;
 
@@ -414,13 +413,13 @@ std::string cronlock_name(const std::vector<std::string>& args, const CronlockCo
     return config.key;
   }
   if (style == KeyStyle::cronlock) {
-    return detail::md5_hex(bash_echo(args));
+    return md5_hex(bash_echo(args));
   }
   std::string joined;
   for (std::size_t i = 0; i < args.size(); ++i) {
     joined += (i > 0 ? " " : "") + args[i];
   }
-  return detail::md5_hex(joined);
+  return md5_hex(joined);
 }
 
 // Every value but the host (checked by cronlock_config) is percent-encoded, so none can change
@@ -428,16 +427,14 @@ std::string cronlock_name(const std::vector<std::string>& args, const CronlockCo
 std::string cronlock_url(const CronlockConfig& c) {
   std::string url = c.use_sentinel ? "redis-sentinel://" : c.tls ? "rediss://" : "redis://";
   if (!c.auth.empty()) {
-    url += ":" + detail::percent_encode(c.auth) + "@";
+    url += ":" + percent_encode(c.auth) + "@";
   }
   if (c.use_sentinel) {
-    url += host_port(c.sentinel_host, c.sentinel_port) + "/" +
-           detail::percent_encode(c.sentinel_master);
+    url += host_port(c.sentinel_host, c.sentinel_port) + "/" + percent_encode(c.sentinel_master);
   } else {
     url += host_port(c.host, c.port);
   }
-  url += "/" + std::to_string(c.db) +
-         "?compat=cronlock&prefix=" + detail::percent_encode(c.prefix) +
+  url += "/" + std::to_string(c.db) + "?compat=cronlock&prefix=" + percent_encode(c.prefix) +
          "&timeout=" + std::to_string(c.redis_timeout.count()) +
          "s&reconnect_attempts=" + std::to_string(c.reconnect_attempts) +
          "&reconnect_backoff=" + std::to_string(c.reconnect_backoff.count()) + "s";

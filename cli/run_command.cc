@@ -8,10 +8,10 @@
 #include <stop_token>
 
 #include "heartlock/duration.h"
+#include "heartlock/job_key.h"
 
 #include "exec/supervisor.h"
 #include "exit_codes.h"
-#include "job_key.h"
 #include "signals.h"
 #include "stop_rule.h"
 

@@ -27,8 +27,13 @@ std::string hex_digest(std::string_view data, const EVP_MD* type) {
 
 }  // namespace
 
-std::string sha256_hex(std::string_view data) { return hex_digest(data, EVP_sha256()); }
 std::string sha1_hex(std::string_view data) { return hex_digest(data, EVP_sha1()); }
-std::string md5_hex(std::string_view data) { return hex_digest(data, EVP_md5()); }
 
 }  // namespace heartlock::detail
+
+namespace heartlock {
+
+std::string sha256_hex(std::string_view data) { return detail::hex_digest(data, EVP_sha256()); }
+std::string md5_hex(std::string_view data) { return detail::hex_digest(data, EVP_md5()); }
+
+}  // namespace heartlock

@@ -154,21 +154,6 @@ Result<std::string> percent_decode(std::string_view s, std::string_view what) {
   return out;
 }
 
-std::string percent_encode(std::string_view text, std::string_view keep) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : text) {
-    if (is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
-        keep.find(c) != std::string_view::npos) {
-      out.push_back(c);
-    } else {
-      const auto byte = static_cast<unsigned char>(c);
-      out += {'%', kHex[byte >> 4], kHex[byte & 15]};
-    }
-  }
-  return out;
-}
-
 std::vector<std::pair<std::string_view, std::string_view>> query_pairs(std::string_view query) {
   std::vector<std::pair<std::string_view, std::string_view>> out;
   for (const auto& pair : raw_pairs(query)) {
@@ -417,3 +402,22 @@ Result<std::string> choose_password(const UrlParts& parts, std::string_view url,
 }
 
 }  // namespace heartlock::detail
+
+namespace heartlock {
+
+std::string percent_encode(std::string_view text, std::string_view keep) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    if (detail::is_alpha(c) || detail::is_digit(c) || c == '-' || c == '.' || c == '_' ||
+        c == '~' || keep.find(c) != std::string_view::npos) {
+      out.push_back(c);
+    } else {
+      const auto byte = static_cast<unsigned char>(c);
+      out += {'%', kHex[byte >> 4], kHex[byte & 15]};
+    }
+  }
+  return out;
+}
+
+}  // namespace heartlock

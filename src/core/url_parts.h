@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "heartlock/error.h"
+#include "heartlock/url.h"
 
 namespace heartlock::detail {
 
@@ -19,9 +20,9 @@ namespace heartlock::detail {
 // naming `what` for a malformed escape (never echoing the text).
 Result<std::string> percent_decode(std::string_view text, std::string_view what);
 
-// Percent-encoding of everything but RFC 3986's unreserved characters and those in `keep` (such
-// as "/:" for a path in a query value, where they are allowed).
-std::string percent_encode(std::string_view text, std::string_view keep = {});
+// Percent-encoding (heartlock/url.h): of everything but RFC 3986's unreserved characters and
+// those in `keep` (such as "/:" for a path in a query value, where they are allowed).
+using ::heartlock::percent_encode;
 
 // "a=1&b&c=3" as (name, raw value) pairs in order; a name without '=' has an empty value.
 std::vector<std::pair<std::string_view, std::string_view>> query_pairs(std::string_view query);

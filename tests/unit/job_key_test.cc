@@ -1,8 +1,8 @@
-#include "../../cli/job_key.h"
+#include "heartlock/job_key.h"
 
 #include <gtest/gtest.h>
 
-namespace heartlock::cli {
+namespace heartlock {
 namespace {
 
 TEST(JobKeyTest, ArgumentBoundariesMatter) {
@@ -22,4 +22,4 @@ TEST(JobKeyTest, ShellQuoteIsUnambiguous) {
 }
 
 }  // namespace
-}  // namespace heartlock::cli
+}  // namespace heartlock

@@ -208,6 +208,52 @@ TEST(StoreOpenTest, UnknownSchemeErrorsHideThePassword) {
   expect_hidden(typo.error().message, {"S3CRET"});
 }
 
+// Store::open writes these messages from its scheme table (src/open/schemes.cc): pinned here.
+TEST(StoreOpenTest, UnknownSchemesListTheAdvertisedOnes) {
+  auto typo = Store::open("Nosuch:/x");
+  ASSERT_THAT(typo, HasErrc(Errc::invalid_argument));
+  EXPECT_EQ(typo.error().message,
+            "unknown backend URL 'Nosuch:/x' (expected file:, redis://, rediss://, "
+            "redis-sentinel://, postgres://, etcd:// or a path; a directory whose name has a ':' "
+            "before any '/' is written ./NAME)");
+  auto unknown = Store::open("nosuch://h");
+  ASSERT_THAT(unknown, HasErrc(Errc::invalid_argument));
+  EXPECT_EQ(unknown.error().message,
+            "unknown backend scheme 'nosuch' in nosuch://h (expected file://, redis://, "
+            "rediss://, redis-sentinel://, postgres://, etcd://)");
+}
+
+TEST(StoreOpenTest, EverySpellingOfABackendIsKnownBuiltInOrNot) {
+  for (const std::string scheme :
+       {"redis", "rediss", "redis-sentinel", "postgres", "postgresql", "etcd", "etcds"}) {
+    auto store = Store::open(scheme + ":/h");
+    ASSERT_THAT(store, HasErrc(Errc::invalid_argument)) << scheme;
+    EXPECT_EQ(store.error().message,
+              "unknown backend URL '" + scheme + ":/h' (did you mean " + scheme + "://...?)");
+  }
+}
+
+#if !defined(HEARTLOCK_WITH_REDIS) || !defined(HEARTLOCK_WITH_POSTGRES) || \
+    !defined(HEARTLOCK_WITH_ETCD)
+TEST(StoreOpenTest, ABackendLeftOutOfTheBuildIsUnsupported) {
+  std::vector<std::string> left_out;
+#ifndef HEARTLOCK_WITH_REDIS
+  left_out.insert(left_out.end(), {"redis", "rediss", "redis-sentinel"});
+#endif
+#ifndef HEARTLOCK_WITH_POSTGRES
+  left_out.insert(left_out.end(), {"postgres", "postgresql"});
+#endif
+#ifndef HEARTLOCK_WITH_ETCD
+  left_out.insert(left_out.end(), {"etcd", "etcds"});
+#endif
+  for (const std::string& scheme : left_out) {
+    auto store = Store::open(scheme + "://:S3CRET@h");
+    ASSERT_THAT(store, HasErrc(Errc::unsupported)) << scheme;
+    EXPECT_EQ(store.error().message, "the " + scheme + ":// backend is not in this build");
+  }
+}
+#endif
+
 #ifdef HEARTLOCK_WITH_REDIS
 TEST(StoreOpenTest, SchemesAreCaseInsensitive) {
   // Parsed as redis:// (then refused for the unknown option, before any connection).

@@ -1,8 +1,9 @@
-#include "job_key.h"
+// The default job key rule (heartlock/job_key.h).
+#include "heartlock/job_key.h"
 
-#include "../src/core/sha256.h"
+#include "heartlock/digest.h"
 
-namespace heartlock::cli {
+namespace heartlock {
 
 std::string job_key(const std::vector<std::string>& argv) {
   std::string framed;
@@ -25,7 +26,7 @@ std::string job_key(const std::vector<std::string>& argv) {
               c == '_' || c == '-' || c == '.';
     clean.push_back(ok ? c : '_');
   }
-  return "run." + clean + "." + detail::sha256_hex(framed).substr(0, 16);
+  return "run." + clean + "." + sha256_hex(framed).substr(0, 16);
 }
 
 std::string shell_quote(const std::vector<std::string>& argv) {
@@ -54,4 +55,4 @@ std::string shell_quote(const std::vector<std::string>& argv) {
   return out;
 }
 
-}  // namespace heartlock::cli
+}  // namespace heartlock

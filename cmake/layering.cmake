@@ -1,0 +1,47 @@
+# heartlock_part(<part> [BELOW <part>...] SOURCES <file>... [INCLUDES <dir>...] [LIBS <lib>...])
+#
+# Adds the OBJECT library heartlock_<part> (sources under src/<part>/) to the `heartlock` library,
+# and a check, built with ALL, that the part stays in its layer: it may use the public headers
+# (include/), its own folder and the parts named BELOW, and nothing else of the project.
+#
+#  - Headers: a part's include path is include/ and its dependencies' third-party directories,
+#    never src/, so no header of another part is found by a short name. What a relative path
+#    ("../redis/x.h") reaches is caught by the include scan (check_includes.cmake), which runs
+#    the preprocessor over every source of the part and fails on any project file outside the
+#    allowed folders, whatever path led there.
+#  - Symbols: heartlock_<part>_layering links the objects of the part and of the parts BELOW it,
+#    and nothing else of the project, into an executable: a call, vtable or global of a part
+#    above or beside it is an undefined reference, and the build fails.
+function(heartlock_part part)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "BELOW;SOURCES;INCLUDES;LIBS")
+  set(target heartlock_${part})
+  add_library(${target} OBJECT ${arg_SOURCES})
+  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/include ${arg_INCLUDES})
+  target_compile_features(${target} PRIVATE cxx_std_23)
+  target_link_libraries(${target} PRIVATE ${arg_LIBS} $<BUILD_INTERFACE:heartlock_warnings>)
+  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+
+  # The objects go into libheartlock, and so do the libraries they need (exported as link-only
+  # dependencies of a static heartlock, as before the split).
+  target_sources(heartlock PRIVATE $<TARGET_OBJECTS:${target}>)
+  target_link_libraries(heartlock PRIVATE ${arg_LIBS})
+
+  set(allowed ${PROJECT_SOURCE_DIR}/include ${CMAKE_CURRENT_SOURCE_DIR}/${part})
+  set(below_targets "")
+  foreach(below IN LISTS arg_BELOW)
+    list(APPEND allowed ${CMAKE_CURRENT_SOURCE_DIR}/${below})
+    list(APPEND below_targets heartlock_${below})
+  endforeach()
+  list(TRANSFORM arg_SOURCES PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/ OUTPUT_VARIABLE sources)
+
+  add_executable(${target}_layering ${PROJECT_SOURCE_DIR}/cmake/layering_main.cc)
+  target_link_libraries(${target}_layering PRIVATE ${target} ${below_targets})
+  add_custom_command(TARGET ${target}_layering PRE_LINK
+    COMMAND ${CMAKE_COMMAND} -DPART=${target} -DCXX=${CMAKE_CXX_COMPILER}
+            -DROOT=${PROJECT_SOURCE_DIR}
+            "-DINCLUDES=$<JOIN:$<TARGET_PROPERTY:${target},INCLUDE_DIRECTORIES>,|>"
+            "-DDEFINES=$<JOIN:$<TARGET_PROPERTY:${target},COMPILE_DEFINITIONS>,|>"
+            "-DALLOWED=$<JOIN:${allowed},|>" "-DSOURCES=$<JOIN:${sources},|>"
+            -P ${PROJECT_SOURCE_DIR}/cmake/check_includes.cmake
+    VERBATIM)
+endfunction()
