@@ -36,12 +36,24 @@ function(heartlock_part part)
 
   add_executable(${target}_layering ${PROJECT_SOURCE_DIR}/cmake/layering_main.cc)
   target_link_libraries(${target}_layering PRIVATE ${target} ${below_targets})
-  add_custom_command(TARGET ${target}_layering PRE_LINK
-    COMMAND ${CMAKE_COMMAND} -DPART=${target} -DCXX=${CMAKE_CXX_COMPILER}
+  heartlock_check_includes(${target}_layering SCANNED ${target} ALLOWED ${allowed}
+                           SOURCES ${sources})
+endfunction()
+
+# heartlock_check_includes(<target> SCANNED <target> ALLOWED <dir>... SOURCES <file>...)
+#
+# Runs the include scan (check_includes.cmake) over SOURCES, compiled as SCANNED compiles them,
+# before <target> links: the build fails when one of them reaches a file of the project outside
+# the ALLOWED folders. For the libraries above libheartlock (src/exec/, cli/), whose include
+# path must contain src/ to find "exec/...".
+function(heartlock_check_includes target)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "SCANNED" "ALLOWED;SOURCES")
+  add_custom_command(TARGET ${target} PRE_LINK
+    COMMAND ${CMAKE_COMMAND} -DPART=${arg_SCANNED} -DCXX=${CMAKE_CXX_COMPILER}
             -DROOT=${PROJECT_SOURCE_DIR}
-            "-DINCLUDES=$<JOIN:$<TARGET_PROPERTY:${target},INCLUDE_DIRECTORIES>,|>"
-            "-DDEFINES=$<JOIN:$<TARGET_PROPERTY:${target},COMPILE_DEFINITIONS>,|>"
-            "-DALLOWED=$<JOIN:${allowed},|>" "-DSOURCES=$<JOIN:${sources},|>"
+            "-DINCLUDES=$<JOIN:$<TARGET_PROPERTY:${arg_SCANNED},INCLUDE_DIRECTORIES>,|>"
+            "-DDEFINES=$<JOIN:$<TARGET_PROPERTY:${arg_SCANNED},COMPILE_DEFINITIONS>,|>"
+            "-DALLOWED=$<JOIN:${arg_ALLOWED},|>" "-DSOURCES=$<JOIN:${arg_SOURCES},|>"
             -P ${PROJECT_SOURCE_DIR}/cmake/check_includes.cmake
     VERBATIM)
 endfunction()
