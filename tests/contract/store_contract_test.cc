@@ -180,8 +180,11 @@ TEST_P(StoreContract, DeadlockedHolderIsToldAndTakenOver) {
   auto b = open();
   std::atomic<int> calls{0};
   std::atomic<int> reason{-1};
+  // The ttl is four times stale_after: the heartbeat's deadline comes first even if the loaded
+  // machine confirms no renewal in time (a ttl below stale_after lost a loaded PostgreSQL run to
+  // backend_lost before the deadlock showed).
   auto stuck = a->try_acquire(
-      "job", {.ttl = 90ms, .stale_after = 150ms, .on_lost = [&](LostReason r, std::string_view) {
+      "job", {.ttl = 800ms, .stale_after = 200ms, .on_lost = [&](LostReason r, std::string_view) {
                 reason = static_cast<int>(r);
                 ++calls;
               }});
