@@ -33,6 +33,13 @@ Result<std::unique_ptr<Store>> open_etcd_store(std::string_view url, StoreOption
 
 class LeaseSpares;
 
+// The store over one etcd cluster. Files: acquire here (etcd_store.cc), the holder's record and
+// its lease's time to live (etcd_describe.cc), list and break (etcd_admin.cc), schedule slots
+// (etcd_slots.cc); its leases and their spares in etcd_lease.h.
+//
+// Thread-safety: as Store (all methods may be called concurrently; the client serialises its
+// calls). Owns its client and spares through shared_ptr, shared with its leases, which may
+// outlive it.
 class EtcdStore final : public LeasingStore {
  public:
   EtcdStore(EtcdUrl url, StoreOptions options);
@@ -59,6 +66,13 @@ class EtcdStore final : public LeasingStore {
                                        std::chrono::seconds retention);
   // The attempt, and the revision to watch from when busy.
   Result<std::pair<Attempt, long long>> try_once(const ClaimRequest& request);
+  // The etcd lease for an attempt of `ttl_s`: a young spare (`spare` true) or a new grant;
+  // `start`: when its ttl counts from. Revokes the spares gone stale first.
+  Result<long long> lease_for(long long ttl_s, BootTime& start, bool& spare);
+  // try_once()'s answer from the reply `r` to its transaction on `lease`.
+  Result<std::pair<Attempt, long long>> claimed(const ClaimRequest& request,
+                                                const nlohmann::json& r, long long lease,
+                                                long long ttl_s, BootTime start);
   // The lock's state from its key-value (nullptr: no key). Errc::unavailable for a key-value or
   // record of the wrong shape.
   Result<LockInfo> describe(std::string_view name, const nlohmann::json* kv);

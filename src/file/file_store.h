@@ -31,7 +31,8 @@ Result<std::unique_ptr<Store>> open_file_store(std::string path, StoreOptions op
 // The directory default_file_url() names, as a path.
 std::string default_lock_dir();
 
-// Thread-safety: as Store.
+// Thread-safety: as Store. Owns its directory (LockDir, shared with its leases, which may outlive
+// it) and a pool of idle inotify watches for its waiters.
 class FileStore final : public LeasingStore {
  public:
   // `dir_id`: the identity of `dir` when it was opened at `path`.

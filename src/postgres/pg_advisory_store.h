@@ -38,6 +38,12 @@ std::int64_t advisory_key(std::string_view name);
 struct AdvisorySql;
 class SessionPool;
 
+// The store in advisory mode. Files: acquire, inspect, list and break here; the statements in
+// advisory_sql.h, the spare sessions in session_pool.h, its leases in advisory_lease.h.
+//
+// Thread-safety: as Store (all methods may be called concurrently; the client serialises its
+// statements, each lease owns its session). Owns its client, pool and statements through
+// shared_ptr, shared with its leases, which may outlive it.
 class PgAdvisoryStore final : public LeasingStore {
  public:
   PgAdvisoryStore(PgUrl url, StoreOptions options);
@@ -56,6 +62,12 @@ class PgAdvisoryStore final : public LeasingStore {
 
  private:
   std::string location(std::string_view name) const;
+  // The claim statement on `session`; `sent`: when it was sent.
+  Result<std::vector<PgRow>> run_claim(PgConnection& session, const std::vector<PgValue>& params,
+                                       BootTime& sent);
+  // Ends the session of a holder that stopped renewing or heartbeating, and waits (briefly) for
+  // its lock to go; false if there was none to end.
+  bool take_over(const std::string& name, const std::pair<std::string, std::string>& ids);
 
   std::shared_ptr<const LeaseSql> sql_;
   std::shared_ptr<const AdvisorySql> advisory_;

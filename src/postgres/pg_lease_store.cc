@@ -1,27 +1,14 @@
 #include "pg_lease_store.h"
 
 #include <algorithm>
-#include <charconv>
 
 #include "../core/process_identity.h"
 #include "../core/slots.h"
+#include "pg_values.h"
 
 namespace heartlock::detail {
-namespace {
 
 using std::chrono::milliseconds;
-
-long long to_ll(const PgValue& v) {
-  long long out = 0;
-  if (v) {
-    std::from_chars(v->data(), v->data() + v->size(), out);
-  }
-  return out;
-}
-
-bool is_true(const PgValue& v) { return v && *v == "t"; }
-
-}  // namespace
 
 static bool table_exists(const LeaseSql& sql, const std::string& table, PgConnection& c) {
   auto exists = c.exec(sql.table_exists, {table});
@@ -48,6 +35,8 @@ Result<void> create_lease_tables(const LeaseSql& sql, const PgUrl& url, PgConnec
 }
 
 // Renews all due leases of a store in one statement (unnest of arrays): one round trip per tick.
+// Thread-safety: as RenewBatch (one keepalive worker at a time); the client serialises its
+// statements. Owned by shared_ptr: the store and its leases.
 class PgRenewBatch final : public RenewBatch {
  public:
   PgRenewBatch(std::shared_ptr<PgClient> client, std::shared_ptr<const LeaseSql> sql)
@@ -63,6 +52,10 @@ class PgRenewBatch final : public RenewBatch {
 
 namespace {
 
+// A lease in lease mode: the row's owner and expiry, renewed through the store's batch and
+// released by one owner-fenced UPDATE on the shared client.
+// Thread-safety: none needed; LeaseState serialises calls. Shares the store's client, statements
+// and batch (shared_ptr), so it may outlive the store.
 class PgLease final : public BackendLease {
  public:
   PgLease(std::shared_ptr<PgClient> client, std::shared_ptr<const LeaseSql> sql,

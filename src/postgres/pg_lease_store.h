@@ -27,6 +27,10 @@ std::unique_ptr<ReleaseWaiter> pg_release_waiter(PgClient& client, std::string c
 Result<SlotClaim> claim_pg_slot(PgClient& client, const LeaseSql& sql, std::string_view job,
                                 std::chrono::sys_seconds slot, std::chrono::seconds retention);
 
+// The store in lease mode: one row per lock name, on one client connection shared with its leases.
+// Thread-safety: as Store (all methods may be called concurrently; the client serialises its
+// statements). Owns its client, statements and renew batch through shared_ptr, shared with its
+// leases, which may outlive it.
 class PgLeaseStore final : public LeasingStore {
  public:
   PgLeaseStore(PgUrl url, StoreOptions options);

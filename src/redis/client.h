@@ -114,6 +114,9 @@ class RedisClient {
   RedisEndpoint master_;                       // Sentinel mode: where conn_ goes
 };
 
+// The servers of one store: one, or the masters of a Redlock (in the URL's order).
+using RedisNodes = std::vector<std::shared_ptr<RedisClient>>;
+
 // The error for an error reply: permission_denied for authentication and ACL refusals,
 // unavailable otherwise.
 Error redis_reply_error(const std::string& where, const RedisReply& reply);

@@ -10,8 +10,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
-#include <new>
 #include <system_error>
 
 #include <hiredis/hiredis.h>
@@ -20,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "../core/io_deadline.h"
+#include "reply_builder.h"
 
 namespace heartlock::detail {
 namespace {
@@ -85,136 +84,6 @@ bool is_ip_address(const std::string& host) {
   in6_addr buf{};
   return ::inet_pton(AF_INET, host.c_str(), &buf) == 1 ||
          ::inet_pton(AF_INET6, host.c_str(), &buf) == 1;
-}
-
-std::string mib(std::size_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
-
-}  // namespace
-
-// The reader's objects. hiredis 0.14's own (static in hiredis.c: nothing to wrap) calloc an
-// array's element table as soon as its header arrives -- 16 GiB for "*2147483647", before one
-// element is there -- and hiredis 1.0's `maxelements` is not in Debian 12. These build the
-// RedisReply tree directly (no copy out of redisReply afterwards), refuse an array header over
-// kMaxRedisArrayElements and a string over kMaxRedisStringBytes, and count what the reply holds
-// against kMaxRedisReplyBytes. Refusing is returning nullptr: the reader then stops with an
-// out-of-memory error, which read_reply() reports as `refused` says.
-//
-// hiredis passes each object's parent as task->parent->obj and frees only the root (freeObject
-// on r->reply); children live inside their parent's `elements`. A child is filled only while it is
-// its parent's last element, before the parent grows again, so the pointers hiredis keeps to
-// unfinished arrays stay valid.
-struct RedisReplyBuilder {
-  std::size_t bytes = 0;  // what the reply being read holds so far
-  std::string refused;    // why an object was refused; empty if none was
-
-  // Each returns the new object, or nullptr to refuse it (or when out of memory: no exception
-  // may cross into hiredis's C).
-  static void* create_string(const redisReadTask* task, char* str, std::size_t len) noexcept try {
-    auto* self = static_cast<RedisReplyBuilder*>(task->privdata);
-    if (len > kMaxRedisStringBytes) {
-      self->refused = "string of " + std::to_string(len) + " bytes";
-      return nullptr;
-    }
-    RedisReply value;
-    value.type = task->type == REDIS_REPLY_STATUS  ? RedisReply::Type::status
-                 : task->type == REDIS_REPLY_ERROR ? RedisReply::Type::error
-                                                   : RedisReply::Type::string;
-    value.str.assign(str, len);
-    return self->attach(task, std::move(value));
-  } catch (const std::bad_alloc&) {
-    return nullptr;
-  }
-
-  static void* create_array(const redisReadTask* task, int elements) noexcept try {
-    auto* self = static_cast<RedisReplyBuilder*>(task->privdata);
-    if (static_cast<std::size_t>(elements) > kMaxRedisArrayElements) {
-      self->refused = "array of " + std::to_string(elements) + " elements";
-      return nullptr;
-    }
-    // The elements are counted as they arrive; the table grows with them, not with the header.
-    return self->attach(task, RedisReply{.type = RedisReply::Type::array});
-  } catch (const std::bad_alloc&) {
-    return nullptr;
-  }
-
-  static void* create_integer(const redisReadTask* task, long long value) noexcept try {
-    return static_cast<RedisReplyBuilder*>(task->privdata)
-        ->attach(task, RedisReply{.type = RedisReply::Type::integer, .integer = value});
-  } catch (const std::bad_alloc&) {
-    return nullptr;
-  }
-
-  static void* create_nil(const redisReadTask* task) noexcept try {
-    return static_cast<RedisReplyBuilder*>(task->privdata)
-        ->attach(task, RedisReply{.type = RedisReply::Type::nil});
-  } catch (const std::bad_alloc&) {
-    return nullptr;
-  }
-
-  static void free_object(void* reply) noexcept { delete static_cast<RedisReply*>(reply); }
-
- private:
-  // Counts `value` against kMaxRedisReplyBytes and stores it: the root on the heap, anything
-  // else as its parent's next element.
-  void* attach(const redisReadTask* task, RedisReply value) {
-    const std::size_t cost = sizeof(RedisReply) + value.str.size();
-    if (bytes + cost > kMaxRedisReplyBytes) {
-      refused = "more than " + mib(kMaxRedisReplyBytes) + " in all";
-      return nullptr;
-    }
-    bytes += cost;
-    if (task->parent == nullptr) {
-      return new RedisReply(std::move(value));
-    }
-    auto* parent = static_cast<RedisReply*>(task->parent->obj);
-    parent->elements.push_back(std::move(value));
-    return &parent->elements.back();
-  }
-};
-
-namespace {
-
-redisReplyObjectFunctions g_reply_functions = {
-    .createString = &RedisReplyBuilder::create_string,
-    .createArray = &RedisReplyBuilder::create_array,
-    .createInteger = &RedisReplyBuilder::create_integer,
-    .createNil = &RedisReplyBuilder::create_nil,
-    .freeObject = &RedisReplyBuilder::free_object,
-};
-
-// hiredis keeps a bulk string (and a line) in its buffer until all of it has arrived and creates
-// the object only then, so what is still arriving is checked here, before it is buffered: a
-// string whose header announces more than kMaxRedisStringBytes, a line (status, error, integer,
-// a header) past kMaxRedisLineBytes, or an unfinished item past the string limit with `incoming`
-// more bytes. Empty if none. (The line limit also keeps hiredis's search for the line's end,
-// which starts over with every read, from going quadratic on a line without end.)
-std::string oversized_item(const redisReader* r, std::size_t incoming) {
-  if (r->ridx < 0 || r->len <= r->pos) {
-    return {};
-  }
-  // After redisReaderGetReply, the buffer from `pos` holds one unfinished item, its type byte
-  // consumed: a line, or a bulk string's length line and then its bytes.
-  const char* item = r->buf + r->pos;
-  const std::size_t pending = r->len - r->pos;
-  const char* line_end = std::find(item, item + pending, '\r');
-  if (line_end == item + pending) {
-    if (pending + incoming > kMaxRedisLineBytes) {
-      return "a line of more than " + mib(kMaxRedisLineBytes);
-    }
-    return {};
-  }
-  long long len = 0;
-  if (r->rstack[r->ridx].type == REDIS_REPLY_STRING &&
-      std::from_chars(item, line_end, len).ec == std::errc() &&
-      len > static_cast<long long>(kMaxRedisStringBytes)) {
-    return "string of " + std::to_string(len) + " bytes";
-  }
-  // The largest item allowed, with its length line and CRLF (a few dozen bytes).
-  constexpr std::size_t kMaxItemBytes = kMaxRedisStringBytes + 64;
-  if (pending + incoming > kMaxItemBytes) {
-    return "an item of more than " + mib(kMaxRedisStringBytes);
-  }
-  return {};
 }
 
 }  // namespace
@@ -359,7 +228,7 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::connect(const RedisEnd
                   "redis " + c->where_ + ": TLS handshake failed: " + ssl_error_text());
     }
   }
-  auto* reader = redisReaderCreateWithFunctions(&g_reply_functions);
+  auto* reader = redisReaderCreateWithFunctions(redis_reply_functions());
   if (reader == nullptr) {
     return fail(Errc::internal, "redis " + c->where_ + ": cannot create a reply reader");
   }

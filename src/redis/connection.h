@@ -34,7 +34,7 @@ struct RedisReply {
 
 using RedisCommand = std::vector<std::string>;
 
-// Builds a RedisReply as hiredis's reader parses it, within the limits below (connection.cc).
+// Builds a RedisReply as hiredis's reader parses it, within the limits below (reply_builder.h).
 struct RedisReplyBuilder;
 
 // What one reply may hold. heartlock's largest replies are SCAN batches (about 500 keys) and lock

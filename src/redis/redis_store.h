@@ -37,8 +37,15 @@ LockInfo describe_redis(std::string_view name, const RedisReply& fields, long lo
                         long long now_ms, std::string location);
 
 class RedisRenewBatch;
-using RedisNodes = std::vector<std::shared_ptr<RedisClient>>;
+struct RedisVotes;
 
+// The store over one URL's nodes. Files: acquire and inspect here (redis_store.cc), list and
+// break (redis_admin.cc), schedule slots (redis_slots.cc), holder records (redis_describe.cc); its
+// leases in redis_lease.h, the Redlock quorum rules in redlock_quorum.h.
+//
+// Thread-safety: as Store (all methods may be called concurrently; each node serialises its own
+// calls). Owns its nodes, IdleWatch and renew batch through shared_ptr, shared with its leases,
+// which may outlive it.
 class RedisStore final : public LeasingStore {
  public:
   RedisStore(RedisUrl url, StoreOptions options);
@@ -61,6 +68,13 @@ class RedisStore final : public LeasingStore {
   Result<void> check_name(std::string_view name) const override { return layout_.check_name(name); }
 
  private:
+  // A held lease over `token`, acquired at `start`.
+  Attempt granted_claim(const ClaimRequest& request, const std::vector<std::string>& keys,
+                        std::uint64_t token, BootTime start);
+  // Redlock: holds the lock if a quorum granted it within its validity and took its fencing
+  // token; otherwise gives back what was granted and answers busy or unavailable.
+  Result<Attempt> settle_redlock(const ClaimRequest& request, const std::vector<std::string>& keys,
+                                 const RedisVotes& votes, BootTime start);
   Result<LockInfo> inspect_node(RedisClient& node, std::string_view name);
   Result<void> run_break(std::string_view name, std::uint64_t token, const std::string& value);
   std::size_t quorum() const { return nodes_.size() / 2 + 1; }

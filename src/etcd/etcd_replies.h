@@ -1,0 +1,49 @@
+// What the etcd store's files share: the bounds of what a reply or record may hold, the boundary
+// that turns a nlohmann exception into an error, and readers of the key-values in range and txn
+// replies.
+#ifndef HEARTLOCK_ETCD_ETCD_REPLIES_H_
+#define HEARTLOCK_ETCD_ETCD_REPLIES_H_
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "etcd_client.h"
+
+namespace heartlock::detail {
+
+inline constexpr long long kMaxInt64 = std::numeric_limits<long long>::max();
+
+// The last resort at the API boundary: a nlohmann exception -- a reply of a shape the checked
+// readers (etcd_client.h) did not foresee, or a dump() of a string that is not UTF-8 -- becomes
+// Errc::unavailable instead of crossing include/heartlock/.
+template <class F>
+auto guarded(EtcdClient& client, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const nlohmann::json::exception& e) {
+    return fail(Errc::unavailable, "etcd " + client.endpoint() + ": " + e.what());
+  }
+}
+
+// The first key-value of a range reply's "kvs", or nullptr when there is none. Errc::unavailable
+// for a reply of the wrong shape.
+Result<const nlohmann::json*> first_kv(const nlohmann::json& range, std::string_view server);
+
+// The first key-value a failed transaction's range request found (its first response), or
+// nullptr when there is none. Errc::unavailable for a reply of the wrong shape.
+Result<const nlohmann::json*> txn_range_kv(const nlohmann::json& reply, std::string_view server);
+
+// A txn compare: `key` exists with create revision `revision` ("0": does not exist).
+nlohmann::json created_at(const std::string& key, const std::string& revision);
+
+// The lease ttl in whole seconds, rounded up (etcd raises it to its own minimum).
+long long ttl_seconds(std::chrono::milliseconds ttl);
+
+}  // namespace heartlock::detail
+
+#endif  // HEARTLOCK_ETCD_ETCD_REPLIES_H_

@@ -1,0 +1,93 @@
+// EtcdStore::claim_slot: who runs one schedule slot of a job (Store::claim_slot), by one
+// transaction that also drops the job's records past the retention.
+#include <algorithm>
+#include <cstdio>
+
+#include "../core/slots.h"
+#include "etcd_replies.h"
+#include "etcd_store.h"
+
+namespace heartlock::detail {
+namespace {
+
+using nlohmann::json;
+
+// '/' and '%' of a job name %-encoded, so one job's slot keys never share a prefix with another's.
+std::string slot_job(std::string_view job) {
+  std::string out;
+  for (char c : job) {
+    if (c == '/' || c == '%') {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string padded(long long epoch) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%012lld", std::max(0LL, epoch));
+  return buf;
+}
+
+}  // namespace
+
+Result<SlotClaim> EtcdStore::claim_slot(std::string_view job, std::chrono::sys_seconds slot,
+                                        std::chrono::seconds retention) {
+  return guarded(*client_, [&] { return claim_slot_checked(job, slot, retention); });
+}
+
+Result<SlotClaim> EtcdStore::claim_slot_checked(std::string_view job, std::chrono::sys_seconds slot,
+                                                std::chrono::seconds retention) {
+  if (auto ok = check_slot_request(job, retention); !ok) {
+    return std::unexpected(ok.error());
+  }
+  // etcd has no clock of its own to offer: the retention is measured on this host's clock.
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  const long long oldest_kept = (now - retention).time_since_epoch().count();
+  if (slot.time_since_epoch().count() < oldest_kept) {
+    return SlotClaim{.won = false, .claimed_by = "(slot older than the retention)"};
+  }
+  const std::string dir = prefix_ + "slot/" + slot_job(job) + "/";
+  const std::string key = dir + padded(slot.time_since_epoch().count());
+  const std::string me = slot_claimant();
+  // One transaction: drop the job's records past the retention, claim the slot if nobody has.
+  json gc = {
+      {"request_delete_range",
+       {{"key", base64_encode(dir)}, {"range_end", base64_encode(dir + padded(oldest_kept))}}}};
+  json txn = {
+      {"compare", json::array({created_at(key, "0")})},
+      {"success",
+       {{{"request_put", {{"key", base64_encode(key)}, {"value", base64_encode(me)}}}}, gc}},
+      {"failure", {{{"request_range", {{"key", base64_encode(key)}}}}, gc}}};
+  auto r = client_->call("kv/txn", txn);
+  if (!r) {
+    return std::unexpected(r.error());
+  }
+  const std::string server = client_->endpoint();
+  auto succeeded = reply_bool(*r, "succeeded", server);
+  if (!succeeded) {
+    return std::unexpected(succeeded.error());
+  }
+  if (*succeeded) {
+    return SlotClaim{.won = true, .claimed_by = me};
+  }
+  auto kv = txn_range_kv(*r, server);
+  if (!kv) {
+    return std::unexpected(kv.error());
+  }
+  SlotClaim lost;
+  if (*kv != nullptr) {
+    auto value = reply_string(**kv, "value", server);
+    if (!value) {
+      return std::unexpected(value.error());
+    }
+    lost.claimed_by = base64_decode(*value);
+  }
+  return lost;
+}
+
+}  // namespace heartlock::detail
