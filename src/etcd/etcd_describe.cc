@@ -53,6 +53,47 @@ Result<void> read_record(const json& record, std::string_view server, Holder& h)
   return {};
 }
 
+// The milliseconds left on the lock's etcd lease, -1 if it has none or its time to live could not
+// be asked; sets h.renew_age (to the second, etcd's grain) when the lease says. Errc::unavailable
+// for an answer out of range.
+Result<long long> lease_time_left(EtcdClient& client, const json& kv, const std::string& server,
+                                  Holder& h) {
+  long long remaining_ms = -1;
+  if (long long lease = json_int(kv, "lease"); lease != 0) {
+    auto ttl = client.call("lease/timetolive", {{"ID", std::to_string(lease)}});
+    if (ttl) {
+      // Both within [-1 (expired), etcd's maximum]: the products below cannot overflow.
+      auto granted = reply_int(*ttl, "grantedTTL", server, -1, kMaxLeaseTtlS);
+      auto left = reply_int(*ttl, "TTL", server, -1, kMaxLeaseTtlS);
+      if (!granted || !left) {
+        return std::unexpected(!granted ? granted.error() : left.error());
+      }
+      remaining_ms = *left * 1000;
+      if (*granted > 0 && *left >= 0) {
+        // To the second: etcd's grain.
+        h.renew_age = milliseconds(std::max(0LL, *granted - *left) * 1000);
+      }
+    }
+  }
+  return remaining_ms;
+}
+
+// The state and detail of a lock held under a heartlock record whose "state" field is `state`.
+void describe_held(LockInfo& info, const Holder& h, std::string_view state,
+                   long long remaining_ms) {
+  const std::string who = "pid " + std::to_string(h.pid) + " on " + h.host;
+  if (state == "released") {
+    info.state = LockState::held;
+    info.min_hold_left = milliseconds(std::max(0LL, remaining_ms));
+    info.detail = "released, but min_hold keeps it for ~" +
+                  std::to_string(std::max(0LL, remaining_ms / 1000)) + "s";
+  } else {
+    info.state = LockState::held;
+    info.detail = "held by " + who + " (lease expires in ~" +
+                  std::to_string(std::max(0LL, remaining_ms / 1000)) + "s unless renewed)";
+  }
+}
+
 }  // namespace
 
 Result<LockInfo> EtcdStore::describe(std::string_view name, const json* kv) {
@@ -90,35 +131,12 @@ Result<LockInfo> EtcdStore::describe(std::string_view name, const json* kv) {
   if (!state) {
     return std::unexpected(state.error());
   }
-  long long remaining_ms = -1;
-  if (long long lease = json_int(*kv, "lease"); lease != 0) {
-    auto ttl = client_->call("lease/timetolive", {{"ID", std::to_string(lease)}});
-    if (ttl) {
-      // Both within [-1 (expired), etcd's maximum]: the products below cannot overflow.
-      auto granted = reply_int(*ttl, "grantedTTL", server, -1, kMaxLeaseTtlS);
-      auto left = reply_int(*ttl, "TTL", server, -1, kMaxLeaseTtlS);
-      if (!granted || !left) {
-        return std::unexpected(!granted ? granted.error() : left.error());
-      }
-      remaining_ms = *left * 1000;
-      if (*granted > 0 && *left >= 0) {
-        // To the second: etcd's grain.
-        h.renew_age = milliseconds(std::max(0LL, *granted - *left) * 1000);
-      }
-    }
+  auto remaining_ms = lease_time_left(*client_, *kv, server, h);
+  if (!remaining_ms) {
+    return std::unexpected(remaining_ms.error());
   }
   info.holder = h;
-  const std::string who = "pid " + std::to_string(h.pid) + " on " + h.host;
-  if (*state == "released") {
-    info.state = LockState::held;
-    info.min_hold_left = milliseconds(std::max(0LL, remaining_ms));
-    info.detail = "released, but min_hold keeps it for ~" +
-                  std::to_string(std::max(0LL, remaining_ms / 1000)) + "s";
-  } else {
-    info.state = LockState::held;
-    info.detail = "held by " + who + " (lease expires in ~" +
-                  std::to_string(std::max(0LL, remaining_ms / 1000)) + "s unless renewed)";
-  }
+  describe_held(info, h, *state, *remaining_ms);
   return info;
 }
 

@@ -12,8 +12,10 @@
 #ifndef HEARTLOCK_FILE_FILE_STORE_H_
 #define HEARTLOCK_FILE_FILE_STORE_H_
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,8 +33,16 @@ Result<std::unique_ptr<Store>> open_file_store(std::string path, StoreOptions op
 // The directory default_file_url() names, as a path.
 std::string default_lock_dir();
 
+// A token for a lock whose record is unreadable while we hold it (someone overwrote the file):
+// the last token is unknown, so use the wall clock in microseconds, and count on from there.
+std::uint64_t fallback_token();
+
 // Thread-safety: as Store. Owns its directory (LockDir, shared with its leases, which may outlive
 // it) and a pool of idle inotify watches for its waiters.
+//
+// Where it lives: opening and claiming a lock file in file_store.cc, the release waiter and the
+// watch pool in file_waiter.cc, the takeover of a stale holder in file_takeover.cc, inspect, list
+// and break_lock in file_admin.cc, claim_slot in slots.cc.
 class FileStore final : public LeasingStore {
  public:
   // `dir_id`: the identity of `dir` when it was opened at `path`.
@@ -53,6 +63,15 @@ class FileStore final : public LeasingStore {
  private:
   class Waiter;  // inotify on the directory, and the lock file kept open between tries
 
+  // One try of claim() on the open lock file `fd`: the Attempt to return, or nullopt to try
+  // again -- with `fd` closed when the file was replaced under us (open the new one), kept when
+  // the flock was interrupted or the stale holder was just killed (`killed` set).
+  Result<std::optional<Attempt>> claim_step(const ClaimRequest& request, const std::string& file,
+                                            UniqueFd& fd, const FileId& id, bool& killed);
+  // claim_step when somebody else holds the flock: busy, or kill (once) or take over a holder
+  // that may be taken over. Same returns as claim_step.
+  Result<std::optional<Attempt>> contend(const ClaimRequest& request, const std::string& file,
+                                         UniqueFd& fd, const FileId& id, bool& killed);
   Result<Attempt> claim_locked(const ClaimRequest& request, const std::string& file, UniqueFd& fd,
                                const FileId& id);
   Result<std::optional<Attempt>> take_over(const ClaimRequest& request, const std::string& file,
@@ -68,6 +87,15 @@ class FileStore final : public LeasingStore {
   // one atomic step of a takeover or a broken lease. Never unlinks anything but its own temp.
   Result<UniqueFd> replace_file(const std::string& file, const Record& record, bool lock_it,
                                 FileId& id);
+  // Takes the guard on the lock file `fd` (an empty Guard unless `take_it`), then checks that
+  // `file` is still the inode `id`: nullopt once it was renamed over or removed.
+  Result<std::optional<Guard>> guard_current(int fd, const FileId& id, const std::string& file,
+                                             bool take_it);
+  // The token after `previous`: 1 for a new lock file, fallback_token() (logged) for an
+  // unreadable record.
+  std::uint64_t next_token(const ParsedRecord& previous, const std::string& path);
+  // With kill_stale: kills the holder `seen` describes if the record in `fd` still names it.
+  void kill_stale_holder(int fd, const LockInfo& seen, const LeaseOptions& options);
   Result<void> kill_holder(std::int64_t pid, std::uint64_t start_ticks,
                            const LeaseOptions& options);
   LockInfo observe(std::string_view name, const std::string& file, int fd, const FileId& id,

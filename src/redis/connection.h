@@ -89,6 +89,17 @@ class RedisConnection {
 
  private:
   RedisConnection() = default;
+  // The steps of connect(), in order; each reports as connect() does.
+  // Resolves the endpoint and connects to the first address that answers before `deadline`.
+  Result<void> open_socket(const RedisEndpoint& endpoint,
+                           std::chrono::steady_clock::time_point deadline);
+  // Sets up the TLS context from the URL, then the handshake on the socket, verifying the peer's
+  // name or address unless the URL says insecure.
+  Result<void> start_tls(const RedisEndpoint& endpoint, const RedisUrl& url,
+                         std::chrono::steady_clock::time_point deadline);
+  Result<void> make_tls_context(const RedisUrl& url);
+  // AUTH and SELECT, when the URL asks for them.
+  Result<void> log_in(const RedisUrl& url);
   Result<void> write_all(const std::string& bytes, std::chrono::steady_clock::time_point deadline);
   // Reads until the reader has one reply or the deadline passes.
   Result<std::optional<RedisReply>> read_reply(std::chrono::steady_clock::time_point deadline);
