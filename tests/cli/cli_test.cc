@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -581,6 +582,40 @@ TEST_F(CliTest, AOneSlashBackendTypoIsAUsageErrorNotALockDirectory) {
   EXPECT_EQ(r.exit_code, 64) << r.err;
   EXPECT_NE(r.err.find("did you mean redis://"), std::string::npos) << r.err;
   EXPECT_EQ(::rmdir(cwd.c_str()), 0) << "something was created in " << cwd;
+}
+
+// `heartlock schedule`: Europe/Berlin skips 02:00-03:00 on 2026-03-29 (zdump -v Europe/Berlin).
+TEST_F(CliTest, SchedulePrintsLocalTimesWithOffsetAndZone) {
+  auto r = run({"schedule", "--tz", "Europe/Berlin", "--from", "2026-03-28T12:00:00Z", "-n", "2",
+                "30 2 * * *"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "2026-03-29T03:00:00+02:00 CEST\n2026-03-30T02:30:00+02:00 CEST\n");
+}
+
+TEST_F(CliTest, SchedulePrintsUtcAndStartsStrictlyAfterFrom) {
+  auto r = run({"schedule", "--utc", "--tz", "Europe/Berlin", "--from", "2026-03-29T03:00:00+02:00",
+                "-n", "3", "0 * * * *"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "2026-03-29T02:00:00Z\n2026-03-29T03:00:00Z\n2026-03-29T04:00:00Z\n");
+}
+
+TEST_F(CliTest, ScheduleDefaultsToFiveTimes) {
+  auto r = run({"schedule", "--tz", "UTC", "--from", "2026-01-01T00:00:00Z", "@every 90s"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("2026-01-01T00:01:30+00:00 UTC\n"), 0u) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 5);
+}
+
+TEST_F(CliTest, ScheduleErrorsAreUsageErrorsNamingTheField) {
+  auto bad = run({"schedule", "--tz", "UTC", "0 22-2 * * *"});
+  EXPECT_EQ(bad.exit_code, 64);
+  EXPECT_NE(bad.err.find("hour field \"22-2\""), std::string::npos) << bad.err;
+  auto zone = run({"schedule", "--tz", "Mars/Base", "0 0 * * *"});
+  EXPECT_EQ(zone.exit_code, 64);
+  EXPECT_NE(zone.err.find("Mars/Base"), std::string::npos) << zone.err;
+  auto from = run({"schedule", "--from", "tomorrow", "0 0 * * *"});
+  EXPECT_EQ(from.exit_code, 64);
+  EXPECT_NE(from.err.find("--from"), std::string::npos) << from.err;
 }
 
 }  // namespace
