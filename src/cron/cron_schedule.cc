@@ -1,24 +1,23 @@
 // CronSchedule: macros, @every, the zone prefix, and the daylight-saving rules of cron.h on top
 // of the civil-time search (cron_fields.cc).
 //
-// Time zones come from Howard Hinnant's date/tz built with USE_OS_TZDB (Debian's libdate-tz):
-// it reads the compiled TZif files of the system's tzdata, never a download. A zone's history is
+// Time zones come from Howard Hinnant's date/tz built with USE_OS_TZDB (Debian's libdate-tz,
+// loaded on first use: tz_api.h says why): it reads the compiled TZif files of the system's
+// tzdata, never a download. A zone's history is
 // a sequence of segments with a constant UTC offset (date::sys_info); within one, wall time is
 // UTC plus that offset, so the search runs segment by segment and applies the DST rules at
 // their boundaries.
 #include <chrono>
 #include <cstdint>
-#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <date/tz.h>
 
 #include "heartlock/cron.h"
 #include "heartlock/duration.h"
 
 #include "cron_fields.h"
+#include "tz_api.h"
 
 namespace heartlock {
 namespace detail {
@@ -26,6 +25,7 @@ namespace detail {
 // What CronSchedule shares between its copies; immutable after parse.
 struct CronPlan {
   std::string expression;
+  const TzApi* tz = nullptr;
   const date::time_zone* zone = nullptr;  // owned by date's tz database, which lives forever
   CronFields fields;
   std::chrono::seconds every{0};  // @every: nonzero
@@ -108,25 +108,19 @@ Result<void> parse_body(std::string_view body, detail::CronPlan& plan) {
 }
 
 // The zone named `name`, or the system's local zone (UTC when it has none).
-Result<const date::time_zone*> find_zone(std::string_view name) {
-  try {
-    const date::time_zone* zone = nullptr;
-    if (name.empty()) {
-      try {
-        zone = date::current_zone();
-      } catch (const std::exception&) {
-        zone = date::locate_zone("Etc/UTC");  // no /etc/localtime: UTC, as libc assumes
-      }
-    } else {
-      zone = date::locate_zone(name);
-    }
-    // Loads the zone's transitions now, so next_after() never meets a file error.
-    (void)zone->get_info(sys_seconds{});
-    return zone;
-  } catch (const std::exception& e) {
-    return fail(Errc::invalid_argument, "time zone \"" + std::string(name) +
-                                            "\": not in the tz database (" + e.what() + ")");
+Result<const date::time_zone*> find_zone(const detail::TzApi& tz, std::string_view name) {
+  const std::string wanted = name.empty() ? detail::system_zone_name() : std::string(name);
+  const date::time_zone* zone = tz.find(wanted);
+  if (zone == nullptr && name.empty()) {
+    zone = tz.find("Etc/UTC");  // a local zone the database lacks: UTC, as libc assumes
   }
+  if (zone == nullptr) {
+    return fail(Errc::invalid_argument,
+                "time zone \"" + wanted + "\": not in the tz database (/usr/share/zoneinfo)");
+  }
+  // Loads the zone's transitions now rather than in the first next_after().
+  (void)tz.get_info(zone, sys_seconds{});
+  return zone;
 }
 
 std::int64_t count(sys_seconds t) { return t.time_since_epoch().count(); }
@@ -135,10 +129,10 @@ std::int64_t count(sys_seconds t) { return t.time_since_epoch().count(); }
 std::optional<sys_seconds> next_calendar(const detail::CronPlan& plan, sys_seconds t) {
   const detail::CronFields& f = plan.fields;
   const sys_seconds limit = t + kHorizon;
-  date::sys_info info = plan.zone->get_info(t);
+  date::sys_info info = plan.tz->get_info(plan.zone, t);
   seconds previous_offset = info.offset;
   if (f.fixed_time) {
-    previous_offset = plan.zone->get_info(info.begin - seconds(1)).offset;
+    previous_offset = plan.tz->get_info(plan.zone, info.begin - seconds(1)).offset;
   }
   sys_seconds lower = t + seconds(1);
   while (lower <= limit) {
@@ -156,7 +150,7 @@ std::optional<sys_seconds> next_calendar(const detail::CronPlan& plan, sys_secon
     if (info.end > limit) {
       break;
     }
-    const date::sys_info next = plan.zone->get_info(info.end);
+    const date::sys_info next = plan.tz->get_info(plan.zone, info.end);
     // Clocks go forward at info.end: a fixed-time slot in the skipped wall times fires at the
     // first instant after the gap, info.end itself.
     if (f.fixed_time && next.offset > info.offset &&
@@ -192,10 +186,15 @@ Result<CronSchedule> CronSchedule::parse(std::string_view expr, std::string_view
     return fail(Errc::invalid_argument,
                 "cron expression \"" + std::string(expr) + "\": " + parsed.error().message);
   }
-  auto zone = find_zone(tz);
+  auto api = detail::tz_api();
+  if (!api) {
+    return std::unexpected(api.error());
+  }
+  auto zone = find_zone(**api, tz);
   if (!zone) {
     return std::unexpected(zone.error());
   }
+  plan->tz = *api;
   plan->zone = *zone;
   return CronSchedule(std::move(plan));
 }
@@ -218,7 +217,7 @@ std::string_view CronSchedule::zone() const { return plan_->zone->name(); }
 std::string_view CronSchedule::expression() const { return plan_->expression; }
 
 ZoneOffset CronSchedule::offset_at(sys_seconds t) const {
-  const date::sys_info info = plan_->zone->get_info(t);
+  const date::sys_info info = plan_->tz->get_info(plan_->zone, t);
   return ZoneOffset{.utc_offset = info.offset, .abbreviation = info.abbrev};
 }
 
