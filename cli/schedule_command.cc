@@ -119,7 +119,8 @@ int show_schedule(const ScheduleArgs& args) {
   auto schedule = CronSchedule::parse(args.expression, args.tz);
   if (!schedule) {
     std::cerr << "heartlock: " << schedule.error().message << "\n";
-    return kExitUsage;
+    // invalid_argument: the expression or zone; anything else: the tz library or database.
+    return schedule.error().code == Errc::invalid_argument ? kExitUsage : kExitUnavailable;
   }
   sys_seconds t = std::chrono::floor<seconds>(std::chrono::system_clock::now());
   if (!args.from.empty()) {

@@ -20,7 +20,8 @@ struct ScheduleArgs {
 // Registers the subcommand on `app`; returns it so main can test parsed().
 CLI::App* add_schedule_command(CLI::App& app, ScheduleArgs& args);
 
-// Prints the next `count` fire times, one per line. 64 for an invalid expression, zone or time.
+// Prints the next `count` fire times, one per line. 64 for an invalid expression, zone or time;
+// 69 if the tz library or database is missing.
 int show_schedule(const ScheduleArgs& args);
 
 }  // namespace heartlock::cli

@@ -16,8 +16,10 @@
 //    `*`; 0 and 7 are Sunday; the DST notes) and Quartz's CronTrigger documentation (L, W, #).
 #include "heartlock/cron.h"
 
+#include <atomic>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -278,6 +280,26 @@ TEST(CronScheduleTest, ZoneAndPrefix) {
   auto offset = s->offset_at(utc("2026-07-01T00:00:00Z"));
   EXPECT_EQ(offset.utc_offset, std::chrono::hours(-4));
   EXPECT_EQ(offset.abbreviation, "EDT");
+}
+
+TEST(CronScheduleTest, ConstUseFromManyThreadsAgrees) {
+  auto s = CronSchedule::parse("*/15 * * * *", "Europe/Berlin");
+  ASSERT_TRUE(s.has_value()) << s.error().message;
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      for (int n = 0; n < 1000; ++n) {
+        if (s->next_after(utc("2026-10-25T00:40:00Z")) != utc("2026-10-25T00:45:00Z")) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 }  // namespace
