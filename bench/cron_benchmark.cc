@@ -86,4 +86,14 @@ BENCHMARK(BM_Parse);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // The build tree's heartlock-tz.so, unless HEARTLOCK_TZ_MODULE names another (tz_api.h).
+  ::setenv("HEARTLOCK_TZ_MODULE", HEARTLOCK_TZ_MODULE_PATH, 0);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+    return 1;
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -2,16 +2,17 @@
 // of the civil-time search (cron_fields.cc).
 //
 // Time zones come from Howard Hinnant's date/tz built with USE_OS_TZDB (Debian's libdate-tz,
-// loaded on first use: tz_api.h says why): it reads the compiled TZif files of the system's
-// tzdata, never a download. A zone's history is
-// a sequence of segments with a constant UTC offset (date::sys_info); within one, wall time is
-// UTC plus that offset, so the search runs segment by segment and applies the DST rules at
-// their boundaries.
+// inside the heartlock-tz module loaded on first use: tz_api.h says why): it reads the compiled
+// TZif files of the system's tzdata, never a download. A zone's history is a sequence of
+// segments with a constant UTC offset (detail::TzSegment); within one, wall time is UTC plus
+// that offset, so the search runs segment by segment and applies the DST rules at their
+// boundaries.
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "heartlock/cron.h"
 #include "heartlock/duration.h"
@@ -26,7 +27,8 @@ namespace detail {
 struct CronPlan {
   std::string expression;
   const TzApi* tz = nullptr;
-  const date::time_zone* zone = nullptr;  // owned by date's tz database, which lives forever
+  const HeartlockTzZone* zone = nullptr;  // owned by the tz module, which stays loaded
+  std::string zone_name;
   CronFields fields;
   std::chrono::seconds every{0};  // @every: nonzero
 };
@@ -107,20 +109,24 @@ Result<void> parse_body(std::string_view body, detail::CronPlan& plan) {
   return {};
 }
 
-// The zone named `name`, or the system's local zone (UTC when it has none).
-Result<const date::time_zone*> find_zone(const detail::TzApi& tz, std::string_view name) {
-  const std::string wanted = name.empty() ? detail::system_zone_name() : std::string(name);
-  const date::time_zone* zone = tz.find(wanted);
-  if (zone == nullptr && name.empty()) {
-    zone = tz.find("Etc/UTC");  // a local zone the database lacks: UTC, as libc assumes
+// Sets plan.zone to the zone named `name`, or the system's local zone (UTC when it has none).
+Result<void> find_zone(const detail::TzApi& tz, std::string_view name, detail::CronPlan& plan) {
+  std::string wanted = name.empty() ? detail::system_zone_name() : std::string(name);
+  auto zone = tz.find(wanted);
+  if (zone && *zone == nullptr && name.empty()) {
+    wanted = "Etc/UTC";  // a local zone the database lacks: UTC, as libc assumes
+    zone = tz.find(wanted);
   }
-  if (zone == nullptr) {
+  if (!zone) {
+    return std::unexpected(zone.error());
+  }
+  if (*zone == nullptr) {
     return fail(Errc::invalid_argument,
                 "time zone \"" + wanted + "\": not in the tz database (/usr/share/zoneinfo)");
   }
-  // Loads the zone's transitions now rather than in the first next_after().
-  (void)tz.get_info(zone, sys_seconds{});
-  return zone;
+  plan.zone = *zone;
+  plan.zone_name = std::move(wanted);
+  return {};
 }
 
 std::int64_t count(sys_seconds t) { return t.time_since_epoch().count(); }
@@ -129,10 +135,10 @@ std::int64_t count(sys_seconds t) { return t.time_since_epoch().count(); }
 std::optional<sys_seconds> next_calendar(const detail::CronPlan& plan, sys_seconds t) {
   const detail::CronFields& f = plan.fields;
   const sys_seconds limit = t + kHorizon;
-  date::sys_info info = plan.tz->get_info(plan.zone, t);
+  detail::TzSegment info = plan.tz->segment(plan.zone, t);
   seconds previous_offset = info.offset;
   if (f.fixed_time) {
-    previous_offset = plan.tz->get_info(plan.zone, info.begin - seconds(1)).offset;
+    previous_offset = plan.tz->segment(plan.zone, info.begin - seconds(1)).offset;
   }
   sys_seconds lower = t + seconds(1);
   while (lower <= limit) {
@@ -150,7 +156,7 @@ std::optional<sys_seconds> next_calendar(const detail::CronPlan& plan, sys_secon
     if (info.end > limit) {
       break;
     }
-    const date::sys_info next = plan.tz->get_info(plan.zone, info.end);
+    const detail::TzSegment next = plan.tz->segment(plan.zone, info.end);
     // Clocks go forward at info.end: a fixed-time slot in the skipped wall times fires at the
     // first instant after the gap, info.end itself.
     if (f.fixed_time && next.offset > info.offset &&
@@ -190,12 +196,10 @@ Result<CronSchedule> CronSchedule::parse(std::string_view expr, std::string_view
   if (!api) {
     return std::unexpected(api.error());
   }
-  auto zone = find_zone(**api, tz);
-  if (!zone) {
-    return std::unexpected(zone.error());
+  if (auto found = find_zone(**api, tz, *plan); !found) {
+    return std::unexpected(found.error());
   }
   plan->tz = *api;
-  plan->zone = *zone;
   return CronSchedule(std::move(plan));
 }
 
@@ -212,13 +216,13 @@ std::optional<sys_seconds> CronSchedule::next_after(sys_seconds t) const {
   return next_calendar(*plan_, t);
 }
 
-std::string_view CronSchedule::zone() const { return plan_->zone->name(); }
+std::string_view CronSchedule::zone() const { return plan_->zone_name; }
 
 std::string_view CronSchedule::expression() const { return plan_->expression; }
 
 ZoneOffset CronSchedule::offset_at(sys_seconds t) const {
-  const date::sys_info info = plan_->tz->get_info(plan_->zone, t);
-  return ZoneOffset{.utc_offset = info.offset, .abbreviation = info.abbrev};
+  const detail::TzSegment info = plan_->tz->segment(plan_->zone, t);
+  return ZoneOffset{.utc_offset = info.offset, .abbreviation = info.abbreviation.data()};
 }
 
 }  // namespace heartlock

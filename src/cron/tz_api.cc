@@ -2,83 +2,138 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
-#include <cstring>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <dlfcn.h>
 
 namespace heartlock::detail {
 namespace {
 
-// The symbols by their mangled names (`nm -D libdate-tz.so.3`); they are part of the soname's
-// ABI, which HEARTLOCK_DATE_TZ_SONAME (the library CMake found) pins.
-constexpr const char* kGetTzdb = "_ZN4date8get_tzdbEv";
-// Where Debian's libdate-tz (USE_OS_TZDB) reads the zones; its first use throws without it.
-constexpr const char* kZoneDir = "/usr/share/zoneinfo";
-constexpr const char* kGetInfoImpl =
-    "_ZNK4date9time_zone13get_info_implENSt6chrono10time_pointINS1_3_V212system_clockENS1_"
-    "8durationIlSt5ratioILl1ELl1EEEEEE";
+constexpr const char* kModuleFile = "heartlock-tz.so";
 
-// A pointer to a non-virtual member function from its address: in the Itanium C++ ABI (Linux on
-// x86-64 and AArch64) it is the pair {address, this-adjustment 0}.
-template <class MemberFn>
-MemberFn member_function(void* address) {
-  struct Raw {
-    void* address;
-    std::ptrdiff_t adjustment;
-  };
-  static_assert(sizeof(MemberFn) == sizeof(Raw));
-  const Raw raw{address, 0};
-  MemberFn fn;
-  std::memcpy(&fn, &raw, sizeof fn);
-  return fn;
+// The directory of the running executable's real path, or "" if /proc is not mounted.
+std::string executable_dir() {
+  std::array<char, 4096> target{};
+  const ssize_t n = ::readlink("/proc/self/exe", target.data(), target.size() - 1);
+  if (n <= 0) {
+    return "";
+  }
+  const std::string path(target.data(), static_cast<std::size_t>(n));
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+// Where the module is looked for, in order (tz_api.h).
+std::vector<std::string> module_candidates() {
+  std::vector<std::string> paths;
+  if (const char* env = std::getenv("HEARTLOCK_TZ_MODULE"); env != nullptr && *env != '\0') {
+    paths.emplace_back(env);
+  }
+  if (const std::string dir = executable_dir(); !dir.empty()) {
+    paths.push_back(dir + "/" + kModuleFile);
+    paths.push_back(dir + "/../lib/heartlock/" + kModuleFile);
+  }
+  paths.emplace_back(HEARTLOCK_TZ_MODULE_INSTALL_PATH);
+  return paths;
+}
+
+// Opens the module at `path` and returns its table, or nullptr with the reason in `why`.
+const HeartlockTzApiV1* open_module(const std::string& path, std::string& why) {
+  void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) {
+    why = ::dlerror();
+    return nullptr;
+  }
+  auto* entry = reinterpret_cast<HeartlockTzApiV1Fn>(::dlsym(lib, HEARTLOCK_TZ_API_SYMBOL));
+  const HeartlockTzApiV1* api = entry == nullptr ? nullptr : entry();
+  if (api == nullptr) {
+    why = path + ": no " HEARTLOCK_TZ_API_SYMBOL;
+  } else if (api->version != HEARTLOCK_TZ_API_VERSION || api->size < sizeof(HeartlockTzApiV1)) {
+    why = path + ": interface version " + std::to_string(api->version) + ", heartlock needs " +
+          std::to_string(HEARTLOCK_TZ_API_VERSION);
+    api = nullptr;
+  }
+  if (api == nullptr) {
+    ::dlclose(lib);
+  }
+  return api;  // The module stays loaded for the life of the process.
+}
+
+// Loads the first module that opens and its tz database, or says why not.
+Result<const HeartlockTzApiV1*> load_module() {
+  std::string tried;
+  for (const std::string& path : module_candidates()) {
+    std::string why;
+    const HeartlockTzApiV1* api = open_module(path, why);
+    if (api == nullptr) {
+      tried += (tried.empty() ? "" : "; ") + why;
+      continue;
+    }
+    std::array<char, 512> error{};
+    if (api->init(error.data(), error.size()) != HEARTLOCK_TZ_OK) {
+      return fail(Errc::unavailable, std::string("time zones: ") + error.data());
+    }
+    return api;
+  }
+  return fail(Errc::unavailable,
+              "time zones: cannot load the " + std::string(kModuleFile) +
+                  " module (set HEARTLOCK_TZ_MODULE to its path); tried: " + tried);
 }
 
 }  // namespace
 
 Result<const TzApi*> tz_api() {
-  static TzApi api;
-  static std::string failure;
   static std::once_flag once;
+  static Result<const HeartlockTzApiV1*> loaded = nullptr;
+  static std::optional<TzApi> api;  // lives as long as the module: until the process exits
   std::call_once(once, [] {
-    void* lib = ::dlopen(HEARTLOCK_DATE_TZ_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) {
-      failure = std::string("cannot load " HEARTLOCK_DATE_TZ_SONAME " (install libdate-tz3): ") +
-                ::dlerror();
-      return;
+    loaded = load_module();
+    if (loaded) {
+      api.emplace(*loaded);
     }
-    void* tzdb = ::dlsym(lib, kGetTzdb);
-    void* get_info = ::dlsym(lib, kGetInfoImpl);
-    if (tzdb == nullptr || get_info == nullptr) {
-      failure = HEARTLOCK_DATE_TZ_SONAME " lacks the functions heartlock calls";
-      return;
-    }
-    if (::access(kZoneDir, R_OK | X_OK) != 0) {
-      failure = std::string("no tz database in ") + kZoneDir + " (install tzdata)";
-      return;
-    }
-    api.get_tzdb = reinterpret_cast<decltype(api.get_tzdb)>(tzdb);
-    api.get_info_impl = member_function<decltype(api.get_info_impl)>(get_info);
-    // The library stays loaded for the life of the process.
   });
-  if (!failure.empty()) {
-    return fail(Errc::unavailable, "time zones: " + failure);
+  if (!loaded) {
+    return std::unexpected(loaded.error());
   }
-  return &api;
+  return &*api;
 }
 
-const date::time_zone* TzApi::find(std::string_view name) const {
-  // About 600 names, scanned once per parse: no assumption about the list's order.
-  for (const date::time_zone& zone : get_tzdb().zones) {
-    if (zone.name() == name) {
-      return &zone;
-    }
+Result<const HeartlockTzZone*> TzApi::find(std::string_view name) const {
+  const HeartlockTzZone* zone = nullptr;
+  switch (module_->find_zone(name.data(), name.size(), &zone)) {
+    case HEARTLOCK_TZ_OK:
+      return zone;
+    case HEARTLOCK_TZ_NOT_FOUND:
+      return nullptr;
+    default:
+      return fail(Errc::unavailable,
+                  "time zone \"" + std::string(name) + "\": cannot read its rules");
   }
-  return nullptr;
+}
+
+TzSegment TzApi::segment(const HeartlockTzZone* zone, std::chrono::sys_seconds t) const {
+  HeartlockTzSegment raw{};
+  if (module_->segment_at(zone, t.time_since_epoch().count(), &raw) != HEARTLOCK_TZ_OK) {
+    std::fputs("heartlock: time zones: a loaded zone's rules failed\n", stderr);
+    std::abort();
+  }
+  TzSegment out{.begin = std::chrono::sys_seconds{std::chrono::seconds{raw.begin}},
+                .end = std::chrono::sys_seconds{std::chrono::seconds{raw.end}},
+                .offset = std::chrono::seconds{raw.offset}};
+  static_assert(sizeof out.abbreviation == sizeof raw.abbreviation);
+  std::copy(std::begin(raw.abbreviation), std::end(raw.abbreviation), out.abbreviation.begin());
+  out.abbreviation.back() = '\0';
+  return out;
 }
 
 std::string system_zone_name() {
