@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -616,6 +618,30 @@ TEST_F(CliTest, ScheduleErrorsAreUsageErrorsNamingTheField) {
   auto from = run({"schedule", "--from", "tomorrow", "0 0 * * *"});
   EXPECT_EQ(from.exit_code, 64);
   EXPECT_NE(from.err.find("--from"), std::string::npos) << from.err;
+}
+
+// The time-zone module (src/cron/tz_api.h): a copy of heartlock outside bin/ has none next to it,
+// so it finds the module through HEARTLOCK_TZ_MODULE alone, and without it exits 69 naming the
+// paths it tried.
+TEST_F(CliTest, ScheduleLoadsTheTzModuleOrExits69) {
+  const char* module = std::getenv("HEARTLOCK_TZ_MODULE");  // set by ctest (tests/CMakeLists.txt)
+  ASSERT_NE(module, nullptr);
+  if (::access(HEARTLOCK_TZ_MODULE_INSTALL_PATH, F_OK) == 0) {
+    GTEST_SKIP() << "a heartlock-tz module is installed at " HEARTLOCK_TZ_MODULE_INSTALL_PATH;
+  }
+  const std::string copy = file("heartlock");
+  std::filesystem::copy_file(testing::heartlock_binary(), copy);
+  const std::vector<std::string> args = {
+      copy, "schedule", "--tz",      "Europe/Berlin", "--from", "2026-03-28T12:00:00Z",
+      "-n", "1",        "30 2 * * *"};
+  auto loaded = testing::run_command(args, {{"HEARTLOCK_TZ_MODULE", module}});
+  EXPECT_EQ(loaded.exit_code, 0) << loaded.err;
+  EXPECT_EQ(loaded.out, "2026-03-29T03:00:00+02:00 CEST\n");
+  auto missing = testing::run_command(args, {{"HEARTLOCK_TZ_MODULE", "/nonexistent"}});
+  EXPECT_EQ(missing.exit_code, 69) << missing.err;
+  EXPECT_NE(missing.err.find("heartlock-tz.so"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("/nonexistent"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find(HEARTLOCK_TZ_MODULE_INSTALL_PATH), std::string::npos) << missing.err;
 }
 
 }  // namespace
