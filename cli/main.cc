@@ -10,6 +10,7 @@
 #include "cronlock_command.h"
 #include "exit_codes.h"
 #include "run_command.h"
+#include "schedule_command.h"
 #include "signals.h"
 
 namespace {
@@ -100,6 +101,9 @@ int main(int argc, char** argv) {
   CLI::App* heartbeat = app.add_subcommand(
       "heartbeat", "From inside COMMAND: tell the heartlock wrapper the job makes progress");
 
+  ScheduleArgs schedule_args;
+  CLI::App* schedule = add_schedule_command(app, schedule_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -124,6 +128,9 @@ int main(int argc, char** argv) {
     }
     if (heartbeat->parsed()) {
       return send_heartbeat(common);
+    }
+    if (schedule->parsed()) {
+      return show_schedule(schedule_args);
     }
   } catch (const std::exception& e) {
     std::cerr << "heartlock: internal error: " << e.what() << "\n";

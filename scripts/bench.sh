@@ -5,6 +5,8 @@
 set -euo pipefail
 build=${1:-build/release}
 if [ -z "${HEARTLOCK_BENCH_SKIP_FILE:-}" ]; then "$build/bench/file_benchmark" --benchmark_min_time=1; fi
+echo
+"$build/bench/cron_benchmark" --benchmark_min_time=1  # next_after/s: items_per_second
 
 work=$(mktemp -d)
 pids=()

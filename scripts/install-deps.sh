@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config make
   libssl-dev zlib1g-dev libhiredis-dev libpq-dev libcurl4-openssl-dev
-  libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libhowardhinnant-date-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   util-linux procps openssl
 )

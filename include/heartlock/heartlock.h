@@ -3,6 +3,7 @@
 #define HEARTLOCK_HEARTLOCK_H_
 
 #include "heartlock/clock.h"    // IWYU pragma: export
+#include "heartlock/cron.h"     // IWYU pragma: export
 #include "heartlock/digest.h"   // IWYU pragma: export
 #include "heartlock/error.h"    // IWYU pragma: export
 #include "heartlock/job_key.h"  // IWYU pragma: export

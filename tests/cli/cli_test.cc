@@ -8,9 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -581,6 +584,64 @@ TEST_F(CliTest, AOneSlashBackendTypoIsAUsageErrorNotALockDirectory) {
   EXPECT_EQ(r.exit_code, 64) << r.err;
   EXPECT_NE(r.err.find("did you mean redis://"), std::string::npos) << r.err;
   EXPECT_EQ(::rmdir(cwd.c_str()), 0) << "something was created in " << cwd;
+}
+
+// `heartlock schedule`: Europe/Berlin skips 02:00-03:00 on 2026-03-29 (zdump -v Europe/Berlin).
+TEST_F(CliTest, SchedulePrintsLocalTimesWithOffsetAndZone) {
+  auto r = run({"schedule", "--tz", "Europe/Berlin", "--from", "2026-03-28T12:00:00Z", "-n", "2",
+                "30 2 * * *"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "2026-03-29T03:00:00+02:00 CEST\n2026-03-30T02:30:00+02:00 CEST\n");
+}
+
+TEST_F(CliTest, SchedulePrintsUtcAndStartsStrictlyAfterFrom) {
+  auto r = run({"schedule", "--utc", "--tz", "Europe/Berlin", "--from", "2026-03-29T03:00:00+02:00",
+                "-n", "3", "0 * * * *"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "2026-03-29T02:00:00Z\n2026-03-29T03:00:00Z\n2026-03-29T04:00:00Z\n");
+}
+
+TEST_F(CliTest, ScheduleDefaultsToFiveTimes) {
+  auto r = run({"schedule", "--tz", "UTC", "--from", "2026-01-01T00:00:00Z", "@every 90s"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("2026-01-01T00:01:30+00:00 UTC\n"), 0u) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 5);
+}
+
+TEST_F(CliTest, ScheduleErrorsAreUsageErrorsNamingTheField) {
+  auto bad = run({"schedule", "--tz", "UTC", "0 22-2 * * *"});
+  EXPECT_EQ(bad.exit_code, 64);
+  EXPECT_NE(bad.err.find("hour field \"22-2\""), std::string::npos) << bad.err;
+  auto zone = run({"schedule", "--tz", "Mars/Base", "0 0 * * *"});
+  EXPECT_EQ(zone.exit_code, 64);
+  EXPECT_NE(zone.err.find("Mars/Base"), std::string::npos) << zone.err;
+  auto from = run({"schedule", "--from", "tomorrow", "0 0 * * *"});
+  EXPECT_EQ(from.exit_code, 64);
+  EXPECT_NE(from.err.find("--from"), std::string::npos) << from.err;
+}
+
+// The time-zone module (src/cron/tz_api.h): a copy of heartlock outside bin/ has none next to it,
+// so it finds the module through HEARTLOCK_TZ_MODULE alone, and without it exits 69 naming the
+// paths it tried.
+TEST_F(CliTest, ScheduleLoadsTheTzModuleOrExits69) {
+  const char* module = std::getenv("HEARTLOCK_TZ_MODULE");  // set by ctest (tests/CMakeLists.txt)
+  ASSERT_NE(module, nullptr);
+  if (::access(HEARTLOCK_TZ_MODULE_INSTALL_PATH, F_OK) == 0) {
+    GTEST_SKIP() << "a heartlock-tz module is installed at " HEARTLOCK_TZ_MODULE_INSTALL_PATH;
+  }
+  const std::string copy = file("heartlock");
+  std::filesystem::copy_file(testing::heartlock_binary(), copy);
+  const std::vector<std::string> args = {
+      copy, "schedule", "--tz",      "Europe/Berlin", "--from", "2026-03-28T12:00:00Z",
+      "-n", "1",        "30 2 * * *"};
+  auto loaded = testing::run_command(args, {{"HEARTLOCK_TZ_MODULE", module}});
+  EXPECT_EQ(loaded.exit_code, 0) << loaded.err;
+  EXPECT_EQ(loaded.out, "2026-03-29T03:00:00+02:00 CEST\n");
+  auto missing = testing::run_command(args, {{"HEARTLOCK_TZ_MODULE", "/nonexistent"}});
+  EXPECT_EQ(missing.exit_code, 69) << missing.err;
+  EXPECT_NE(missing.err.find("heartlock-tz.so"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("/nonexistent"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find(HEARTLOCK_TZ_MODULE_INSTALL_PATH), std::string::npos) << missing.err;
 }
 
 }  // namespace
