@@ -86,7 +86,8 @@ class CronSchedule {
   // Parses `expr` (see the syntax above) in the zone `tz` (an IANA name such as
   // "Europe/Berlin"; empty: the system's local zone, /etc/localtime, or UTC if it has none).
   // Errc::invalid_argument with a message naming the field, its text and the reason, or the
-  // unknown zone; Errc::unavailable if the tz library (libdate-tz) cannot be loaded.
+  // unknown zone; Errc::unavailable if the time-zone module (heartlock-tz, which
+  // wraps libdate-tz) cannot be loaded.
   [[nodiscard]] static Result<CronSchedule> parse(std::string_view expr, std::string_view tz = "");
 
   // The first fire time strictly after `t`, or nullopt if there is none within ten years
