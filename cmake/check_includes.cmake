@@ -2,12 +2,12 @@
 # source of one part and fails when any of them reaches, directly or through other headers, a
 # file of the project outside the folders the part may use.
 #
-# -D variables, lists separated by '|': PART, CXX, ROOT (the source tree), INCLUDES, DEFINES,
-# ALLOWED (folders), SOURCES.
+# -D variables, lists separated by '|': PART, CXX, STD (the compiler's C++23 flag: clang 16 knows
+# only -std=c++2b), ROOT (the source tree), INCLUDES, DEFINES, ALLOWED (folders), SOURCES.
 foreach(var INCLUDES DEFINES ALLOWED SOURCES)
   string(REPLACE "|" ";" ${var} "${${var}}")
 endforeach()
-set(flags -x c++ -std=c++23 -MM)
+set(flags -x c++ ${STD} -MM)
 foreach(dir IN LISTS INCLUDES)
   list(APPEND flags "-I${dir}")
 endforeach()

@@ -50,6 +50,7 @@ function(heartlock_check_includes target)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "SCANNED" "ALLOWED;SOURCES")
   add_custom_command(TARGET ${target} PRE_LINK
     COMMAND ${CMAKE_COMMAND} -DPART=${arg_SCANNED} -DCXX=${CMAKE_CXX_COMPILER}
+            -DSTD=${CMAKE_CXX23_STANDARD_COMPILE_OPTION}
             -DROOT=${PROJECT_SOURCE_DIR}
             "-DINCLUDES=$<JOIN:$<TARGET_PROPERTY:${arg_SCANNED},INCLUDE_DIRECTORIES>,|>"
             "-DDEFINES=$<JOIN:$<TARGET_PROPERTY:${arg_SCANNED},COMPILE_DEFINITIONS>,|>"
