@@ -94,7 +94,9 @@ LeaseOptions lease_options_for(Case what) {
     o.ttl = 3s;  // renewed every second: the break is noticed within about one
   }
   if (what == Case::never_beats) {
-    o.stale_after = 1500ms;
+    // Counted from the acquisition, before 50 commands start at once: long enough that a loaded
+    // sanitizer run has each COMMAND write its pid before the deadlock stops it (1.5 s was not).
+    o.stale_after = 4s;
   }
   o.kill_grace = std::min<std::chrono::milliseconds>(300ms, cli::max_kill_grace(o));
   return o;
@@ -122,7 +124,8 @@ void run_job(Store& store, Job& job, const std::string& name, std::latch& ready)
           .argv = command_for(job),
           .mode = job.what == Case::never_beats ? exec::HeartbeatMode::explicit_
                                                 : exec::HeartbeatMode::alive,
-          .timeout = job.what == Case::times_out ? std::optional<std::chrono::milliseconds>(300ms)
+          // Long enough for COMMAND to write its pids first on a loaded machine.
+          .timeout = job.what == Case::times_out ? std::optional<std::chrono::milliseconds>(2s)
                                                  : std::nullopt,
           .kill_grace = options.kill_grace,
           .stop_margin = cli::stop_margin(options),
