@@ -248,7 +248,9 @@ TEST_F(CliTest, MissingHeartbeatsLoseTheLeaseAndStopTheCommand) {
 }
 
 TEST_F(CliTest, ExplicitHeartbeatsKeepTheLease) {
-  auto r = run({"run", "--heartbeat", "explicit", "--ttl", "150ms", "--stale-after", "400ms", "--",
+  // The beats (10 over ~1 s) must carry the job past stale_after; the ttl is long enough that a
+  // loaded ASan run's renewals are not what fails it (150 ms once left 72 ms of margin).
+  auto r = run({"run", "--heartbeat", "explicit", "--ttl", "1s", "--stale-after", "600ms", "--",
                 "sh", "-c",
                 "for i in 1 2 3 4 5 6 7 8 9 10; do \"$HL\" heartbeat || exit 9; "
                 "sleep 0.1; done"});
