@@ -12,7 +12,6 @@
 #include <charconv>
 #include <functional>
 #include <system_error>
-#include <utility>
 #include <vector>
 
 #include "file_store.h"
@@ -134,15 +133,16 @@ Result<std::optional<std::chrono::sys_seconds>> FileStore::last_slot(std::string
   if (auto ok = validate_name(job); !ok) {
     return std::unexpected(ok.error());
   }
-  std::vector<std::pair<long long, std::string>> found;
-  auto scanned =
-      for_each_slot(dir_->fd(), slot_prefix(job),
-                    [&](std::string_view file, long long slot) { found.emplace_back(slot, file); });
+  const std::string prefix = slot_prefix(job);
+  std::vector<long long> found;
+  auto scanned = for_each_slot(dir_->fd(), prefix,
+                               [&](std::string_view, long long slot) { found.push_back(slot); });
   if (!scanned) {
     return fail(scanned.error().code, "cannot read " + path_ + ": " + scanned.error().message);
   }
   std::sort(found.begin(), found.end(), std::greater<>());
-  for (const auto& [slot, file] : found) {
+  for (long long slot : found) {
+    const std::string file = prefix + std::to_string(slot) + std::string(kSlotSuffix);
     struct stat st {};
     if (::fstatat(dir_->fd(), file.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
         st.st_uid == ::geteuid()) {
