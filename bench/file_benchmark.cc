@@ -69,6 +69,31 @@ void BM_HeartlockAcquireRelease(benchmark::State& state) {
 }
 BENCHMARK(BM_HeartlockAcquireRelease)->Unit(benchmark::kMicrosecond);
 
+// Store::last_slot with state.range(0) slot files of the job in the directory and as many of
+// another job's: a scan of them all. (Larger counts take long to set up: every claim_slot scans
+// the directory too, to drop old records.)
+void BM_LastSlot(benchmark::State& state) {
+  const std::string dir = scratch_dir() + "/slots-" + std::to_string(state.range(0));
+  auto store = heartlock::Store::open("file://" + dir);
+  const auto base = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  for (int i = 0; i < state.range(0); ++i) {
+    for (const char* job : {"bench", "other"}) {
+      if (!(*store)->claim_slot(job, base + std::chrono::minutes(i))) {
+        state.SkipWithError("claim_slot failed");
+        return;
+      }
+    }
+  }
+  for (auto _ : state) {
+    auto last = (*store)->last_slot("bench");
+    if (!last || !*last) {
+      state.SkipWithError("no last slot");
+      break;
+    }
+  }
+}
+BENCHMARK(BM_LastSlot)->Arg(100)->Arg(1000)->Unit(benchmark::kMicrosecond);
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -93,6 +94,17 @@ class Store {
   [[nodiscard]] virtual Result<SlotClaim> claim_slot(
       std::string_view job, std::chrono::sys_seconds slot,
       std::chrono::seconds retention = kDefaultSlotRetention) = 0;
+
+  // The latest slot claimed for `job` (by claim_slot, from any process or host sharing this
+  // store) whose record is still kept, or nullopt if none is: what a scheduler asks after an
+  // outage to decide which runs it missed. Records past their retention may be reported until a
+  // later claim for the job removes them; on Redis, where they expire on their own, a job whose
+  // claims used different retentions may report its latest slot until the longest-kept record of
+  // those claims expires. Cheap: one indexed lookup (a scan of the job's slot files on the file
+  // backend). Errc::invalid_argument for a bad job name (as claim_slot), Errc::unavailable if the
+  // store did not answer (on Redlock: fewer than a majority of the nodes).
+  [[nodiscard]] virtual Result<std::optional<std::chrono::sys_seconds>> last_slot(
+      std::string_view job) = 0;
 
   // The URL this store was opened from, without credentials.
   virtual std::string url() const = 0;

@@ -11,17 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-// The end of a prefix range: the prefix with its last byte incremented.
-std::string range_end(std::string prefix) {
-  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) {
-    prefix.pop_back();
-  }
-  if (!prefix.empty()) {
-    prefix.back() = static_cast<char>(prefix.back() + 1);
-  }
-  return prefix;
-}
-
 }  // namespace
 
 Result<std::vector<LockInfo>> EtcdStore::list() {

@@ -50,6 +50,16 @@ json created_at(const std::string& key, const std::string& revision) {
           {"create_revision", revision}};
 }
 
+std::string range_end(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) {
+    prefix.pop_back();
+  }
+  if (!prefix.empty()) {
+    prefix.back() = static_cast<char>(prefix.back() + 1);
+  }
+  return prefix;
+}
+
 long long ttl_seconds(std::chrono::milliseconds ttl) {
   return std::max<long long>(1, (ttl.count() + 999) / 1000);
 }

@@ -41,6 +41,10 @@ Result<const nlohmann::json*> txn_range_kv(const nlohmann::json& reply, std::str
 // A txn compare: `key` exists with create revision `revision` ("0": does not exist).
 nlohmann::json created_at(const std::string& key, const std::string& revision);
 
+// The end of the range of every key starting with `prefix`: the prefix with its last byte
+// incremented.
+std::string range_end(std::string prefix);
+
 // The lease ttl in whole seconds, rounded up (etcd raises it to its own minimum).
 long long ttl_seconds(std::chrono::milliseconds ttl);
 

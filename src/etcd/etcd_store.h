@@ -21,6 +21,7 @@
 #define HEARTLOCK_ETCD_ETCD_STORE_H_
 
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "../core/leasing_store.h"
@@ -35,7 +36,7 @@ class LeaseSpares;
 
 // The store over one etcd cluster. Files: acquire here (etcd_store.cc), the holder's record and
 // its lease's time to live (etcd_describe.cc), list and break (etcd_admin.cc), schedule slots
-// (etcd_slots.cc); its leases and their spares in etcd_lease.h.
+// and the last slot (etcd_slots.cc); its leases and their spares in etcd_lease.h.
 //
 // Thread-safety: as Store (all methods may be called concurrently; the client serialises its
 // calls). Owns its client and spares through shared_ptr, shared with its leases, which may
@@ -48,6 +49,7 @@ class EtcdStore final : public LeasingStore {
   Result<std::vector<LockInfo>> list() override;
   Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                std::chrono::seconds retention) override;
+  Result<std::optional<std::chrono::sys_seconds>> last_slot(std::string_view job) override;
   std::string url() const override { return client_->url().redacted(); }
 
  protected:
@@ -64,6 +66,7 @@ class EtcdStore final : public LeasingStore {
   Result<void> break_lease_checked(std::string_view name, std::uint64_t token);
   Result<SlotClaim> claim_slot_checked(std::string_view job, std::chrono::sys_seconds slot,
                                        std::chrono::seconds retention);
+  Result<std::optional<std::chrono::sys_seconds>> last_slot_checked(std::string_view job);
   // The attempt, and the revision to watch from when busy.
   Result<std::pair<Attempt, long long>> try_once(const ClaimRequest& request);
   // The etcd lease for an attempt of `ttl_s`: a young spare (`spare` true) or a new grant;

@@ -42,7 +42,7 @@ std::uint64_t fallback_token();
 //
 // Where it lives: opening and claiming a lock file in file_store.cc, the release waiter and the
 // watch pool in file_waiter.cc, the takeover of a stale holder in file_takeover.cc, inspect, list
-// and break_lock in file_admin.cc, claim_slot in slots.cc.
+// and break_lock in file_admin.cc, claim_slot and last_slot in slots.cc.
 class FileStore final : public LeasingStore {
  public:
   // `dir_id`: the identity of `dir` when it was opened at `path`.
@@ -52,6 +52,7 @@ class FileStore final : public LeasingStore {
   Result<std::vector<LockInfo>> list() override;
   Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                std::chrono::seconds retention) override;
+  Result<std::optional<std::chrono::sys_seconds>> last_slot(std::string_view job) override;
   std::string url() const override { return "file://" + path_; }
 
  protected:

@@ -7,9 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <functional>
 #include <system_error>
+#include <vector>
 
 #include "file_store.h"
 #include "name_codec.h"
@@ -27,15 +30,18 @@ std::string slot_prefix(std::string_view job) {
   return f.substr(0, f.size() - kLockSuffix.size()) + "@";
 }
 
-// Removes this job's slot files older than the retention (best effort).
-void remove_old_slots(int dir, const std::string& prefix, long long oldest_kept) {
+// Calls visit(file name, slot) for each of this job's slot files in `dir`. Errc::unavailable
+// (errno's message) if the directory cannot be read.
+template <class Visit>
+Result<void> for_each_slot(int dir, const std::string& prefix, Visit&& visit) {
   int raw = ::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   DIR* d = raw < 0 ? nullptr : ::fdopendir(raw);
   if (d == nullptr) {
+    const int e = errno;
     if (raw >= 0) {
       ::close(raw);
     }
-    return;
+    return fail(Errc::unavailable, errno_message(e));
   }
   while (dirent* e = ::readdir(d)) {
     std::string_view n = e->d_name;
@@ -45,11 +51,21 @@ void remove_old_slots(int dir, const std::string& prefix, long long oldest_kept)
     std::string_view epoch = n.substr(prefix.size(), n.size() - prefix.size() - kSlotSuffix.size());
     long long slot = 0;
     auto [p, ec] = std::from_chars(epoch.data(), epoch.data() + epoch.size(), slot);
-    if (ec == std::errc() && p == epoch.data() + epoch.size() && slot < oldest_kept) {
-      ::unlinkat(dir, std::string(n).c_str(), 0);
+    if (ec == std::errc() && p == epoch.data() + epoch.size()) {
+      visit(n, slot);
     }
   }
   ::closedir(d);
+  return {};
+}
+
+// Removes this job's slot files older than the retention (best effort).
+void remove_old_slots(int dir, const std::string& prefix, long long oldest_kept) {
+  (void)for_each_slot(dir, prefix, [&](std::string_view file, long long slot) {
+    if (slot < oldest_kept) {
+      ::unlinkat(dir, std::string(file).c_str(), 0);
+    }
+  });
 }
 
 }  // namespace
@@ -106,6 +122,34 @@ Result<SlotClaim> FileStore::claim_slot(std::string_view job, std::chrono::sys_s
     }
   }
   return lost;
+}
+
+// A directory scan of the job's slot files, the same one every claim makes to drop old records:
+// no second record to keep in step with the slot files (a "last" file would need its own
+// locking for the max and its own expiry), and readdir goes through a few hundred names per
+// getdents call. Only the newest files are stat'ed: in a sticky directory another user may
+// create a slot file, which claims nothing (claim_slot refuses it), so it is skipped here too.
+Result<std::optional<std::chrono::sys_seconds>> FileStore::last_slot(std::string_view job) {
+  if (auto ok = validate_name(job); !ok) {
+    return std::unexpected(ok.error());
+  }
+  const std::string prefix = slot_prefix(job);
+  std::vector<long long> found;
+  auto scanned = for_each_slot(dir_->fd(), prefix,
+                               [&](std::string_view, long long slot) { found.push_back(slot); });
+  if (!scanned) {
+    return fail(scanned.error().code, "cannot read " + path_ + ": " + scanned.error().message);
+  }
+  std::sort(found.begin(), found.end(), std::greater<>());
+  for (long long slot : found) {
+    const std::string file = prefix + std::to_string(slot) + std::string(kSlotSuffix);
+    struct stat st {};
+    if (::fstatat(dir_->fd(), file.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+        st.st_uid == ::geteuid()) {
+      return std::optional(std::chrono::sys_seconds(std::chrono::seconds(slot)));
+    }
+  }
+  return std::optional<std::chrono::sys_seconds>();
 }
 
 }  // namespace heartlock::detail

@@ -146,6 +146,11 @@ SELECT (SELECT count(*) FROM ins),
                           clock_timestamp() - $4::bigint * interval '1 second'
                      THEN '(slot older than the retention)' ELSE '' END))sql",
                           slots, channel);
+  // The primary key (job, slot) serves this as one backward index step, not a scan of the job's
+  // rows. Rows past the retention are left to the next claim_slot, as everywhere.
+  s.last_slot = fill_sql(R"sql(
+SELECT extract(epoch from slot)::bigint FROM {T} WHERE job = $1 ORDER BY slot DESC LIMIT 1)sql",
+                         slots, channel);
   return s;
 }
 

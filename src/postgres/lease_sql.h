@@ -33,6 +33,8 @@ struct LeaseSql {
   std::string slots_exists;  // $1: unused; one row, non-NULL if the slots table exists
   std::string create_slots;
   std::string claim_slot;
+  // Store::last_slot: $1 job. One row (the latest slot, epoch s) or none.
+  std::string last_slot;
 };
 
 // Replaces {T} with `table` and {C} with the quoted `channel` in a statement template.

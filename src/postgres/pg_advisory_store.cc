@@ -235,4 +235,8 @@ Result<SlotClaim> PgAdvisoryStore::claim_slot(std::string_view job, std::chrono:
   return claim_pg_slot(*client_, *sql_, job, slot, retention);
 }
 
+Result<std::optional<std::chrono::sys_seconds>> PgAdvisoryStore::last_slot(std::string_view job) {
+  return last_pg_slot(*client_, *sql_, job);
+}
+
 }  // namespace heartlock::detail

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "../core/leasing_store.h"
 #include "lease_sql.h"
@@ -52,6 +53,7 @@ class PgAdvisoryStore final : public LeasingStore {
   Result<std::vector<LockInfo>> list() override;
   Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                std::chrono::seconds retention) override;
+  Result<std::optional<std::chrono::sys_seconds>> last_slot(std::string_view job) override;
   std::string url() const override { return client_->url().redacted; }
 
  protected:

@@ -352,4 +352,23 @@ Result<SlotClaim> PgLeaseStore::claim_slot(std::string_view job, std::chrono::sy
   return claim_pg_slot(*client_, *sql_, job, slot, retention);
 }
 
+Result<std::optional<std::chrono::sys_seconds>> last_pg_slot(PgClient& client, const LeaseSql& sql,
+                                                             std::string_view job) {
+  if (auto ok = validate_name(job); !ok) {
+    return std::unexpected(ok.error());
+  }
+  auto rows = client.exec(sql.last_slot, {std::string(job)});
+  if (!rows) {
+    return std::unexpected(rows.error());
+  }
+  if (rows->empty() || !rows->front()[0]) {
+    return std::optional<std::chrono::sys_seconds>();
+  }
+  return std::optional(std::chrono::sys_seconds(std::chrono::seconds(to_ll(rows->front()[0]))));
+}
+
+Result<std::optional<std::chrono::sys_seconds>> PgLeaseStore::last_slot(std::string_view job) {
+  return last_pg_slot(*client_, *sql_, job);
+}
+
 }  // namespace heartlock::detail

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "../core/leasing_store.h"
 #include "lease_sql.h"
@@ -26,6 +27,9 @@ std::unique_ptr<ReleaseWaiter> pg_release_waiter(PgClient& client, std::string c
 // Store::claim_slot on the slots table (both modes).
 Result<SlotClaim> claim_pg_slot(PgClient& client, const LeaseSql& sql, std::string_view job,
                                 std::chrono::sys_seconds slot, std::chrono::seconds retention);
+// Store::last_slot on the slots table (both modes).
+Result<std::optional<std::chrono::sys_seconds>> last_pg_slot(PgClient& client, const LeaseSql& sql,
+                                                             std::string_view job);
 
 // The store in lease mode: one row per lock name, on one client connection shared with its leases.
 // Thread-safety: as Store (all methods may be called concurrently; the client serialises its
@@ -39,6 +43,7 @@ class PgLeaseStore final : public LeasingStore {
   Result<std::vector<LockInfo>> list() override;
   Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                std::chrono::seconds retention) override;
+  Result<std::optional<std::chrono::sys_seconds>> last_slot(std::string_view job) override;
   std::string url() const override { return client_->url().redacted; }
 
  protected:

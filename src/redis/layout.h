@@ -9,12 +9,15 @@
 //                            with an empty server)
 //   <prefix>released:<name>  the pub/sub channel that wakes waiters on release
 //   <prefix>slot:<job>@<epoch s>  who claimed that schedule slot; expires after the retention
+//   <prefix>last-slot:<job>  the latest slot claimed for the job (epoch s); expires with the
+//                            latest-expiring record claimed since
 // cronlock (compat=cronlock; cronlock's prefix is "cronlock."):
 //   <prefix><name>                  the deadline in epoch seconds, as cronlock reads and writes it
 //   <prefix><name>:heartlock        heartlock's owner record (the hash above, plus deadline_s)
 //   <prefix><name>:heartlock:fence  the fencing counter
 //   <prefix><name>:heartlock:released
 //   <prefix><job>:heartlock:slot:<epoch s>
+//   <prefix><job>:heartlock:last-slot
 // In cronlock's layout a name is a key, so a name containing ":heartlock" could be another lock's
 // record, counter or slot (`foo:heartlock:fence` once reset foo's tokens): such names are
 // refused. heartlock's layout puts each kind under its own prefix, so no name can collide.
@@ -65,6 +68,11 @@ class RedisLayout {
   std::string slot_key(std::string_view job, long long slot) const {
     return cronlock_ ? prefix_ + std::string(job) + ":heartlock:slot:" + std::to_string(slot)
                      : prefix_ + "slot:" + std::string(job) + "@" + std::to_string(slot);
+  }
+  // The latest slot claimed for a job (see Store::last_slot), kept by the slot script.
+  std::string last_slot_key(std::string_view job) const {
+    return cronlock_ ? prefix_ + std::string(job) + ":heartlock:last-slot"
+                     : prefix_ + "last-slot:" + std::string(job);
   }
   std::string channel(std::string_view name) const { return keys(name).back(); }
 

@@ -1,10 +1,37 @@
 // RedisStore::claim_slot: who runs one schedule slot of a job (Store::claim_slot), on one server
-// or a Redlock's majority.
+// or a Redlock's majority; and RedisStore::last_slot, from the key the slot script keeps.
+#include <algorithm>
+#include <charconv>
+#include <optional>
+
 #include "../core/slots.h"
 #include "redis_store.h"
 #include "reply_values.h"
 
 namespace heartlock::detail {
+namespace {
+
+// The slot a node's reply to GET of the last-slot key names (nullopt: no key). Errc::unavailable
+// for an error reply or a value that is not an epoch: the key is the slot script's alone.
+Result<std::optional<long long>> last_slot_of(const RedisReply& reply, const std::string& where,
+                                              const std::string& key) {
+  if (reply.is_error()) {
+    return std::unexpected(redis_reply_error(where, reply));
+  }
+  if (reply.type == RedisReply::Type::nil) {
+    return std::optional<long long>();
+  }
+  long long slot = 0;
+  const std::string& v = reply.str;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), slot);
+  if (reply.type != RedisReply::Type::string || ec != std::errc() || end != v.data() + v.size()) {
+    return fail(Errc::unavailable, "redis " + key + " at " + where + " holds '" + v.substr(0, 40) +
+                                       "', not a slot's epoch");
+  }
+  return std::optional(slot);
+}
+
+}  // namespace
 
 Result<SlotClaim> RedisStore::claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                          std::chrono::seconds retention) {
@@ -27,7 +54,8 @@ Result<SlotClaim> RedisStore::claim_slot(std::string_view job, std::chrono::sys_
   std::vector<Result<RedisReply>> answers;
   answers.reserve(nodes_.size());
   for (const auto& node : nodes_) {
-    answers.push_back(node->run(slot_script(), {key}, args, RedisClient::Patience::patient));
+    answers.push_back(node->run(slot_script(), {key, layout_.last_slot_key(job)}, args,
+                                RedisClient::Patience::patient));
     const auto& a = answers.back();
     if (!a) {
       first_error = first_error != nullptr ? first_error : &a.error();
@@ -50,6 +78,45 @@ Result<SlotClaim> RedisStore::claim_slot(std::string_view job, std::chrono::sys_
     out.claimed_by = me;
   }
   return out;
+}
+
+// One GET of the job's last-slot key per node. On Redlock a slot that was won was recorded on a
+// majority of the nodes (the slot script raises the key on each), and any majority shares a node
+// with that one: the largest answer of a majority is at least every slot won.
+Result<std::optional<std::chrono::sys_seconds>> RedisStore::last_slot(std::string_view job) {
+  if (auto ok = layout_.check_name(job); !ok) {
+    return std::unexpected(ok.error());
+  }
+  const std::string key = layout_.last_slot_key(job);
+  std::optional<long long> last;
+  std::size_t answered = 0;
+  std::optional<Error> first_error;
+  for (const auto& node : nodes_) {
+    auto r = node->commands({{"GET", key}}, RedisClient::Patience::patient);
+    auto slot = r ? last_slot_of(r->front(), node->where(), key)
+                  : Result<std::optional<long long>>(std::unexpected(r.error()));
+    if (!slot) {
+      first_error = first_error ? first_error : slot.error();
+      continue;
+    }
+    ++answered;
+    if (*slot) {
+      last = std::max(last.value_or(**slot), **slot);
+    }
+  }
+  if (answered < quorum()) {
+    if (nodes_.size() == 1) {
+      return std::unexpected(*first_error);
+    }
+    return fail(Errc::unavailable,
+                "Redlock " + url_ + ": only " + std::to_string(answered) + " of " +
+                    std::to_string(nodes_.size()) + " nodes answered GET " + key + " and " +
+                    std::to_string(quorum()) + " are needed: " + first_error->message);
+  }
+  if (!last) {
+    return std::optional<std::chrono::sys_seconds>();
+  }
+  return std::optional(std::chrono::sys_seconds(std::chrono::seconds(*last)));
 }
 
 }  // namespace heartlock::detail

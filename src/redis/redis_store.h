@@ -40,8 +40,8 @@ class RedisRenewBatch;
 struct RedisVotes;
 
 // The store over one URL's nodes. Files: acquire and inspect here (redis_store.cc), list and
-// break (redis_admin.cc), schedule slots (redis_slots.cc), holder records (redis_describe.cc); its
-// leases in redis_lease.h, the Redlock quorum rules in redlock_quorum.h.
+// break (redis_admin.cc), schedule slots and the last slot (redis_slots.cc), holder records
+// (redis_describe.cc); its leases in redis_lease.h, the Redlock quorum rules in redlock_quorum.h.
 //
 // Thread-safety: as Store (all methods may be called concurrently; each node serialises its own
 // calls). Owns its nodes, IdleWatch and renew batch through shared_ptr, shared with its leases,
@@ -58,6 +58,8 @@ class RedisStore final : public LeasingStore {
   // racing callers, possibly none: at most once).
   Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                std::chrono::seconds retention) override;
+  // On Redlock the largest answer of at least a majority of the nodes.
+  Result<std::optional<std::chrono::sys_seconds>> last_slot(std::string_view job) override;
   std::string url() const override { return url_; }
 
  protected:

@@ -172,11 +172,25 @@ if not v then return {{}, -2, now, redis.call('GET', KEYS[3])} end
 return {holder(v), free_in(v), now, redis.call('GET', KEYS[3])}
 )lua";
 
+// The last-slot key is raised in the same script as the claim, so no reader sees a claimed slot
+// the key does not cover. It is raised also when the slot was already claimed: that heals a
+// job whose records an older heartlock wrote (no key yet), and costs nothing otherwise. Its
+// expiry is the latest of the records it has seen claimed, so with one retention per job it goes
+// exactly when the latest slot's record does. TTL (not EXPIRETIME, Redis 7) keeps Redis 6.2,
+// which EXAT needs anyway, enough. The values stay the strings the clients sent: Lua's
+// tostring would print large numbers in exponent form.
 constexpr std::string_view kSlot = R"lua(
 local now = tonumber(redis.call('TIME')[1])
-local expire_at = tonumber(ARGV[2]) + tonumber(ARGV[3])
+local slot = tonumber(ARGV[2])
+local expire_at = slot + tonumber(ARGV[3])
 if expire_at <= now then return {0, '(slot older than the retention)'} end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EXAT', expire_at) then return {1, ARGV[1]} end
+local won = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EXAT', expire_at)
+local last = redis.call('GET', KEYS[2])
+if not (last and tonumber(last) and tonumber(last) > slot) then last = ARGV[2] end
+local ttl = redis.call('TTL', KEYS[2])
+if ttl > 0 then expire_at = math.max(expire_at, now + ttl) end
+redis.call('SET', KEYS[2], last, 'EXAT', expire_at)
+if won then return {1, ARGV[1]} end
 return {0, redis.call('GET', KEYS[1]) or ''}
 )lua";
 

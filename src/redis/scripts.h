@@ -38,9 +38,11 @@ struct RedisScripts {
   const RedisScript& raise_fence;
 };
 
-// Once per slot. KEYS: the slot's key. ARGV: claimant, slot (epoch s), retention (s).
-// {1, claimant} when this call claimed it; {0, first claimant} otherwise. The key expires at
-// slot + retention on the server's clock; a slot already past that is never claimed.
+// Once per slot. KEYS: the slot's key, the job's last-slot key. ARGV: claimant, slot (epoch s),
+// retention (s). {1, claimant} when this call claimed it; {0, first claimant} otherwise. The key
+// expires at slot + retention on the server's clock; a slot already past that is never claimed.
+// A claimed slot (by this call or before) raises the last-slot key to at least the slot, and its
+// expiry to at least the slot's.
 const RedisScript& slot_script();
 
 // heartlock's own layout: the lock is a hash carrying the lease's ttl.

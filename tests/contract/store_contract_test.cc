@@ -399,6 +399,41 @@ TEST_P(StoreContract, ASlotOlderThanTheRetentionIsNeverWon) {
               HasErrc(Errc::invalid_argument));
 }
 
+TEST_P(StoreContract, LastSlotIsTheLatestClaimedForTheJob) {
+  auto a = open();
+  auto b = open();
+  const auto s = this_second() + std::chrono::minutes(1);
+  auto none = a->last_slot("nightly");
+  ASSERT_THAT(none, IsOk());
+  EXPECT_EQ(*none, std::nullopt);
+  for (auto slot : {s, s + 5s, s + 2s}) {
+    ASSERT_TRUE(a->claim_slot("nightly", slot)->won);
+  }
+  EXPECT_FALSE(b->claim_slot("nightly", s + 2s)->won);
+  // Other jobs, one whose name starts with this one's, claim later slots.
+  ASSERT_TRUE(b->claim_slot("nightly-full", s + 50s)->won);
+  ASSERT_TRUE(b->claim_slot("hourly", s + 60s)->won);
+  for (Store* store : {a.get(), b.get()}) {
+    auto last = store->last_slot("nightly");
+    ASSERT_THAT(last, IsOk());
+    EXPECT_EQ(*last, std::optional(s + 5s));
+  }
+  EXPECT_EQ(*open()->last_slot("nightly-full"), std::optional(s + 50s));
+  EXPECT_EQ(*a->last_slot("hourly"), std::optional(s + 60s));
+}
+
+TEST_P(StoreContract, LastSlotIgnoresSlotsNeverClaimedAndBadNames) {
+  auto a = open();
+  const auto old = this_second() - std::chrono::hours(2);
+  ASSERT_FALSE(a->claim_slot("nightly", old, std::chrono::hours(1))->won);
+  auto last = a->last_slot("nightly");
+  ASSERT_THAT(last, IsOk());
+  EXPECT_EQ(*last, std::nullopt) << "a slot older than the retention is never claimed";
+  EXPECT_THAT(a->last_slot(""), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(a->last_slot(std::string_view("a\0b", 3)), HasErrc(Errc::invalid_argument));
+  EXPECT_THAT(a->last_slot(std::string(kMaxNameLength + 1, 'x')), HasErrc(Errc::invalid_argument));
+}
+
 // Three processes race for each of many slots: exactly one wins each.
 TEST_P(StoreContract, ThreeProcessesRacingForEachSlotOneWinsIt) {
   constexpr int kSlots = 30;

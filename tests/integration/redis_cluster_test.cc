@@ -1,5 +1,7 @@
 // Redis with several servers: Redlock over three independent masters (nodes die and come back
 // empty) and Sentinel following a failover, all real redis-server processes on loopback.
+#include <chrono>
+#include <optional>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -86,6 +88,29 @@ TEST_F(RedlockTest, AMinorityHolderDoesNotBlockAMajority) {
   EXPECT_NE(info->detail.find("not a majority"), std::string::npos) << info->detail;
   // Its node refuses; the other two grant: a majority.
   EXPECT_THAT(store->try_acquire("job", {}), IsAcquired());
+}
+
+// A won slot is on a majority, and any majority of answers includes one of its nodes.
+TEST_F(RedlockTest, LastSlotNeedsAMajorityAndTakesTheLargestAnswer) {
+  auto store = testing::open_store(url());
+  const auto s = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) + 60s;
+  ASSERT_TRUE(store->claim_slot("nightly", s)->won);
+  ASSERT_TRUE(store->claim_slot("nightly", s + 5s)->won);
+  nodes_[2].kill();
+  auto last = store->last_slot("nightly");
+  ASSERT_THAT(last, IsOk());
+  EXPECT_EQ(*last, std::optional(s + 5s));
+  ASSERT_TRUE(store->claim_slot("nightly", s + 7s)->won);  // on nodes 0 and 1 only
+  // Node 2 comes back empty, node 0 goes: node 1 alone knows s + 7 s.
+  nodes_[2].start();
+  nodes_[0].kill();
+  last = testing::open_store(url())->last_slot("nightly");
+  ASSERT_THAT(last, IsOk());
+  EXPECT_EQ(*last, std::optional(s + 7s));
+  nodes_[1].kill();
+  auto down = store->last_slot("nightly");
+  ASSERT_THAT(down, HasErrc(Errc::unavailable));
+  EXPECT_NE(down.error().message.find("1 of 3"), std::string::npos) << down.error().message;
 }
 
 TEST(RedisSentinelTest, FollowsAFailoverAndKeepsTheLease) {
