@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "heartlock/duration.h"
+#include "heartlock/leader.h"
 #include "heartlock/text.h"
 
 namespace heartlock::cli {
@@ -102,6 +103,10 @@ nlohmann::json to_json(const LockInfo& info) {
   j["detail"] = info.detail;
   if (info.min_hold_left) {
     j["min_hold_left_ms"] = info.min_hold_left->count();
+  }
+  // Only on an Election's lock, so that the JSON of ordinary locks is as it was.
+  if (is_leader_lock(info)) {
+    j["leader"] = info.state == LockState::held;
   }
   if (info.holder) {
     const Holder& h = *info.holder;

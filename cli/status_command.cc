@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "heartlock/duration.h"
+#include "heartlock/leader.h"
 #include "heartlock/text.h"
 
 #include "admin_commands.h"
@@ -47,6 +48,11 @@ void print_table(const std::vector<LockInfo>& locks) {
     std::string state(to_string(info.state));
     if (info.min_hold_left) {
       state += " (min_hold " + format_duration(*info.min_hold_left) + ")";
+    }
+    // An Election's lock: its holder is the leader (only while held; a dead or expired one is
+    // nobody's leader, and its COMMAND column still says whose election it was).
+    if (info.state == LockState::held && is_leader_lock(info)) {
+      state += " (leader)";
     }
     // Names, hosts and commands come from lock records and servers: escaped, so that a hostile
     // one cannot steer the terminal (printable() keeps a multi-byte character whole, but the cut

@@ -7,6 +7,7 @@
 #include "heartlock/digest.h"   // IWYU pragma: export
 #include "heartlock/error.h"    // IWYU pragma: export
 #include "heartlock/job_key.h"  // IWYU pragma: export
+#include "heartlock/leader.h"   // IWYU pragma: export
 #include "heartlock/lease.h"    // IWYU pragma: export
 #include "heartlock/options.h"  // IWYU pragma: export
 #include "heartlock/store.h"    // IWYU pragma: export

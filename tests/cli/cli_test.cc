@@ -18,6 +18,7 @@
 #include <functional>
 #include <iterator>
 #include <optional>
+#include <sstream>
 #include <string_view>
 #include <thread>
 
@@ -476,6 +477,36 @@ TEST_F(CliTest, StoppedWrapperIsTakenOverAndStopsItsCommandWhenResumed) {
   first.signal(SIGCONT);
   EXPECT_EQ(first.exit_code(), 79);
   EXPECT_FALSE(testing::process_alive(command));
+}
+
+// An Election's leader is marked in status, table and JSON; an ordinary lock beside it is not.
+TEST_F(CliTest, StatusMarksTheLeaderOfAnElection) {
+  auto store = testing::open_store(locks());
+  ASSERT_TRUE(store);
+  Election election(*store, "primary", {.ttl = 30s});
+  auto led = election.campaign({});
+  ASSERT_TRUE(led && led->has_value());
+  auto ordinary = store->try_acquire("nightly", {.ttl = 30s, .command = "sh -c leader of nightly"});
+  ASSERT_TRUE(ordinary && ordinary->acquired());
+  auto status = run({"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  std::istringstream lines(status.out);
+  int marked = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("primary ")) {
+      EXPECT_NE(line.find("held (leader)"), std::string::npos) << line;
+      EXPECT_NE(line.find("leader of primary"), std::string::npos) << line;
+      ++marked;
+    } else if (line.starts_with("nightly ")) {
+      EXPECT_EQ(line.find("(leader)"), std::string::npos) << line;
+    }
+  }
+  EXPECT_EQ(marked, 1) << status.out;
+  auto json = nlohmann::json::parse(run({"status", "--json", "primary"}).out);
+  EXPECT_EQ(json["leader"], true);
+  EXPECT_EQ(json["holder"]["command"], "leader of primary");
+  EXPECT_FALSE(nlohmann::json::parse(run({"status", "--json", "nightly"}).out).contains("leader"));
+  ASSERT_TRUE((*led)->resign());
 }
 
 TEST_F(CliTest, StatusShowsHoldersAndReleaseIsFenced) {

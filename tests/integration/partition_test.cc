@@ -18,16 +18,16 @@
 
 #include "../../src/core/clock.h"
 #include "../../tools/tcp_proxy.h"
-#include "../support/etcd_server.h"
-#include "../support/postgres_server.h"
-#include "../support/redis_server.h"
+#include "../support/backends.h"
 #include "../support/test_support.h"
 
 namespace heartlock {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Backend;
 using testing::TempDir;
+using testing::unique_suffix;
 using tools::TcpProxy;
 
 // The wall clock in ns, as `date +%s%N` writes it: the holder's and contender's lines and the
@@ -83,46 +83,6 @@ class CutOff {
   std::vector<std::unique_ptr<TcpProxy>> proxies_;
   std::string url_;
 };
-
-struct Backend {
-  std::string name;
-  std::function<std::string()> url;  // a fresh namespace each call (prefix or table)
-};
-
-void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
-
-std::string unique_suffix() {
-  static std::atomic<int> n{0};
-  return std::to_string(::getpid()) + "_" + std::to_string(n++);
-}
-
-std::vector<Backend> backends() {
-  std::vector<Backend> out;
-#ifdef HEARTLOCK_WITH_REDIS
-  out.push_back({"redis", [] {
-                   return testing::shared_redis().url() + "?prefix=" + testing::unique_prefix();
-                 }});
-  // Redlock over three servers, the holder cut off from all of them.
-  out.push_back({"redlock", [] {
-                   return testing::shared_redlock_url() + "?prefix=" + testing::unique_prefix();
-                 }});
-#endif
-#ifdef HEARTLOCK_WITH_POSTGRES
-  out.push_back(
-      {"postgres", [] { return testing::shared_postgres().url("table=p" + unique_suffix()); }});
-  out.push_back({"advisory", [] {
-                   return testing::shared_postgres().url("mode=advisory&table=a" + unique_suffix());
-                 }});
-#endif
-#ifdef HEARTLOCK_WITH_ETCD
-  out.push_back({"etcd", [] {
-                   std::string p = testing::unique_prefix();
-                   p.back() = '/';
-                   return testing::shared_etcd().url() + "?prefix=" + p;
-                 }});
-#endif
-  return out;
-}
 
 class Partition : public ::testing::TestWithParam<Backend> {};
 
@@ -257,18 +217,8 @@ TEST_P(Partition, AFrozenStoreDoesNotHoldUpAHealthyOne) {
   proxy.thaw();
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Partition, ::testing::ValuesIn(backends()),
+INSTANTIATE_TEST_SUITE_P(Backends, Partition, ::testing::ValuesIn(testing::network_backends()),
                          [](const auto& param_info) { return param_info.param.name; });
-
-// The network backends and the file backend.
-std::vector<Backend> every_backend() {
-  auto out = backends();
-  out.insert(out.begin(), {"file", [] {
-                             static TempDir dir;
-                             return "file://" + dir.file(unique_suffix());
-                           }});
-  return out;
-}
 
 // A holder alive but making no progress is deadlocked, not a lock held for ever. Asked for with
 // --stale-after 5s and the default ttl (30 s), the renew interval follows the shorter of the two
@@ -314,7 +264,7 @@ TEST_P(Deadlock, StaleAfterWithTheDefaultTtlIsTakenOverWithinOneRenewInterval) {
               b.name.c_str(), (start[0] - begun) / 1'000'000);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Deadlock, ::testing::ValuesIn(every_backend()),
+INSTANTIATE_TEST_SUITE_P(Backends, Deadlock, ::testing::ValuesIn(testing::every_backend()),
                          [](const auto& param_info) { return param_info.param.name; });
 
 }  // namespace
