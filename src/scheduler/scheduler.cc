@@ -202,7 +202,8 @@ class Scheduler::Impl {
       const auto wake = nudge_.get_token();
       if (heap_.empty()) {
         lock.unlock();
-        clock_->sleep_until(SchedulerClock::time_point::max(), wake);
+        // Nothing to wait for: an add() wakes it; a day's sleep keeps the timer's time small.
+        clock_->sleep_until(clock_->now() + std::chrono::hours(24), wake);
         lock.lock();
         continue;
       }
