@@ -65,7 +65,8 @@ Wrapper delay_if_running(std::chrono::milliseconds max_delay);
 
 // After `limit` the run's stop token is requested; a run still going `grace` later is abandoned:
 // the wrapper returns failed and the job's thread is left to finish on its own (it is detached,
-// and keeps what the job captured alive). The job runs on a thread of its own for this.
+// and keeps what the job captured alive; it must not touch ScheduledRun::clock once the scheduler
+// is gone). The job runs on a thread of its own for this.
 Wrapper timeout(std::chrono::milliseconds limit, std::chrono::milliseconds grace);
 
 // Delays each run by an amount in [0, max) derived from the job's name alone (SHA-256), the same
