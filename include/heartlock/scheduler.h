@@ -143,7 +143,8 @@ struct SchedulerOptions {
   std::size_t workers = 4;
   std::shared_ptr<SchedulerClock> clock;  // null: system_scheduler_clock()
   LogSink log;                            // may be empty
-  // Called after every run, on the worker that ran it. Must not block for long.
+  // Called after every run, on the worker that ran it, last (after the log and on_store_error).
+  // Must not block for long.
   std::function<void(const ScheduledRun&, const RunOutcome&)> on_outcome;
   // Called for every store_error outcome, after it was logged and counted.
   std::function<void(const ScheduledRun&, const RunOutcome&)> on_store_error;

@@ -293,11 +293,11 @@ class Scheduler::Impl {
     static constexpr LogLevel kLevel[] = {LogLevel::debug, LogLevel::warn, LogLevel::debug,
                                           LogLevel::error};
     log(kLevel[static_cast<int>(outcome.status)], what);
-    if (options_.on_outcome) {
-      options_.on_outcome(run, outcome);
-    }
     if (outcome.status == RunStatus::store_error && options_.on_store_error) {
       options_.on_store_error(run, outcome);
+    }
+    if (options_.on_outcome) {
+      options_.on_outcome(run, outcome);
     }
   }
 
