@@ -18,8 +18,8 @@
 //     " must end with the same quote (only blanks after it), which is removed -- taken literally:
 //     no escapes, no $expansion, as cronie. It applies to the jobs after it, a later line for the
 //     same name replaces it. `CRON_TZ=Zone` sets the zone of the jobs after it instead (not
-//     passed to the command); a zone name has no blanks, so cronie's per-job
-//     `CRON_TZ=Zone 0 2 * * * cmd` is rejected: put CRON_TZ on a line of its own.
+//     passed to the command); a zone name has no blanks, so a per-job prefix (robfig's
+//     `CRON_TZ=Zone 0 2 * * * cmd`) is rejected: put CRON_TZ on a line of its own.
 //   - a job: SCHEDULE COMMAND. SCHEDULE is an @macro (`@daily`, `@every 90s`, ... see
 //     heartlock/cron.h), 5 fields, or 6 fields with seconds first. The sixth word is read as a
 //     day-of-week field, making 6 fields, when it could be one: only digits, `* ? , - / #`,
@@ -50,7 +50,11 @@
 //   once-per-slot=yes  yes | no: exactly one host runs each slot
 // Durations are as everywhere in heartlock (30s, 5m, 1h30m; see heartlock/duration.h).
 //
-// Pure: the parser reads nothing but its argument (and the tz database, to check zones).
+// Limits: at most 10000 jobs and 8 KiB of environment per file (each job keeps a copy of its
+// environment, so these bound what a file can cost).
+//
+// Pure functions of their arguments (the parser also reads the tz database, to check zones);
+// thread-safe.
 #ifndef HEARTLOCK_CLI_CRONTAB_H_
 #define HEARTLOCK_CLI_CRONTAB_H_
 

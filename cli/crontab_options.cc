@@ -145,8 +145,13 @@ void check_lease(JobSettings& s, const std::map<std::string, std::size_t>& lines
              std::string(o.heartbeat == exec::HeartbeatMode::output ? "output" : "explicit") +
              " needs stale-after: without it a missing heartbeat would never count"});
   }
-  if (o.timeout && *o.timeout > kMaxDuration) {
-    errors.push_back({line_of("timeout"), "timeout: longer than a year"});
+  // As LeaseOptions' durations: longer is a mistake, and deadlines computed from it stay small.
+  for (auto [key, value] :
+       {std::pair{"timeout", o.timeout.value_or(milliseconds(0))}, std::pair{"jitter", o.jitter},
+        std::pair{"grace", milliseconds(o.grace)}}) {
+    if (value > kMaxDuration) {
+      errors.push_back({line_of(key), std::string(key) + ": longer than a year and a day"});
+    }
   }
   const bool grace_given = lines.contains("kill-grace");
   LeaseOptions lease{.ttl = o.ttl, .stale_after = o.stale_after};

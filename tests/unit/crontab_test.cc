@@ -250,6 +250,7 @@ TEST(CrontabTest, ErrorsNameTheirLine) {
   EXPECT_TRUE(has_error(errors_of("# heartlock: ttl=10s\n# heartlock: kill-grace=20s\n@daily x\n"),
                         2, "kill-grace=20s is too long"));
   EXPECT_TRUE(has_error(errors_of("# heartlock: ttl=1ms\n@daily x\n"), 1, "ttl"));
+  EXPECT_TRUE(has_error(errors_of("# heartlock: jitter=400d\n@daily x\n"), 1, "jitter: longer"));
   EXPECT_TRUE(has_error(errors_of("0 2 * *\n"), 1, "too few fields"));
   EXPECT_TRUE(has_error(errors_of("@daily\n"), 1, "no command"));
   EXPECT_TRUE(has_error(errors_of("@every 90s\n"), 1, "no command"));
