@@ -181,7 +181,7 @@ class Parser {
   void zone_line(std::size_t n, std::string_view zone);
   void job_line(std::size_t n, std::string_view text);
   void add_job(std::size_t n, CrontabJob job);
-  // An error at line `n`: the pending directive is not directly above a job.
+  // An error at the pending directive's first line: it is not directly above a job.
   void orphan_directive();
   void error(std::size_t n, std::string message) { errors_.push_back({n, std::move(message)}); }
 
