@@ -7,6 +7,7 @@ namespace heartlock::cli {
 // COMMAND's own status is passed through when it ran (128+N if signal N ended it).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitUsage = 64;        // bad option, duration, name or missing command
+inline constexpr int kExitNoInput = 66;      // an input file cannot be read (EX_NOINPUT)
 inline constexpr int kExitUnavailable = 69;  // backend unavailable, permission denied, lock error
 inline constexpr int kExitInternal = 70;     // a bug
 inline constexpr int kExitBusy = 75;         // the lock is held by someone else (-E changes it)

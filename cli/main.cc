@@ -7,6 +7,7 @@
 
 #include "admin_commands.h"
 #include "argv_secrets.h"
+#include "cron_command.h"
 #include "cronlock_command.h"
 #include "exit_codes.h"
 #include "run_command.h"
@@ -28,6 +29,7 @@ Exit codes of `heartlock run`: COMMAND's own status when it ran (128+N if signal
   64  usage error (bad option, duration, name, missing COMMAND)
   69  backend unavailable, permission denied, or another lock error
   70  internal error
+`heartlock cron --check FILE`: 0 valid, 64 invalid (FILE:LINE: what, on stderr), 66 unreadable.
 `heartlock cronlock` (and the binary called as `cronlock`) exits as cronlock does: COMMAND's
 status, 200 not acquired (or reset done), 201 error, 202 CRONLOCK_TIMEOUT expired.)";
 
@@ -104,6 +106,9 @@ int main(int argc, char** argv) {
   ScheduleArgs schedule_args;
   CLI::App* schedule = add_schedule_command(app, schedule_args);
 
+  CronArgs cron_args;
+  CLI::App* cron = add_cron_command(app, cron_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -131,6 +136,9 @@ int main(int argc, char** argv) {
     }
     if (schedule->parsed()) {
       return show_schedule(schedule_args);
+    }
+    if (cron->parsed()) {
+      return run_cron(cron_args);
     }
   } catch (const std::exception& e) {
     std::cerr << "heartlock: internal error: " << e.what() << "\n";

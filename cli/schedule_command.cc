@@ -32,8 +32,23 @@ std::optional<int> digits(std::string_view s, std::size_t at, std::size_t n) {
   return value;
 }
 
-// RFC 3339: 2026-03-29T01:00:00Z or ...+02:00 (a space for the T, fractions of a second
-// ignored: fire times are whole seconds, and "strictly after" holds for the truncated time).
+// 2026-03-29T03:00:00 (no zone).
+std::string civil(sys_seconds t) {
+  const auto day = std::chrono::floor<std::chrono::days>(t);
+  const std::chrono::year_month_day ymd{day};
+  const std::chrono::hh_mm_ss hms{t - day};
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ld", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
+                static_cast<long>(hms.seconds().count()));
+  return buf;
+}
+
+}  // namespace
+
+// Fractions of a second are ignored: fire times are whole seconds, and "strictly after" holds
+// for the truncated time.
 std::optional<sys_seconds> parse_rfc3339(std::string_view s) {
   auto y = digits(s, 0, 4);
   auto mo = digits(s, 5, 2);
@@ -73,20 +88,6 @@ std::optional<sys_seconds> parse_rfc3339(std::string_view s) {
          std::chrono::minutes{*mi} + seconds{*se} - offset;
 }
 
-// 2026-03-29T03:00:00 (no zone).
-std::string civil(sys_seconds t) {
-  const auto day = std::chrono::floor<std::chrono::days>(t);
-  const std::chrono::year_month_day ymd{day};
-  const std::chrono::hh_mm_ss hms{t - day};
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ld", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
-                static_cast<long>(hms.seconds().count()));
-  return buf;
-}
-
-// 2026-03-29T03:00:00+02:00 CEST, or 2026-03-29T01:00:00Z with --utc.
 std::string format_fire(const CronSchedule& schedule, sys_seconds t, bool utc) {
   if (utc) {
     return civil(t) + "Z";
@@ -98,8 +99,6 @@ std::string format_fire(const CronSchedule& schedule, sys_seconds t, bool utc) {
                 std::abs(off) / 60 % 60);
   return civil(t + zo.utc_offset) + buf + " " + zo.abbreviation;
 }
-
-}  // namespace
 
 CLI::App* add_schedule_command(CLI::App& app, ScheduleArgs& args) {
   CLI::App* cmd = app.add_subcommand(

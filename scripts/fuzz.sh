@@ -24,6 +24,10 @@ if [ ${#targets[@]} -eq 0 ]; then
   done
 fi
 
+# The crontab target parses schedules, which load the time-zone module (src/cron/tz_api.h): the
+# fuzzers live outside bin/, so they find it through the environment.
+export HEARTLOCK_TZ_MODULE="$PWD/$build/bin/heartlock-tz.so"
+
 summary=()
 failed=0
 for t in "${targets[@]}"; do

@@ -653,6 +653,72 @@ TEST_F(CliTest, ScheduleErrorsAreUsageErrorsNamingTheField) {
   EXPECT_NE(from.err.find("--from"), std::string::npos) << from.err;
 }
 
+// `heartlock cron --check`: the crontab format (cli/crontab.h).
+TEST_F(CliTest, CronCheckPrintsJobsOptionsAndFireTimes) {
+  const std::string tab = file("crontab");
+  std::ofstream(tab) << "MAILTO=ops@example.com\n"
+                        "CRON_TZ=Europe/Berlin\n"
+                        "# heartlock: name=backup timeout=1h\n"
+                        "30 2 * * * /usr/bin/backup --all\n"
+                        "@every 90s poll\n";
+  auto r = run({"cron", "--check", "--from", "2026-03-28T12:00:00Z", tab});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  for (const char* expected : {
+           ": 2 jobs, valid\n",
+           "\nbackup\n",
+           "  schedule    30 2 * * *  (Europe/Berlin)\n",
+           "  command     /usr/bin/backup --all\n",
+           "  env         MAILTO=ops@example.com\n",
+           "  options     ttl=30s timeout=1h kill-grace=5s stale-after=none heartbeat=alive "
+           "concurrency=forbid missed=skip grace=1m max-runs=10 jitter=0s retries=0 "
+           "once-per-slot=yes\n",
+           "  next        2026-03-29T03:00:00+02:00 CEST\n"
+           "              2026-03-30T02:30:00+02:00 CEST\n",
+           "              2026-04-02T02:30:00+02:00 CEST\n",
+           "\ncron.poll.",
+           "(derived name)",
+           "  next        2026-03-28T13:01:30+01:00 CET\n",
+       }) {
+    EXPECT_NE(r.out.find(expected), std::string::npos) << "no \"" << expected << "\" in\n" << r.out;
+  }
+}
+
+TEST_F(CliTest, CronCheckPrintsEveryErrorAsFileLineAndExits64) {
+  const std::string tab = file("crontab");
+  std::ofstream(tab) << "0 22-2 * * * x\n"
+                        "# heartlock: color=red\n"
+                        "@daily y\n"
+                        "@daily echo 100%\n";
+  auto r = run({"cron", "--check", tab});
+  EXPECT_EQ(r.exit_code, 64) << r.err;
+  EXPECT_EQ(r.out, "");
+  for (const std::string& expected :
+       {tab + ":1: cron expression \"0 22-2 * * *\": hour field \"22-2\"",
+        tab + ":2: heartlock directive: unknown key \"color\"", tab + ":4: unescaped %"}) {
+    EXPECT_NE(r.err.find(expected), std::string::npos) << expected << " not in\n" << r.err;
+  }
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 3) << r.err;
+}
+
+TEST_F(CliTest, CronCheckOfAnUnreadableFileExits66) {
+  auto missing = run({"cron", "--check", file("nonexistent")});
+  EXPECT_EQ(missing.exit_code, 66) << missing.err;
+  EXPECT_NE(missing.err.find("nonexistent: cannot read: No such file"), std::string::npos)
+      << missing.err;
+  auto dir = run({"cron", "--check", dir_.path()});
+  EXPECT_EQ(dir.exit_code, 66) << dir.err;
+  EXPECT_NE(dir.err.find("Is a directory"), std::string::npos) << dir.err;
+}
+
+TEST_F(CliTest, CronWithoutCheckIsAUsageError) {
+  const std::string tab = file("crontab");
+  std::ofstream(tab) << "@daily true\n";
+  auto r = run({"cron", tab});
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_NE(r.err.find("--check"), std::string::npos) << r.err;
+}
+
 // The time-zone module (src/cron/tz_api.h): a copy of heartlock outside bin/ has none next to it,
 // so it finds the module through HEARTLOCK_TZ_MODULE alone, and without it exits 69 naming the
 // paths it tried.
