@@ -150,23 +150,32 @@ TEST_P(SchedulerFault, ThreeProcessesRunEachSlotExactlyOnce) {
       runners.size());
 }
 
-// Stops member `victim` (SIGSTOP) while it runs a slot, and kills it (SIGKILL) there: a run
-// caught before its end. Returns the slot, or nullopt if it never caught one within 30 s.
-std::optional<long long> kill_mid_run(Cluster& cluster, std::size_t victim) {
-  const pid_t pid = cluster.child(victim).pid();
+struct Killed {
+  long long slot = 0;
+  std::size_t member = 0;
+};
+
+// Stops whichever of members 0..n-1 runs a slot (SIGSTOP) and kills it (SIGKILL) there: a run
+// caught before its end. Returns the slot and the member, or nullopt if none was caught in 30 s.
+std::optional<Killed> kill_mid_run(Cluster& cluster, std::size_t n) {
   std::set<long long> tried;
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   while (std::chrono::steady_clock::now() < deadline) {
     const ClusterLog log = cluster.read();
     for (const auto& [slot, by] : log.begins) {
-      if (by != pid || log.ran(slot) || tried.contains(slot)) {
+      if (log.ran(slot) || tried.contains(slot)) {
         continue;
       }
       tried.insert(slot);
-      testing::ScopedStop paused({pid});
-      if (!cluster.read().ran(slot)) {  // still inside the run: the end line is not written
-        cluster.child(victim).signal(SIGKILL);
-        return slot;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (cluster.child(i).pid() != by) {
+          continue;
+        }
+        testing::ScopedStop paused({by});
+        if (!cluster.read().ran(slot)) {  // still inside the run: the end line is not written
+          cluster.child(i).signal(SIGKILL);
+          return Killed{slot, i};
+        }
       }
     }
     std::this_thread::sleep_for(5ms);
@@ -185,15 +194,19 @@ TEST_P(SchedulerFault, AMemberKilledMidRunLosesOnlyItsSlot) {
   ASSERT_TRUE(cluster.wait_started()) << "a member never added its job";
   const auto half = std::max(scheduler_seconds() / 2, std::chrono::seconds(3));
   std::this_thread::sleep_for(half);
-  const pid_t victim = cluster.child(0).pid();
-  const auto killed = kill_mid_run(cluster, 0);
-  ASSERT_TRUE(killed) << "member 0 never ran a slot";
-  EXPECT_EQ(cluster.child(0).exit_code(10s), 128 + SIGKILL);
+  const auto caught = kill_mid_run(cluster, 3);
+  ASSERT_TRUE(caught) << "no member was caught in a run";
+  const pid_t victim = cluster.child(caught->member).pid();
+  const auto killed = std::optional<long long>(caught->slot);
+  EXPECT_EQ(cluster.child(caught->member).exit_code(10s), 128 + SIGKILL);
   const long long killed_at = testing::wall_ns();
   std::this_thread::sleep_for(half + 2s);  // the killed lease's ttl, then survivors run
   const long long stop_at = testing::wall_ns();
-  EXPECT_EQ(cluster.stop(1), 0);
-  EXPECT_EQ(cluster.stop(2), 0);
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (i != caught->member) {
+      EXPECT_EQ(cluster.stop(i), 0) << "member " << i;
+    }
+  }
 
   const ClusterLog log = cluster.read();
   const long long first = first_common_slot(log);
