@@ -21,10 +21,12 @@ demo: build
 test: deps
 	@scripts/test.sh
 
-# The torture runs of `make test` (every backend, faults on every side), TORTURE_SECONDS each.
+# The torture runs of `make test` (every backend, faults on every side), TORTURE_SECONDS each;
+# then the scheduler's multi-process fault tests, their members running SCHEDULER_SECONDS.
 TORTURE_SECONDS ?= 120
+SCHEDULER_SECONDS ?= 60
 torture: build
-	@TORTURE_SECONDS=$(TORTURE_SECONDS) scripts/torture.sh build/dev
+	@TORTURE_SECONDS=$(TORTURE_SECONDS) SCHEDULER_SECONDS=$(SCHEDULER_SECONDS) scripts/torture.sh build/dev
 
 bench:
 	@scripts/install-deps.sh servers

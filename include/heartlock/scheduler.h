@@ -99,7 +99,8 @@ struct RunOutcome {
 using JobFn = std::function<RunOutcome(const ScheduledRun&)>;
 
 // What happens to missed slots: those whose timer came more than `grace` late, and those
-// overtaken by a later slot before their timer came.
+// overtaken by a later slot before their timer came. The runs a job catches up on (and the on-time
+// slot due with them) run one after another on one worker, oldest first: never at once.
 enum class MissedPolicy {
   skip,      // nothing: the next slot runs as usual
   run_once,  // one run, for the latest missed slot
@@ -133,7 +134,7 @@ struct JobStats {
   std::uint64_t failed = 0;
   std::uint64_t skipped = 0;
   std::uint64_t store_errors = 0;
-  std::uint64_t running = 0;                          // runs in progress now
+  std::uint64_t running = 0;  // runs handed to a worker and not ended yet (running or queued)
   std::optional<std::chrono::sys_seconds> last_slot;  // the last slot handed to a worker
   std::optional<std::chrono::sys_seconds> next_slot;  // the next slot it is waiting for
 };

@@ -157,6 +157,36 @@ TEST_F(SchedulerTest, ALateTimerRunsMissedSlotsAsThePolicySays) {
   EXPECT_EQ(outcomes_.slots("skip").back(), t0_ + seconds(11));
 }
 
+// With workers to spare, the missed runs of one job still run one at a time, oldest first (at
+// once, under with_lock's forbid, all but one would have been skipped).
+TEST_F(SchedulerTest, MissedRunsOfAJobRunOneAfterAnother) {
+  std::atomic<int> running{0};
+  std::atomic<int> most{0};
+  std::mutex mu;
+  std::vector<sys_seconds> order;
+  ASSERT_TRUE(scheduler_.add(
+      {.name = "all",
+       .schedule = every_second_,
+       .run = job([&](const ScheduledRun& run) {
+         const int now = ++running;
+         most = std::max(most.load(), now);
+         std::this_thread::sleep_for(std::chrono::milliseconds(20));
+         {
+           std::lock_guard lock(mu);
+           order.push_back(run.slot);
+         }
+         --running;
+       }),
+       .missed = {.policy = MissedPolicy::run_all, .grace = seconds(2), .max_runs = 3}}));
+  ASSERT_TRUE(clock_->wait_for_sleepers(1));
+  clock_->advance(seconds(10));
+  ASSERT_TRUE(outcomes_.wait_for(4));
+  EXPECT_EQ(most.load(), 1) << "missed runs of one job overlapped";
+  std::lock_guard lock(mu);
+  EXPECT_EQ(order, (std::vector<sys_seconds>{t0_ + seconds(7), t0_ + seconds(8), t0_ + seconds(9),
+                                             t0_ + seconds(10)}));
+}
+
 TEST_F(SchedulerTest, AThrowingJobIsAFailureAndTheSchedulerLivesOn) {
   ASSERT_TRUE(
       scheduler_.add({.name = "bad", .schedule = every_second_, .run = job([](const ScheduledRun&) {
