@@ -249,12 +249,14 @@ TEST_F(CliTest, MissingHeartbeatsLoseTheLeaseAndStopTheCommand) {
 }
 
 TEST_F(CliTest, ExplicitHeartbeatsKeepTheLease) {
-  // The beats (10 over ~1 s) must carry the job past stale_after; the ttl is long enough that a
-  // loaded ASan run's renewals are not what fails it (150 ms once left 72 ms of margin).
-  auto r = run({"run", "--heartbeat", "explicit", "--ttl", "1s", "--stale-after", "600ms", "--",
-                "sh", "-c",
-                "for i in 1 2 3 4 5 6 7 8 9 10; do \"$HL\" heartbeat || exit 9; "
-                "sleep 0.1; done"});
+  // 20 beats over 4+ s carry the job far past stale_after (2 s). The beat's age when a renewal
+  // publishes it is the gap between beats (one `heartlock heartbeat` process each, slow under
+  // ASan) plus a renew interval (667 ms); SIGTERM comes when less than kill grace + stop margin
+  // (400 ms) is left of the 2 s. Tighter settings (150 ms ttl, then 600 ms stale_after) failed
+  // loaded ASan runs on exactly that arithmetic, not on a lost beat.
+  auto r = run({"run", "--heartbeat", "explicit", "--ttl", "2s", "--stale-after", "2s",
+                "--kill-grace", "300ms", "--", "sh", "-c",
+                "for i in $(seq 20); do \"$HL\" heartbeat || exit 9; sleep 0.2; done"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
