@@ -5,26 +5,21 @@
 //   wake-up lateness of an every-second job on the real clock (the job's start - its slot),
 //     p50/p99/max: a plain job; wrap::once_per_slot on a file store          [p99 < 5 ms];
 //     once_per_slot + wrap::with_lock; floor: a clock_nanosleep(TIMER_ABSTIME) loop
-//   dispatch: no-op runs/s through the worker pool, all slots due at once (a manual clock),
-//     against a bare mutex+condvar pool running as many no-op tasks
+//   dispatch: no-op runs/s and process CPU per run through the worker pool, all slots due at
+//     once (a manual clock), against a bare mutex+condvar pool (scheduler_dispatch.cc)
 // HEARTLOCK_BENCH_IDLE_SECONDS (default 10) is the idle measurement's wall time;
 // HEARTLOCK_BENCH_ROUNDS (default 20) the lateness samples per variant (one slot each).
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <deque>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <limits>
 #include <map>
 #include <mutex>
 #include <string>
@@ -33,23 +28,27 @@
 
 #include <benchmark/benchmark.h>
 #include <malloc.h>
-#include <time.h>
 
 #include "heartlock/heartlock.h"
 
 #include "bench_report.h"
+#include "scheduler_bench.h"
 
 namespace {
 
 using namespace std::chrono_literals;
 using heartlock::ScheduledRun;
-using heartlock::SchedulerClock;
 using Steady = std::chrono::steady_clock;
+using heartlock::bench::cpu_seconds;
+using heartlock::bench::cpu_us_per_run;
+using heartlock::bench::must_parse;
 
 std::string scratch_dir() {
   static const std::string dir = [] {
-    char tmpl[] = "/tmp/heartlock-bench-XXXXXX";
-    return std::string(::mkdtemp(tmpl));
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl =
+        std::string(tmp != nullptr && *tmp != 0 ? tmp : "/tmp") + "/heartlock-bench-XXXXXX";
+    return std::string(::mkdtemp(tmpl.data()));
   }();
   return dir;
 }
@@ -58,177 +57,6 @@ int env_int(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return v != nullptr ? std::max(1, std::atoi(v)) : fallback;
 }
-
-heartlock::CronSchedule must_parse(const std::string& expr) {
-  auto s = heartlock::CronSchedule::parse(expr, "UTC");
-  if (!s) {
-    std::fprintf(stderr, "%s\n", s.error().message.c_str());
-    std::abort();
-  }
-  return *s;
-}
-
-// User + system CPU time of this process, in seconds.
-double cpu_seconds() {
-  rusage ru{};
-  ::getrusage(RUSAGE_SELF, &ru);
-  auto secs = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-  };
-  return secs(ru.ru_utime) + secs(ru.ru_stime);
-}
-
-// Process CPU (all threads) per run of each dispatch benchmark, in microseconds, by its
-// "name/N": steadier than wall time on a shared 2-core machine, where a descheduled thread
-// stretches the wall time without using the CPU.
-std::map<std::string, double>& cpu_us_per_run() {
-  static std::map<std::string, double> m;
-  return m;
-}
-
-void note_cpu(benchmark::State& state, const std::string& name, double cpu_before) {
-  const double runs = static_cast<double>(state.iterations() * state.range(0));
-  const double us = (cpu_seconds() - cpu_before) * 1e6 / runs;
-  cpu_us_per_run()[name + "/" + std::to_string(state.range(0))] = us;
-  state.counters["cpu_us/run"] = us;
-  state.SetItemsProcessed(state.iterations() * state.range(0));
-}
-
-// A SchedulerClock that moves only when advance() is called, so that the dispatch benchmark can
-// make every job's slot due at once. Thread-safety: every method may be called from any thread.
-class ManualClock final : public SchedulerClock {
- public:
-  explicit ManualClock(time_point start) : now_(start) {}
-  time_point now() const override {
-    std::lock_guard lock(mu_);
-    return now_;
-  }
-  bool sleep_until(time_point t, std::stop_token stop) override {
-    std::unique_lock lock(mu_);
-    return moved_.wait(lock, stop, [&] { return now_ >= t; });
-  }
-  void advance(std::chrono::system_clock::duration d) {
-    {
-      std::lock_guard lock(mu_);
-      now_ += d;
-    }
-    moved_.notify_all();
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::condition_variable_any moved_;
-  time_point now_;  // guarded by mu_
-};
-
-// Counts finished runs; wait_for() blocks until `n` have finished in all. Only the run that
-// reaches the awaited count wakes the waiter, so counting costs the runs next to nothing.
-class Countdown {
- public:
-  void add() {
-    if (done_.fetch_add(1) + 1 >= target_.load()) {
-      std::lock_guard lock(mu_);
-      reached_.notify_all();
-    }
-  }
-  void wait_for(long n) {
-    std::unique_lock lock(mu_);
-    target_ = n;
-    reached_.wait(lock, [&] { return done_.load() >= n; });
-  }
-
- private:
-  std::atomic<long> done_{0};
-  std::atomic<long> target_{std::numeric_limits<long>::max()};
-  std::mutex mu_;
-  std::condition_variable reached_;
-};
-
-// The floor of dispatch: a bare pool (4 threads, one mutex, one condition variable, a deque of
-// std::function) running as many no-op tasks as the scheduler runs jobs per slot, queued in one
-// batch. (Posted one by one, each with its notify_one, the floor itself varied 5x between runs
-// on the 2-core VM: the producer and four consumers convoy on the mutex.)
-void BM_RawPoolNoop(benchmark::State& state) {
-  std::mutex mu;
-  std::condition_variable ready;
-  std::deque<std::function<void()>> tasks;
-  bool closed = false;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 4; ++i) {
-    threads.emplace_back([&] {
-      for (;;) {
-        std::unique_lock lock(mu);
-        ready.wait(lock, [&] { return closed || !tasks.empty(); });
-        if (closed) {
-          return;
-        }
-        auto task = std::move(tasks.front());
-        tasks.pop_front();
-        lock.unlock();
-        task();
-      }
-    });
-  }
-  Countdown finished;
-  auto payload = std::make_shared<int>(0);  // a capture like the scheduler's shared job entry
-  long target = 0;
-  const double cpu_before = cpu_seconds();
-  for (auto _ : state) {
-    {
-      std::lock_guard lock(mu);
-      for (long i = 0; i < state.range(0); ++i) {
-        tasks.emplace_back([payload, &finished] { finished.add(); });
-      }
-    }
-    ready.notify_all();
-    target += state.range(0);
-    finished.wait_for(target);
-  }
-  note_cpu(state, "raw", cpu_before);
-  {
-    std::lock_guard lock(mu);
-    closed = true;
-  }
-  ready.notify_all();
-  for (auto& t : threads) {
-    t.join();
-  }
-}
-BENCHMARK(BM_RawPoolNoop)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->UseRealTime();
-
-// state.range(0) every-second no-op jobs on a manual clock; each iteration moves the clock one
-// second and waits until every job ran once: timer heap, due_slots, the pool, the outcome.
-void BM_SchedulerDispatchNoop(benchmark::State& state) {
-  const auto t0 = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  auto clock = std::make_shared<ManualClock>(t0 + 500ms);
-  Countdown finished;
-  heartlock::Scheduler scheduler(
-      {.clock = clock, .on_outcome = [&](const ScheduledRun&, const auto&) { finished.add(); }});
-  const auto every_second = must_parse("* * * * * *");
-  for (long i = 0; i < state.range(0); ++i) {
-    auto added =
-        scheduler.add({.name = "noop-" + std::to_string(i),
-                       .schedule = every_second,
-                       .run = [](const ScheduledRun&) { return heartlock::RunOutcome::ok(); }});
-    if (!added) {
-      state.SkipWithError(added.error().message.c_str());
-      return;
-    }
-  }
-  long target = 0;
-  const double cpu_before = cpu_seconds();
-  for (auto _ : state) {
-    target += state.range(0);
-    clock->advance(1s);
-    finished.wait_for(target);
-  }
-  note_cpu(state, "scheduler", cpu_before);
-}
-BENCHMARK(BM_SchedulerDispatchNoop)
-    ->Arg(1000)
-    ->Arg(10000)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
 
 // Resident set size of this process, in KiB.
 double rss_kib() {
@@ -250,58 +78,77 @@ double heap_bytes() {
   return static_cast<double>(mi.uordblks + mi.hblkhd);
 }
 
-struct IdleResult {
-  double parse_ms = 0;
-  double add_ms = 0;
-  double kib_per_job = 0;   // RSS growth
-  double heap_per_job = 0;  // heap bytes in use, growth
-  double cpu_percent = 0;
-  double stop_ms = 0;
-};
-
-// `count` jobs whose slots all lie about half a year ahead (a day of the month six months from
-// now, at distinct times of day), added in a shuffled order; then the process's CPU over
-// `seconds` of wall time while the scheduler waits.
-IdleResult idle(int count, int seconds) {
-  IdleResult out;
+// `count` schedules that do not fire for months: a day of the month six months from now, at
+// distinct times of day; the i-th fires i minutes after the 0-th.
+std::vector<heartlock::CronSchedule> half_year_schedules(int count) {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   ::gmtime_r(&now, &tm);
   const int month = (tm.tm_mon + 6) % 12 + 1;
-  const double rss_before = rss_kib();
-  const double heap_before = heap_bytes();
-  auto start = Steady::now();
-  std::vector<heartlock::CronSchedule> schedules;
-  schedules.reserve(static_cast<std::size_t>(count));
+  std::vector<heartlock::CronSchedule> out;
+  out.reserve(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) {
-    schedules.push_back(must_parse(std::to_string(i % 60) + " " + std::to_string(i / 60 % 24) +
-                                   " " + std::to_string(1 + i / 1440 % 28) + " " +
-                                   std::to_string(month) + " *"));
+    out.push_back(must_parse(std::to_string(i % 60) + " " + std::to_string(i / 60 % 24) + " " +
+                             std::to_string(1 + i / 1440 % 28) + " " + std::to_string(month) +
+                             " *"));
   }
-  out.parse_ms = ms_since(start);
+  return out;
+}
+
+// 0 .. count-1 in a fixed pseudo-random order (the same in every run).
+std::vector<int> shuffled(int count) {
   std::vector<int> order(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) {
     order[static_cast<std::size_t>(i)] = i;
   }
-  std::uint64_t x = 88172645463325252ull;  // xorshift: the same shuffle in every run
+  std::uint64_t x = 88172645463325252ull;  // xorshift
   for (std::size_t i = order.size(); i > 1; --i) {
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
     std::swap(order[i - 1], order[x % i]);
   }
-  auto scheduler = std::make_unique<heartlock::Scheduler>();
-  start = Steady::now();
+  return order;
+}
+
+// Adds a no-op job for each of `schedules`, in `order`; returns the time taken in ms.
+double add_all(heartlock::Scheduler& scheduler, std::vector<heartlock::CronSchedule>& schedules,
+               const std::vector<int>& order) {
+  const auto start = Steady::now();
   for (int i : order) {
-    auto added = scheduler->add({.name = "idle-" + std::to_string(i),
-                                 .schedule = std::move(schedules[static_cast<std::size_t>(i)]),
-                                 .run = heartlock::job([](const ScheduledRun&) {})});
+    auto added = scheduler.add({.name = "idle-" + std::to_string(i),
+                                .schedule = std::move(schedules[static_cast<std::size_t>(i)]),
+                                .run = heartlock::job([](const ScheduledRun&) {})});
     if (!added) {
       std::fprintf(stderr, "add: %s\n", added.error().message.c_str());
       std::abort();
     }
   }
-  out.add_ms = ms_since(start);
+  return ms_since(start);
+}
+
+struct IdleResult {
+  double parse_ms = 0;
+  double add_ms = 0;             // in a shuffled order
+  double add_descending_ms = 0;  // each job earlier than all before: every add wakes the timer
+  double kib_per_job = 0;        // RSS growth
+  double heap_per_job = 0;       // heap bytes in use, growth
+  double cpu_percent = 0;
+  double stop_ms = 0;
+};
+
+// `count` jobs of half_year_schedules() added in a shuffled order; then the process's CPU over
+// `seconds` of wall time while the scheduler waits. Last, the same jobs added latest first to a
+// new scheduler.
+IdleResult idle(int count, int seconds) {
+  IdleResult out;
+  const double rss_before = rss_kib();
+  const double heap_before = heap_bytes();
+  auto start = Steady::now();
+  auto schedules = half_year_schedules(count);
+  out.parse_ms = ms_since(start);
+  auto scheduler = std::make_unique<heartlock::Scheduler>();
+  out.add_ms = add_all(*scheduler, schedules, shuffled(count));
   schedules.clear();
   schedules.shrink_to_fit();
   out.kib_per_job = (rss_kib() - rss_before) / count;
@@ -314,6 +161,14 @@ IdleResult idle(int count, int seconds) {
   start = Steady::now();
   scheduler.reset();
   out.stop_ms = ms_since(start);
+
+  schedules = half_year_schedules(count);
+  std::vector<int> descending(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    descending[static_cast<std::size_t>(i)] = count - 1 - i;
+  }
+  heartlock::Scheduler again;
+  out.add_descending_ms = add_all(again, schedules, descending);
   return out;
 }
 
@@ -419,9 +274,10 @@ int main(int argc, char** argv) {
   const int samples = env_int("HEARTLOCK_BENCH_ROUNDS", 20);
   const auto i = idle(10000, idle_seconds);
   std::printf(
-      "10000 jobs: parse %.1f ms, add %.1f ms (%.2f us/job), RSS +%.2f KiB/job "
-      "(heap +%.0f B/job), stop %.1f ms\n\n",
-      i.parse_ms, i.add_ms, i.add_ms * 1000 / 10000, i.kib_per_job, i.heap_per_job, i.stop_ms);
+      "10000 jobs: parse %.1f ms; add %.1f ms (%.2f us/job; latest first, each add "
+      "waking the timer: %.1f ms); RSS +%.2f KiB/job (heap +%.0f B/job); stop %.1f ms\n\n",
+      i.parse_ms, i.add_ms, i.add_ms * 1000 / 10000, i.add_descending_ms, i.kib_per_job,
+      i.heap_per_job, i.stop_ms);
 
   heartlock::bench::Collector collector;
   benchmark::RunSpecifiedBenchmarks(&collector);
