@@ -9,7 +9,7 @@ echo
 "$build/bench/cron_benchmark" --benchmark_min_time=1  # next_after/s: items_per_second
 echo
 # Idle CPU with 10 000 jobs (HEARTLOCK_BENCH_IDLE_SECONDS, 10), dispatch, and wake-up lateness over
-# HEARTLOCK_BENCH_ROUNDS (20) real seconds per variant: about a minute and a half.
+# HEARTLOCK_BENCH_ROUNDS (20) real seconds per variant: about 1 min 45 s.
 "$build/bench/scheduler_benchmark" --benchmark_min_time=1
 
 work=$(mktemp -d)
