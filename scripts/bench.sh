@@ -7,6 +7,10 @@ build=${1:-build/release}
 if [ -z "${HEARTLOCK_BENCH_SKIP_FILE:-}" ]; then "$build/bench/file_benchmark" --benchmark_min_time=1; fi
 echo
 "$build/bench/cron_benchmark" --benchmark_min_time=1  # next_after/s: items_per_second
+echo
+# Idle CPU with 10 000 jobs (HEARTLOCK_BENCH_IDLE_SECONDS, 10), dispatch, and wake-up lateness over
+# HEARTLOCK_BENCH_ROUNDS (20) real seconds per variant: about 1 min 45 s.
+"$build/bench/scheduler_benchmark" --benchmark_min_time=1
 
 work=$(mktemp -d)
 pids=()
