@@ -18,7 +18,8 @@ namespace heartlock {
 
 // One term of leadership: the lease on the election's lock that made this caller the leader.
 //
-// At most one Leadership of an election has a stop token that is not yet stopped, at any instant
+// At most one Leadership of an election that has not resigned has a stop token that is not yet
+// stopped, at any instant
 // (under the clock-rate assumption of lease_drift_margin): the lease is declared lost by a timer
 // at its deadline, Lease::valid_until(), whatever any I/O is doing, and only after that deadline
 // may another campaigner lead. Work done as leader must stop when stop_token() is stopped, and

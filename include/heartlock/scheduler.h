@@ -49,7 +49,8 @@ class SchedulerClock {
   using time_point = std::chrono::system_clock::time_point;
   virtual ~SchedulerClock() = default;
   virtual time_point now() const = 0;
-  // Blocks until now() >= t (true) or until `stop` is requested (false, promptly).
+  // Blocks until now() >= t (true) or until `stop` is requested (false, promptly; also when it
+  // was requested before the call).
   virtual bool sleep_until(time_point t, std::stop_token stop) = 0;
   bool sleep_for(std::chrono::nanoseconds d, std::stop_token stop) {
     return sleep_until(now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(d),
@@ -61,17 +62,6 @@ class SchedulerClock {
 // set, so a sleep ends at the wall-clock instant asked for also across a clock change or a
 // suspend. Shared: one instance serves every scheduler.
 std::shared_ptr<SchedulerClock> system_scheduler_clock();
-
-// One run of a job, as the job and its wrappers see it.
-struct ScheduledRun {
-  std::string job;                     // the job's name
-  std::chrono::sys_seconds slot;       // the scheduled fire time, UTC: the run's identity
-  std::stop_token stop;                // requested: stop soon (scheduler stopping, job removed,
-                                       // timeout, lease lost); the run should return
-  std::optional<std::uint64_t> token;  // the fencing token of the lease the run holds, if any
-  int attempt = 1;                     // 1, then 2, 3... under wrap::retry
-  SchedulerClock* clock = nullptr;     // the scheduler's clock, for waits inside the run
-};
 
 // What a run came to.
 enum class RunStatus {
@@ -88,11 +78,31 @@ std::string_view to_string(RunStatus status) noexcept;
 struct RunOutcome {
   RunStatus status = RunStatus::done;
   std::string detail;  // why, in words (empty for done)
+  // wrap::timeout gave up waiting: the job's thread may still run. Never retried; and the
+  // exclusion of the wrappers outside (skip/delay_if_running, with_lock) ended with the return.
+  bool abandoned = false;
 
   static RunOutcome ok() { return {}; }
-  static RunOutcome failure(std::string why) { return {RunStatus::failed, std::move(why)}; }
-  static RunOutcome skip(std::string why) { return {RunStatus::skipped, std::move(why)}; }
-  static RunOutcome store(std::string why) { return {RunStatus::store_error, std::move(why)}; }
+  static RunOutcome failure(std::string why) { return {RunStatus::failed, std::move(why), false}; }
+  static RunOutcome skip(std::string why) { return {RunStatus::skipped, std::move(why), false}; }
+  static RunOutcome store(std::string why) {
+    return {RunStatus::store_error, std::move(why), false};
+  }
+};
+
+// One run of a job, as the job and its wrappers see it.
+struct ScheduledRun {
+  std::string job;                     // the job's name
+  std::chrono::sys_seconds slot;       // the scheduled fire time, UTC: the run's identity
+  std::stop_token stop;                // requested: stop soon (scheduler stopping, job removed,
+                                       // timeout, lease lost); the run should return
+  std::optional<std::uint64_t> token;  // the fencing token of the lease the run holds, if any
+  int attempt = 1;                     // 1, then 2, 3... under wrap::retry
+  SchedulerClock* clock = nullptr;     // the scheduler's clock, for waits inside the run
+  // Called by chain() right before the job itself, once every wrapper let the run through:
+  // wrap::once_per_slot records the slot here. An outcome means "do not run the job: this is the
+  // run's outcome". Empty when no wrapper needs it.
+  std::function<std::optional<RunOutcome>()> on_start;
 };
 
 // A job: what runs at each slot. Wrapped jobs are JobFns too (heartlock/job_wrappers.h).
@@ -177,8 +187,9 @@ class Scheduler {
   // The counters of one job, or nullopt.
   std::optional<JobStats> stats(std::string_view name) const;
 
-  // Stops: no new run starts, every run in progress is asked to stop, and stop() returns once
-  // they all returned. Idempotent.
+  // Stops: no new run starts (runs already queued for a worker are recorded as skipped), every
+  // run in progress is asked to stop, and stop() returns once they all returned. Idempotent; a
+  // second caller waits like the first.
   void stop();
 
  private:

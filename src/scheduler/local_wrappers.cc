@@ -14,6 +14,15 @@
 namespace heartlock {
 
 JobFn chain(std::vector<Wrapper> wrappers, JobFn job) {
+  // Innermost: the run's on_start (once_per_slot's record), then the job itself.
+  job = [job = std::move(job)](const ScheduledRun& run) {
+    if (run.on_start) {
+      if (std::optional<RunOutcome> instead = run.on_start()) {
+        return *std::move(instead);
+      }
+    }
+    return job(run);
+  };
   for (auto it = wrappers.rbegin(); it != wrappers.rend(); ++it) {
     job = (*it)(std::move(job));
   }
@@ -82,7 +91,7 @@ Wrapper delay_if_running(std::chrono::milliseconds max_delay) {
     auto turn = std::make_shared<Turn>();
     return [turn, max_delay, next = std::move(next)](const ScheduledRun& run) {
       SchedulerClock& clock = detail::clock_of(run);
-      const auto deadline = clock.now() + max_delay;
+      const auto deadline = clock.now() + std::min(max_delay, kMaxDuration);
       std::unique_lock lock(turn->mu);
       turn->waiting.insert(run.slot);
       while (turn->running || *turn->waiting.begin() != run.slot) {
@@ -143,14 +152,16 @@ Wrapper retry(RetryOptions options, CronSchedule schedule) {
       SchedulerClock& clock = detail::clock_of(run);
       const auto next_slot = schedule.next_after(run.slot);
       ScheduledRun attempt = run;
-      auto backoff = std::chrono::duration<double, std::milli>(options.initial_backoff);
+      using ms_double = std::chrono::duration<double, std::milli>;
+      const ms_double longest(std::min(options.max_backoff, kMaxDuration));
+      ms_double backoff = std::min(ms_double(options.initial_backoff), longest);
       for (;;) {
         RunOutcome outcome = next(attempt);
-        if (outcome.status != RunStatus::failed || attempt.attempt >= options.max_attempts) {
+        if (outcome.status != RunStatus::failed || outcome.abandoned ||
+            attempt.attempt >= options.max_attempts) {
           return outcome;
         }
-        const auto wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(backoff),
-                                   options.max_backoff);
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(backoff);
         const auto at = clock.now() + wait;
         if (next_slot && at >= *next_slot) {
           outcome.detail += " (not retried: the next slot comes first)";
@@ -161,7 +172,7 @@ Wrapper retry(RetryOptions options, CronSchedule schedule) {
           return outcome;
         }
         ++attempt.attempt;
-        backoff *= options.multiplier;
+        backoff = std::min(backoff * std::max(options.multiplier, 1.0), longest);
       }
     };
   };

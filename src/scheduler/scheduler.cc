@@ -89,7 +89,7 @@ class Scheduler::Impl {
     if (!due.next) {
       due.next = job.schedule.next_after(now_s);
     }
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (stopped_) {
       return fail(Errc::invalid_argument, "the scheduler is stopped");
     }
@@ -100,13 +100,14 @@ class Scheduler::Impl {
     entry->id = ++last_id_;
     jobs_.emplace(entry->options.name, entry);
     if (due.missed > 0) {
-      log(LogLevel::warn, "job " + entry->options.name + ": " + std::to_string(due.missed) +
-                              " slot(s) since the last one claimed in the store were missed; "
-                              "running " +
-                              std::to_string(due.run.size()));
+      log_later(LogLevel::warn, "job " + entry->options.name + ": " + std::to_string(due.missed) +
+                                    " slot(s) since the last one claimed in the store were missed; "
+                                    "running " +
+                                    std::to_string(due.run.size()));
     }
     dispatch(entry, due.run);
     schedule(entry, due.next);
+    flush_logs(lock);
     return {};
   }
 
@@ -145,6 +146,7 @@ class Scheduler::Impl {
   }
 
   void stop() {
+    std::lock_guard stopping(stop_mu_);  // a second caller waits for the first to finish
     std::map<std::string, std::shared_ptr<JobEntry>, std::less<>> jobs;
     {
       std::lock_guard lock(mu_);
@@ -170,10 +172,35 @@ class Scheduler::Impl {
     bool operator>(const Timer& other) const { return slot > other.slot; }
   };
 
+  // The sink never runs under mu_ (it may call the scheduler, or be slow), and what it throws
+  // is dropped.
   void log(LogLevel level, std::string_view message) const {
     if (options_.log) {
-      options_.log(level, message);
+      try {
+        options_.log(level, message);
+      } catch (...) {
+      }
     }
+  }
+
+  // REQUIRES: mu_ held. Logged by flush_logs() once mu_ is released.
+  void log_later(LogLevel level, std::string message) {
+    if (options_.log) {
+      pending_logs_.emplace_back(level, std::move(message));
+    }
+  }
+
+  void flush_logs(std::unique_lock<std::mutex>& lock) {
+    if (pending_logs_.empty()) {
+      return;
+    }
+    auto lines = std::move(pending_logs_);
+    pending_logs_.clear();
+    lock.unlock();
+    for (const auto& [level, line] : lines) {
+      log(level, line);
+    }
+    lock.lock();
   }
 
   // REQUIRES: mu_ held.
@@ -181,7 +208,7 @@ class Scheduler::Impl {
                 std::optional<std::chrono::sys_seconds> slot) {
     entry->stats.next_slot = slot;
     if (!slot) {
-      log(LogLevel::warn, "job " + entry->options.name + ": its schedule fires no more");
+      log_later(LogLevel::warn, "job " + entry->options.name + ": its schedule fires no more");
       return;
     }
     const bool earliest = heap_.empty() || *slot < heap_.top().slot;
@@ -209,10 +236,12 @@ class Scheduler::Impl {
       auto entry = top.job.lock();
       if (!entry || entry->stop.stop_requested()) {
         heap_.pop();
+        release(entry, lock);
         continue;
       }
       const auto now = clock_->now();
       if (now < top.slot) {
+        release(entry, lock);
         lock.unlock();
         clock_->sleep_until(top.slot, wake);
         lock.lock();
@@ -222,12 +251,25 @@ class Scheduler::Impl {
       auto due = detail::due_slots(entry->options.schedule, top.slot, now, entry->options.missed);
       if (due.missed > 0) {
         const auto late = std::chrono::duration_cast<std::chrono::milliseconds>(now - top.slot);
-        log(LogLevel::warn, "job " + entry->options.name + ": " + std::to_string(due.missed) +
-                                " slot(s) missed (the timer came " + std::to_string(late.count()) +
-                                " ms late); running " + std::to_string(due.run.size()));
+        log_later(LogLevel::warn, "job " + entry->options.name + ": " + std::to_string(due.missed) +
+                                      " slot(s) missed (the timer came " +
+                                      std::to_string(late.count()) + " ms late); running " +
+                                      std::to_string(due.run.size()));
       }
       dispatch(entry, due.run);
       schedule(entry, due.next);
+      release(entry, lock);
+      flush_logs(lock);
+    }
+  }
+
+  // Drops the timer's hold on a job without mu_: the last hold on a removed job destroys its
+  // function, and what that captured may call the scheduler.
+  static void release(std::shared_ptr<JobEntry>& entry, std::unique_lock<std::mutex>& lock) {
+    if (entry) {
+      lock.unlock();
+      entry.reset();
+      lock.lock();
     }
   }
 
@@ -305,11 +347,18 @@ class Scheduler::Impl {
                                             LogLevel::error};
       log(kLevel[static_cast<int>(outcome.status)], what);
     }
-    if (outcome.status == RunStatus::store_error && options_.on_store_error) {
-      options_.on_store_error(run, outcome);
+    // The hooks' exceptions are dropped: a worker must go on to the next run.
+    try {
+      if (outcome.status == RunStatus::store_error && options_.on_store_error) {
+        options_.on_store_error(run, outcome);
+      }
+    } catch (...) {
     }
-    if (options_.on_outcome) {
-      options_.on_outcome(run, outcome);
+    try {
+      if (options_.on_outcome) {
+        options_.on_outcome(run, outcome);
+      }
+    } catch (...) {
     }
   }
 
@@ -319,6 +368,8 @@ class Scheduler::Impl {
   std::map<std::string, std::shared_ptr<JobEntry>, std::less<>> jobs_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> heap_;
   std::stop_source nudge_;  // requested to wake the timer thread
+  std::vector<std::pair<LogLevel, std::string>> pending_logs_;  // guarded by mu_
+  std::mutex stop_mu_;                                          // serialises stop()
   std::uint64_t last_id_ = 0;
   bool stopped_ = false;
   detail::WorkerPool pool_;

@@ -24,8 +24,11 @@ std::string in_ms(std::chrono::milliseconds d) { return std::to_string(d.count()
 }  // namespace
 
 Wrapper timeout(std::chrono::milliseconds limit, std::chrono::milliseconds grace) {
-  return [limit, grace](JobFn next) -> JobFn {
-    return [limit, grace, next = std::move(next)](const ScheduledRun& run) {
+  return [limit, grace](JobFn inner_fn) -> JobFn {
+    // Shared, not copied per run: a job's captured state is one, and an abandoned thread keeps
+    // it alive.
+    auto next = std::make_shared<const JobFn>(std::move(inner_fn));
+    return [limit, grace, next](const ScheduledRun& run) {
       SchedulerClock& clock = detail::clock_of(run);
       const auto start = clock.now();
       auto attempt = std::make_shared<Attempt>();
@@ -35,7 +38,7 @@ Wrapper timeout(std::chrono::milliseconds limit, std::chrono::milliseconds grace
       std::thread worker([attempt, next, inner] {
         RunOutcome outcome;
         try {
-          outcome = next(inner);
+          outcome = (*next)(inner);
         } catch (const std::exception& e) {
           outcome = RunOutcome::failure(std::string("threw: ") + e.what());
         } catch (...) {
@@ -63,8 +66,11 @@ Wrapper timeout(std::chrono::milliseconds limit, std::chrono::milliseconds grace
         return out;
       }
       worker.detach();
-      return RunOutcome::failure("timed out after " + in_ms(limit) + "; still running " +
-                                 in_ms(grace) + " after being asked to stop: abandoned");
+      RunOutcome abandoned =
+          RunOutcome::failure("timed out after " + in_ms(limit) + "; still running " +
+                              in_ms(grace) + " after being asked to stop: abandoned");
+      abandoned.abandoned = true;
+      return abandoned;
     };
   };
 }

@@ -26,11 +26,10 @@ bool WorkerPool::post(std::function<void()> task) {
 }
 
 void WorkerPool::shutdown() {
-  std::deque<std::function<void()>> dropped;
+  std::lock_guard joining(join_mu_);  // a second caller waits for the first
   {
     std::lock_guard lock(mu_);
     closed_ = true;
-    dropped.swap(tasks_);
   }
   ready_.notify_all();
   for (auto& t : threads_) {
@@ -46,13 +45,17 @@ void WorkerPool::work() {
     {
       std::unique_lock lock(mu_);
       ready_.wait(lock, [this] { return closed_ || !tasks_.empty(); });
-      if (closed_) {
-        return;
+      if (tasks_.empty()) {
+        return;  // closed, and nothing is left
       }
       task = std::move(tasks_.front());
       tasks_.pop_front();
     }
-    task();
+    try {
+      task();
+    } catch (...) {
+      // A task's exception must not end the worker (std::terminate); tasks report their own.
+    }
   }
 }
 

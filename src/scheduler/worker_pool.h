@@ -12,7 +12,7 @@
 
 namespace heartlock::detail {
 
-// Runs posted tasks on `threads` threads, in the order posted.
+// Runs posted tasks on `threads` threads, in the order posted. A task that throws is dropped.
 //
 // Thread-safety: post() and shutdown() may be called from any thread, post() also from a task.
 // Lifetime: the destructor shuts down (discarding what has not started) and joins.
@@ -26,8 +26,9 @@ class WorkerPool {
   // False once shut down (the task is dropped).
   bool post(std::function<void()> task);
 
-  // Drops the tasks that have not started, and waits for those that have. Idempotent; not from
-  // a task.
+  // Takes no more tasks, and returns once every task posted before has run (the scheduler's
+  // stopped runs return at once, recording a skip). Idempotent, also from two threads at once;
+  // not from a task.
   void shutdown();
 
  private:
@@ -38,6 +39,7 @@ class WorkerPool {
   std::deque<std::function<void()>> tasks_;
   bool closed_ = false;
   std::vector<std::thread> threads_;
+  std::mutex join_mu_;  // serialises shutdown()
 };
 
 }  // namespace heartlock::detail

@@ -27,7 +27,7 @@ class FakeClock final : public SchedulerClock {
     moved_.notify_all();
     const bool reached = moved_.wait(lock, stop, [&] { return now_ >= t; });
     sleepers_.erase(me);
-    return reached;
+    return reached && !stop.stop_requested();
   }
 
   void advance(std::chrono::system_clock::duration d) {

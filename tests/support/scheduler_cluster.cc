@@ -139,7 +139,10 @@ bool ClusterLog::ran(long long slot) const {
 std::map<long long, std::string> ClusterLog::lock_busy() const {
   std::map<long long, std::string> out;
   for (const auto& o : outcomes) {
-    if (o.status == "skipped" && o.detail.starts_with("running elsewhere")) {
+    // Only a slot that did not run was lost to the lock: once_per_slot records a slot when its
+    // job starts, so the members that fired a slot another one is running also find the lock
+    // held (by that very run) and skip.
+    if (o.status == "skipped" && o.detail.starts_with("running elsewhere") && !ran(o.slot)) {
       out[o.slot] = o.detail;
     }
   }

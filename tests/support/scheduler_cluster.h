@@ -73,7 +73,7 @@ struct ClusterLog {
   // Whether `pid` began slot `slot` / a run of `slot` ended (by anyone).
   bool began(long long slot, pid_t pid) const;
   bool ran(long long slot) const;
-  // Slots some member skipped because the job's lock was held (with_lock, forbid), and by whom
+  // Slots that did not run because the job's lock was held (with_lock, forbid), and by whom
   // ("running elsewhere: lock J is held by host:pid:random").
   std::map<long long, std::string> lock_busy() const;
 };

@@ -292,5 +292,73 @@ TEST_F(LockWrapperTest, OncePerSlotTakesOverAClaimThatNeverBecameARun) {
   EXPECT_EQ(runs.load(), 1);
 }
 
+// The record is written when the job starts, not when the claim is taken: a run that the wrappers
+// inside never let through (here: held at a gate, then skipped) leaves the slot to a host that
+// fired it too and waited for the claim.
+TEST_F(LockWrapperTest, OncePerSlotRecordsTheSlotOnlyWhenTheJobStarts) {
+  Gate gate;
+  auto not_through = [&gate](JobFn) -> JobFn {
+    return [&gate](const ScheduledRun&) {
+      gate.entered.set_value();
+      gate.release.wait();
+      return RunOutcome::skip("not today");
+    };
+  };
+  std::atomic<int> runs{0};
+  auto on_a =
+      chain({wrap::once_per_slot(*a_), not_through}, job([&](const ScheduledRun&) { ++runs; }));
+  auto on_b = chain({wrap::once_per_slot(*b_)}, job([&](const ScheduledRun&) { ++runs; }));
+  const ScheduledRun r = run();
+  auto first = std::async(std::launch::async, [&] { return on_a(r); });
+  gate.entered.get_future().wait();
+  auto second = std::async(std::launch::async, [&] { return on_b(r); });
+  EXPECT_EQ(second.wait_for(milliseconds(300)), std::future_status::timeout)
+      << "waits for the claim";
+  gate.opener.set_value();
+  EXPECT_EQ(first.get().status, RunStatus::skipped);
+  EXPECT_EQ(second.get().status, RunStatus::done);
+  EXPECT_EQ(runs.load(), 1);
+  EXPECT_EQ(a_->last_slot("j").value(), r.slot);
+}
+
+TEST_F(LockWrapperTest, OncePerSlotLetsARetryInsideRunTheSameSlotAgain) {
+  auto minutely = CronSchedule::parse("* * * * *", "UTC").value();
+  std::vector<int> attempts;
+  auto fn = chain({wrap::once_per_slot(*a_),
+                   wrap::retry({.max_attempts = 3, .initial_backoff = milliseconds(1)}, minutely)},
+                  [&](const ScheduledRun& r) {
+                    attempts.push_back(r.attempt);
+                    return r.attempt < 2 ? RunOutcome::failure("flaky") : RunOutcome::ok();
+                  });
+  ScheduledRun r = run();
+  r.clock = nullptr;  // the system clock: a real 1 ms backoff
+  EXPECT_EQ(fn(r).status, RunStatus::done);
+  EXPECT_EQ(attempts, (std::vector<int>{1, 2}));
+}
+
+TEST_F(WrapperTest, AnAbandonedRunIsNeverRetried) {
+  auto minutely = CronSchedule::parse("* * * * *", "UTC").value();
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  std::atomic<int> attempts{0};
+  auto fn = chain({wrap::retry({.max_attempts = 3, .initial_backoff = seconds(1)}, minutely),
+                   wrap::timeout(seconds(5), seconds(1))},
+                  [release, &attempts](const ScheduledRun&) {
+                    ++attempts;
+                    while (!*release) {
+                      std::this_thread::sleep_for(milliseconds(1));
+                    }
+                    return RunOutcome::ok();
+                  });
+  auto a = std::async(std::launch::async, [&] { return fn(run()); });
+  ASSERT_TRUE(clock_->wait_for_sleepers(1));
+  clock_->advance(seconds(5));
+  ASSERT_TRUE(clock_->wait_for_sleepers(1));
+  clock_->advance(seconds(1));
+  auto out = a.get();
+  EXPECT_TRUE(out.abandoned);
+  EXPECT_EQ(attempts.load(), 1);
+  *release = true;
+}
+
 }  // namespace
 }  // namespace heartlock
