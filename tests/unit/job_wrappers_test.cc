@@ -338,25 +338,29 @@ TEST_F(LockWrapperTest, OncePerSlotLetsARetryInsideRunTheSameSlotAgain) {
 
 TEST_F(WrapperTest, AnAbandonedRunIsNeverRetried) {
   auto minutely = CronSchedule::parse("* * * * *", "UTC").value();
+  // Shared with the abandoned thread, which outlives the test's frame.
   auto release = std::make_shared<std::atomic<bool>>(false);
-  std::atomic<int> attempts{0};
+  auto attempts = std::make_shared<std::atomic<int>>(0);
   auto fn = chain({wrap::retry({.max_attempts = 3, .initial_backoff = seconds(1)}, minutely),
                    wrap::timeout(seconds(5), seconds(1))},
-                  [release, &attempts](const ScheduledRun&) {
-                    ++attempts;
+                  [release, attempts](const ScheduledRun&) {
+                    ++*attempts;
                     while (!*release) {
                       std::this_thread::sleep_for(milliseconds(1));
                     }
                     return RunOutcome::ok();
                   });
   auto a = std::async(std::launch::async, [&] { return fn(run()); });
+  while (*attempts == 0) {  // the job's own thread has started
+    std::this_thread::sleep_for(milliseconds(1));
+  }
   ASSERT_TRUE(clock_->wait_for_sleepers(1));
   clock_->advance(seconds(5));
   ASSERT_TRUE(clock_->wait_for_sleepers(1));
   clock_->advance(seconds(1));
   auto out = a.get();
   EXPECT_TRUE(out.abandoned);
-  EXPECT_EQ(attempts.load(), 1);
+  EXPECT_EQ(attempts->load(), 1);
   *release = true;
 }
 
