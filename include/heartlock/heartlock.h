@@ -10,6 +10,7 @@
 #include "heartlock/job_wrappers.h"  // IWYU pragma: export
 #include "heartlock/leader.h"        // IWYU pragma: export
 #include "heartlock/lease.h"         // IWYU pragma: export
+#include "heartlock/ledger.h"        // IWYU pragma: export
 #include "heartlock/options.h"       // IWYU pragma: export
 #include "heartlock/scheduler.h"     // IWYU pragma: export
 #include "heartlock/store.h"         // IWYU pragma: export

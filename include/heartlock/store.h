@@ -23,6 +23,16 @@ struct SlotClaim {
   std::string claimed_by;  // who was first ("host:pid"), when known
 };
 
+// One entry of a store's run ledger (Store::put_run_record), as the store keeps it.
+struct RunRecordText {
+  std::string job;
+  std::chrono::sys_seconds slot;
+  std::string data;  // what put_run_record stored: opaque to the store (heartlock/ledger.h)
+};
+
+// The largest `data` of one ledger entry.
+inline constexpr std::size_t kMaxRunRecordBytes = 4096;
+
 // A wait for Store::acquire without a time limit: until the lock is ours, an error, or a stop.
 inline constexpr std::chrono::milliseconds kWaitForever = std::chrono::milliseconds::max();
 
@@ -105,6 +115,22 @@ class Store {
   // store did not answer (on Redlock: fewer than a majority of the nodes).
   [[nodiscard]] virtual Result<std::optional<std::chrono::sys_seconds>> last_slot(
       std::string_view job) = 0;
+
+  // The run ledger, kept beside the slot records: writes (or replaces) the entry of (`job`,
+  // `slot`), kept for `retention` after its slot (then removed, as slot records are). `data` is
+  // opaque to the store (heartlock/ledger.h writes JSON), at most kMaxRunRecordBytes. The last
+  // write of an entry wins. Errc::invalid_argument for a bad job name or retention, or larger
+  // data; Errc::unavailable if the store did not answer (on Redlock: fewer than a majority);
+  // Errc::unsupported on a backend without a ledger (the default).
+  [[nodiscard]] virtual Result<void> put_run_record(
+      std::string_view job, std::chrono::sys_seconds slot, std::string_view data,
+      std::chrono::seconds retention = kDefaultSlotRetention);
+
+  // Ledger entries, newest slot first (then by job name), at most `limit`: of `job`, or of every
+  // job when `job` is empty. Entries past their retention may still be reported until removed.
+  // Errc::invalid_argument for a bad job name; other errors as put_run_record.
+  [[nodiscard]] virtual Result<std::vector<RunRecordText>> run_records(std::string_view job,
+                                                                       std::size_t limit);
 
   // The URL this store was opened from, without credentials.
   virtual std::string url() const = 0;

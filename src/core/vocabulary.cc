@@ -157,4 +157,13 @@ Result<void> Store::break_lease(const LockInfo& seen) {
   return break_lease(seen.name, seen.holder ? seen.holder->token : 0);
 }
 
+Result<void> Store::put_run_record(std::string_view, std::chrono::sys_seconds, std::string_view,
+                                   std::chrono::seconds) {
+  return fail(Errc::unsupported, "the " + url() + " store keeps no run ledger");
+}
+
+Result<std::vector<RunRecordText>> Store::run_records(std::string_view, std::size_t) {
+  return fail(Errc::unsupported, "the " + url() + " store keeps no run ledger");
+}
+
 }  // namespace heartlock
