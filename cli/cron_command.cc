@@ -8,9 +8,12 @@
 #include <optional>
 #include <system_error>
 
+#include "heartlock/duration.h"
 #include "heartlock/text.h"
 
+#include "cron_daemon.h"
 #include "crontab.h"
+#include "crontab_file.h"
 #include "exit_codes.h"
 #include "schedule_command.h"
 
@@ -19,52 +22,7 @@ namespace {
 
 using std::chrono::sys_seconds;
 
-// A crontab is a few KiB; this bound keeps a wrong argument (/dev/zero, a log) from filling
-// memory.
-constexpr std::size_t kMaxFileBytes = 1 << 20;
 constexpr int kFireTimes = 5;
-
-// The file's bytes, or the exit code after telling why not.
-std::optional<std::string> read_file(const std::string& path, int& exit_code) {
-  auto fail = [&](const std::string& why, int code) {
-    std::cerr << "heartlock: " << printable(path) << ": " << why << "\n";
-    exit_code = code;
-    return std::nullopt;
-  };
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) {
-    return fail("cannot read: " + std::system_category().message(errno), kExitNoInput);
-  }
-  std::string text;
-  char buf[65536];
-  while (text.size() <= kMaxFileBytes) {
-    const std::size_t n = std::fread(buf, 1, sizeof buf, f.get());
-    text.append(buf, n);
-    if (n < sizeof buf) {
-      break;
-    }
-  }
-  if (std::ferror(f.get())) {
-    return fail("cannot read: " + std::system_category().message(errno), kExitNoInput);
-  }
-  if (text.size() > kMaxFileBytes) {
-    return fail("larger than 1 MiB: not a crontab", kExitUsage);
-  }
-  return text;
-}
-
-// Text from the file (a command, a value, a message quoting it), safe for the terminal
-// (printable()) but with its backslashes as they are: `grep 'a\.b'` or the advice "write \%"
-// would read wrong with them doubled, and a backslash cannot move the cursor.
-std::string terminal_safe(std::string_view message) {
-  std::string out;
-  for (auto slash = message.find('\\'); slash != std::string_view::npos;
-       slash = message.find('\\')) {
-    out += printable(message.substr(0, slash)) + '\\';
-    message.remove_prefix(slash + 1);
-  }
-  return out + printable(message);
-}
 
 void print_job(const CrontabJob& job, sys_seconds from, bool utc) {
   std::cout << "\n"
@@ -96,22 +54,41 @@ void print_job(const CrontabJob& job, sys_seconds from, bool utc) {
 }  // namespace
 
 CLI::App* add_cron_command(CLI::App& app, CronArgs& args) {
-  CLI::App* cmd =
-      app.add_subcommand("cron", "Check a crontab for heartlock: heartlock cron --check FILE");
+  CLI::App* cmd = app.add_subcommand(
+      "cron",
+      "Run a crontab, each slot once across every host sharing the store: heartlock cron "
+      "[-b URL] FILE; check one: heartlock cron --check FILE");
   cmd->add_option("file", args.file, "The crontab (format: README, `heartlock cron`)")->required();
   cmd->add_flag("--check", args.check,
                 "Validate FILE; print each job's name, schedule, command, options and next fire "
                 "times");
   cmd->add_option("--from", args.from, "Fire times after this RFC 3339 time (default: now)");
   cmd->add_flag("--utc", args.utc, "Print fire times as RFC 3339 UTC");
+  cmd->add_option("--log-format", args.log_format,
+                  "The jobs' output: text (`JOB: line`) or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--metrics-listen", args.metrics_listen,
+                  "Serve Prometheus metrics at http://HOST:PORT/metrics");
+  cmd->add_option("--shutdown-grace", args.shutdown_grace,
+                  "On SIGTERM/SIGINT, running jobs get this long to end before they are stopped");
+  cmd->add_option("--workers", args.workers, "Jobs that may run at once")
+      ->check(CLI::Range(1, 10000));
   return cmd;
 }
 
-int run_cron(const CronArgs& args) {
+int run_cron(const CronArgs& args, const CommonArgs& common) {
   if (!args.check) {
-    std::cerr << "heartlock: cron: only `heartlock cron --check FILE` exists so far (running a "
-                 "crontab is not built yet)\n";
-    return kExitUsage;
+    auto grace = parse_duration(args.shutdown_grace);
+    if (!grace) {
+      std::cerr << "heartlock: --shutdown-grace: " << grace.error().message << "\n";
+      return kExitUsage;
+    }
+    return run_cron_daemon({.file = args.file,
+                            .json_output = args.log_format == "json",
+                            .shutdown_grace = *grace,
+                            .workers = args.workers,
+                            .metrics_listen = args.metrics_listen},
+                           common);
   }
   sys_seconds from = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   if (!args.from.empty()) {
@@ -123,21 +100,12 @@ int run_cron(const CronArgs& args) {
     }
     from = *t;
   }
-  int code = kExitOk;
-  auto text = read_file(args.file, code);
-  if (!text) {
-    return code;
-  }
-  auto crontab = parse_crontab(*text);
+  auto crontab = load_crontab(args.file);
   if (!crontab) {
     for (const auto& e : crontab.error().errors) {
-      std::cerr << printable(args.file);
-      if (e.line != 0) {
-        std::cerr << ":" << e.line;
-      }
-      std::cerr << ": " << terminal_safe(e.message) << "\n";
+      std::cerr << e << "\n";
     }
-    return crontab.error().code == Errc::invalid_argument ? kExitUsage : kExitUnavailable;
+    return crontab.error().exit_code;
   }
   const std::size_t n = crontab->jobs.size();
   std::cout << printable(args.file) << ": " << n << (n == 1 ? " job" : " jobs") << ", valid\n";

@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
       return show_schedule(schedule_args);
     }
     if (cron->parsed()) {
-      return run_cron(cron_args);
+      return run_cron(cron_args, common);
     }
   } catch (const std::exception& e) {
     std::cerr << "heartlock: internal error: " << e.what() << "\n";

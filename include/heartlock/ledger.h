@@ -31,6 +31,7 @@ enum class RunState {
   running,  // claimed and started; no end recorded (yet: or its host died while it ran)
   done,     // ended with success (exit status 0)
   failed,   // ended with failure: exit status, signal, timeout, lost lease, could not start
+  skipped,  // claimed, but not run on purpose: the job's previous run still held its lock
   missed,   // nobody ran it: every host was down or late (recorded by the next one that looked)
 };
 

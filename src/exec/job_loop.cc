@@ -48,8 +48,9 @@ bool JobLoop::start() {
   child_ = spawn(SpawnRequest{.argv = &spec_.argv,
                               .env = &env,
                               .group = watchdog_ ? watchdog_->group() : nullptr,
-                              .stdout_fd = out_.write.get(),
-                              .stderr_fd = err_.write.get()});
+                              .stdout_fd = capture ? out_.write.get() : spec_.child_stdout,
+                              .stderr_fd = capture ? err_.write.get() : spec_.child_stderr,
+                              .stdin_fd = spec_.child_stdin});
   out_.write.close();
   err_.write.close();
   if (child_.pid < 0) {

@@ -40,10 +40,14 @@ struct JobSpec {
   // the backend passwords the library reads (HEARTLOCK_REDIS_PASSWORD, HEARTLOCK_ETCD_PASSWORD)
   // and without an outer job's heartbeat socket and secret.
   std::vector<std::string> env;
-  // Output mode: where COMMAND's stdout and stderr are copied to (other modes: COMMAND inherits
-  // this process's stdout and stderr).
+  // Output mode: where COMMAND's stdout and stderr are copied to, line by line.
   int output_fd = STDOUT_FILENO;
   int error_fd = STDERR_FILENO;
+  // Other modes: COMMAND's stdout and stderr, if >= 0 (else it inherits this process's).
+  int child_stdout = -1;
+  int child_stderr = -1;
+  // COMMAND's stdin, if >= 0 (else it inherits this process's).
+  int child_stdin = -1;
   // Give COMMAND's group the terminal on stdin while it runs, if this process's group has it in
   // the foreground; the caller must keep SIGTTOU blocked or ignored (taking it back is done from
   // behind). At most one job of a process may ask for it.

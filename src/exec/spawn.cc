@@ -45,6 +45,9 @@ std::vector<char*> c_array(std::vector<std::string>& strings) {
   if (r.group != nullptr) {
     r.group->store(::getpid(), std::memory_order_release);
   }
+  if (r.stdin_fd >= 0) {
+    ::dup2(r.stdin_fd, STDIN_FILENO);
+  }
   if (r.stdout_fd >= 0) {
     ::dup2(r.stdout_fd, STDOUT_FILENO);
   }

@@ -23,6 +23,7 @@ struct SpawnRequest {
   std::atomic<pid_t>* group = nullptr;
   int stdout_fd = -1;  // dup2'ed onto the child's stdout if >= 0
   int stderr_fd = -1;
+  int stdin_fd = -1;  // dup2'ed onto the child's stdin if >= 0
 };
 
 struct Spawned {
