@@ -42,7 +42,8 @@ std::uint64_t fallback_token();
 //
 // Where it lives: opening and claiming a lock file in file_store.cc, the release waiter and the
 // watch pool in file_waiter.cc, the takeover of a stale holder in file_takeover.cc, inspect, list
-// and break_lock in file_admin.cc, claim_slot and last_slot in slots.cc.
+// and break_lock in file_admin.cc, claim_slot and last_slot in slots.cc, the run ledger in
+// run_ledger.cc.
 class FileStore final : public LeasingStore {
  public:
   // `dir_id`: the identity of `dir` when it was opened at `path`.
@@ -53,6 +54,9 @@ class FileStore final : public LeasingStore {
   Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                std::chrono::seconds retention) override;
   Result<std::optional<std::chrono::sys_seconds>> last_slot(std::string_view job) override;
+  Result<void> put_run_record(std::string_view job, std::chrono::sys_seconds slot,
+                              std::string_view data, std::chrono::seconds retention) override;
+  Result<std::vector<RunRecordText>> run_records(std::string_view job, std::size_t limit) override;
   std::string url() const override { return "file://" + path_; }
 
  protected:
@@ -102,6 +106,9 @@ class FileStore final : public LeasingStore {
   LockInfo observe(std::string_view name, const std::string& file, int fd, const FileId& id,
                    bool locked_known, bool locked);
   Result<LockInfo> inspect_file(std::string_view name, const std::string& file);
+  // Removes up to a bounded number of the ledger entries of the job whose file names start with
+  // `prefix` and whose slot is before `oldest_kept` (epoch seconds); best effort.
+  void remove_old_runs(const std::string& prefix, long long oldest_kept);
   std::string path_of(const std::string& file) const { return path_ + "/" + file; }
   Record new_record(const ClaimRequest& request, std::uint64_t token, BootTime now) const;
 
