@@ -4,7 +4,7 @@
 // The object's keys are short and stable (other versions of heartlock, and people with redis-cli,
 // read them):
 //
-//   "state"  "running" | "done" | "failed" | "missed"        always present
+//   "state"  "running" | "done" | "failed" | "skipped" | "missed"        always present
 //   "host"   string                                          "pid"    integer
 //   "start"  integer, epoch milliseconds (UTC)               "end"    integer, epoch milliseconds
 //   "exit"   integer exit status                             "sig"    integer signal number
@@ -40,7 +40,7 @@ using std::chrono::milliseconds;
 constexpr std::int64_t kMaxEpochMs = 9'000'000'000'000;
 
 constexpr RunState kStates[] = {RunState::running, RunState::done, RunState::failed,
-                                RunState::missed};
+                                RunState::skipped, RunState::missed};
 
 std::int64_t epoch_ms(RunRecord::time_point t) {
   return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
@@ -239,6 +239,8 @@ std::string_view to_string(RunState state) noexcept {
       return "done";
     case RunState::failed:
       return "failed";
+    case RunState::skipped:
+      return "skipped";
     case RunState::missed:
       return "missed";
   }

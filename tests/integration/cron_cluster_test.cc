@@ -155,7 +155,7 @@ TEST_P(CronClusterTest, ALateDaemonCatchesUpAsTheJobSays) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CronClusterTest, ::testing::ValuesIn(testing::every_backend()),
-                         [](const auto& info) { return info.param.name; });
+                         [](const auto& param_info) { return param_info.param.name; });
 
 }  // namespace
 }  // namespace heartlock

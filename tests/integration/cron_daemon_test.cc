@@ -119,7 +119,7 @@ TEST(CronDaemonTest, SigtermStopsAJobThatOutlivesTheGrace) {
 
 TEST(CronDaemonTest, AnInvalidFileIsRefusedBeforeAnythingRuns) {
   testing::TempDir dir;
-  std::ofstream(dir.file("crontab")) << "* * * * * * * * echo too many\n";
+  std::ofstream(dir.file("crontab")) << "61 * * * * echo bad minute\n";
   auto r = testing::run_command({testing::heartlock_binary(), "-b", "file://" + dir.file("locks"),
                                  "cron", dir.file("crontab")});
   EXPECT_EQ(r.exit_code, 64) << r.err;

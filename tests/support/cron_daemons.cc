@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -54,8 +55,10 @@ CronDaemons::~CronDaemons() {
 
 void CronDaemons::start(int i, const std::vector<std::string>& extra) {
   daemons_.erase(i);
-  std::vector<std::string> args = {heartlock_binary(), "-b", url_, "cron",
-                                   "--shutdown-grace", "5s"};
+  std::vector<std::string> args = {heartlock_binary(), "-b", url_, "cron"};
+  if (std::find(extra.begin(), extra.end(), "--shutdown-grace") == extra.end()) {
+    args.insert(args.end(), {"--shutdown-grace", "5s"});
+  }
   args.insert(args.end(), extra.begin(), extra.end());
   args.push_back(crontab());
   const std::string out = dir_.file("daemon" + std::to_string(i) + ".out");
