@@ -6,8 +6,10 @@
 // range, unlike a sorted one -- lists the newest first. An entry and its copy are written in one
 // transaction. Retention, on this host's clock as for slots (etcd has none to offer): each write
 // first finds the job's entries older than its retention (a bounded keys-only range) and removes
-// them and their copies in the same transaction as the write; one lease per entry would cost a
-// round trip per write and a lease per entry kept.
+// them and their copies in the same transaction as the write, as claim_slot does with slot
+// records: the write's retention decides, and a job nobody writes any more keeps its entries
+// (run_records may report them). One lease per entry would cost a round trip per write and a
+// lease per entry kept.
 #include <algorithm>
 #include <charconv>
 #include <limits>
@@ -27,8 +29,10 @@ constexpr long long kNewest = 999'999'999'999;  // 12 digits: slots up to the ye
 // Key-values asked for per range: 256 entries of at most 4 KiB (base64: 5.5) stay near 1.5 MiB,
 // far below kMaxEtcdReplyBytes, whatever `limit` the caller gives.
 constexpr long long kPageEntries = 256;
-// A write removes at most this many expired entries of its job (the next write takes the rest).
-constexpr long long kGcEntries = 64;
+// A write removes at most this many expired entries of its job (the next write takes the rest):
+// with their copies and the write itself, 2 + 2 * 32 operations, within etcd's default limit of
+// 128 per transaction (--max-txn-ops).
+constexpr long long kGcEntries = 32;
 
 std::string inverted(long long slot) {
   return padded_epoch(kNewest - std::clamp(slot, 0LL, kNewest));
@@ -122,33 +126,32 @@ Result<void> EtcdStore::put_run_record_checked(std::string_view job, std::chrono
   const std::string dir = run_dir(job);
   const std::string segment = key_segment(job);
   auto index_key = [&](const std::string& inv) { return run_index_dir() + inv + "/" + segment; };
-  json ops = json::array();
-  std::set<std::string> copies;  // of entries to remove
+  std::set<std::string> removed;  // entries and their copies
   if (oldest_kept > 0) {
-    // Entries older than oldest_kept have larger inverted slots: they come after it.
+    // Entries older than oldest_kept have larger inverted slots: they come after it. Each goes
+    // with its copy, so a bounded number per write (the next write takes the rest).
     const std::string old_from = dir + padded_epoch(kNewest - std::min(oldest_kept, kNewest) + 1);
     auto old = range_kvs(*client_, old_from, range_end(dir), kGcEntries, true);
     if (!old) {
       return std::unexpected(old.error());
     }
     for (const auto& kv : *old) {
-      copies.insert(index_key(kv.key.substr(std::min(dir.size(), kv.key.size()))));
+      removed.insert(kv.key);
+      removed.insert(index_key(kv.key.substr(std::min(dir.size(), kv.key.size()))));
     }
-    ops.push_back(
-        {{"request_delete_range",
-          {{"key", base64_encode(old_from)}, {"range_end", base64_encode(range_end(dir))}}}});
   }
+  json ops = json::array();
+  const std::string key = dir + inverted(epoch);
   if (epoch >= oldest_kept) {
-    for (const auto& key : {dir + inverted(epoch), index_key(inverted(epoch))}) {
-      ops.push_back(
-          {{"request_put", {{"key", base64_encode(key)}, {"value", base64_encode(data)}}}});
+    for (const auto& k : {key, index_key(inverted(epoch))}) {
+      ops.push_back({{"request_put", {{"key", base64_encode(k)}, {"value", base64_encode(data)}}}});
     }
   } else {
-    // Already past its retention: removed (its entry lies in the range removed above).
-    copies.insert(index_key(inverted(epoch)));
+    removed.insert(key);  // already past its retention
+    removed.insert(index_key(inverted(epoch)));
   }
-  for (const auto& key : copies) {
-    ops.push_back({{"request_delete_range", {{"key", base64_encode(key)}}}});
+  for (const auto& k : removed) {
+    ops.push_back({{"request_delete_range", {{"key", base64_encode(k)}}}});
   }
   auto r = client_->call("kv/txn", {{"success", ops}});
   if (!r) {

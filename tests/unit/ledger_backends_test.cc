@@ -232,6 +232,32 @@ TEST(LedgerArgumentsTest, AreCheckedWithoutAServer) {
   }
 }
 
+#ifdef HEARTLOCK_WITH_ETCD
+// etcd removes on write, by the write's retention, a bounded number per write (each with its copy
+// in every job's order, in one transaction within etcd's limit of operations).
+TEST(EtcdLedgerTest, WritesRemoveTheJobsExpiredEntriesAndTheirCopies) {
+  std::string prefix = testing::unique_prefix();
+  prefix.back() = '/';
+  auto store = testing::open_store(testing::shared_etcd().url() + "?prefix=" + prefix);
+  const auto now = now_s();
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_THAT(store->put_run_record("gc", now - 100s - i * 1s, "old", 3600s), IsOk());
+  }
+  ASSERT_THAT(store->put_run_record("other", now - 200s, "kept", 3600s), IsOk());
+  auto count = [&](std::string_view job) {
+    auto r = store->run_records(job, 1000);
+    EXPECT_THAT(r, IsOk());
+    return r ? r->size() : 0;
+  };
+  ASSERT_EQ(count("gc"), 40u);
+  ASSERT_THAT(store->put_run_record("gc", now, "new", 30s), IsOk());
+  EXPECT_EQ(count("gc"), 41u - 32u);
+  ASSERT_THAT(store->put_run_record("gc", now, "newer", 30s), IsOk());
+  EXPECT_EQ(count("gc"), 1u);
+  EXPECT_EQ(count(""), 2u);  // the copies went too; another job's entries stay
+}
+#endif
+
 #ifdef HEARTLOCK_WITH_REDIS
 // cronlock's key layout keeps the ledger beside cronlock's keys, never where a lock is read.
 TEST(RedisLedgerTest, CronlockLayoutKeepsTheLedgerOutOfTheLocks) {
