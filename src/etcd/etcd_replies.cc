@@ -1,6 +1,7 @@
 #include "etcd_replies.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace heartlock::detail {
 namespace {
@@ -58,6 +59,49 @@ std::string range_end(std::string prefix) {
     prefix.back() = static_cast<char>(prefix.back() + 1);
   }
   return prefix;
+}
+
+std::string key_segment(std::string_view job) {
+  std::string out;
+  for (char c : job) {
+    if (c == '/' || c == '%') {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> key_segment_name(std::string_view segment) {
+  std::string out;
+  for (std::size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] == '/') {
+      return std::nullopt;
+    }
+    if (segment[i] != '%') {
+      out.push_back(segment[i]);
+      continue;
+    }
+    const std::string_view code = segment.substr(i + 1, 2);
+    if (code == "2F") {
+      out.push_back('/');
+    } else if (code == "25") {
+      out.push_back('%');
+    } else {
+      return std::nullopt;
+    }
+    i += 2;
+  }
+  return out;
+}
+
+std::string padded_epoch(long long epoch) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%012lld", std::max(0LL, epoch));
+  return buf;
 }
 
 long long ttl_seconds(std::chrono::milliseconds ttl) {

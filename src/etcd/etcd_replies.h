@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -44,6 +45,14 @@ nlohmann::json created_at(const std::string& key, const std::string& revision);
 // The end of the range of every key starting with `prefix`: the prefix with its last byte
 // incremented.
 std::string range_end(std::string prefix);
+
+// A job name as one segment of a key: '/' and '%' %-encoded, so that one job's keys never share a
+// prefix with another's; key_segment_name() reverses it (nullopt: not what key_segment() writes).
+std::string key_segment(std::string_view job);
+std::optional<std::string> key_segment_name(std::string_view segment);
+
+// An epoch in seconds as 12 digits (0 for a negative one), so keys sort as the numbers do.
+std::string padded_epoch(long long epoch);
 
 // The lease ttl in whole seconds, rounded up (etcd raises it to its own minimum).
 long long ttl_seconds(std::chrono::milliseconds ttl);

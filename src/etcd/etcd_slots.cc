@@ -2,7 +2,6 @@
 // transaction that also drops the job's records past the retention; EtcdStore::last_slot.
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
 #include <optional>
 
 #include "../core/slots.h"
@@ -14,30 +13,9 @@ namespace {
 
 using nlohmann::json;
 
-// '/' and '%' of a job name %-encoded, so one job's slot keys never share a prefix with another's.
-std::string slot_job(std::string_view job) {
-  std::string out;
-  for (char c : job) {
-    if (c == '/' || c == '%') {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
-      out += buf;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-std::string padded(long long epoch) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%012lld", std::max(0LL, epoch));
-  return buf;
-}
-
 // The directory of a job's slot keys.
 std::string slot_dir(const std::string& prefix, std::string_view job) {
-  return prefix + "slot/" + slot_job(job) + "/";
+  return prefix + "slot/" + key_segment(job) + "/";
 }
 
 }  // namespace
@@ -59,12 +37,12 @@ Result<SlotClaim> EtcdStore::claim_slot_checked(std::string_view job, std::chron
     return SlotClaim{.won = false, .claimed_by = "(slot older than the retention)"};
   }
   const std::string dir = slot_dir(prefix_, job);
-  const std::string key = dir + padded(slot.time_since_epoch().count());
+  const std::string key = dir + padded_epoch(slot.time_since_epoch().count());
   const std::string me = slot_claimant();
   // One transaction: drop the job's records past the retention, claim the slot if nobody has.
-  json gc = {
-      {"request_delete_range",
-       {{"key", base64_encode(dir)}, {"range_end", base64_encode(dir + padded(oldest_kept))}}}};
+  json gc = {{"request_delete_range",
+              {{"key", base64_encode(dir)},
+               {"range_end", base64_encode(dir + padded_epoch(oldest_kept))}}}};
   json txn = {
       {"compare", json::array({created_at(key, "0")})},
       {"success",

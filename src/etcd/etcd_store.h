@@ -4,6 +4,8 @@
 //   <prefix>lock/<name>             the holder's record (JSON), attached to the holder's lease
 //   <prefix>slot/<job>/<epoch, 12 digits>   who claimed that schedule slot ('/' and '%' in
 //                                   <job> %-encoded)
+//   <prefix>run/<job>/<inverted epoch>, <prefix>run-index/<inverted epoch>/<job>
+//                                   the run ledger (etcd_ledger.cc)
 // A lease is an etcd lease granted with the ttl (whole seconds; etcd's minimum is about 2 s) and
 // kept alive while the job proves progress. Acquire is one transaction that puts the key with the
 // lease only if the key does not exist (create_revision == 0); the fencing token is the key's
@@ -36,7 +38,8 @@ class LeaseSpares;
 
 // The store over one etcd cluster. Files: acquire here (etcd_store.cc), the holder's record and
 // its lease's time to live (etcd_describe.cc), list and break (etcd_admin.cc), schedule slots
-// and the last slot (etcd_slots.cc); its leases and their spares in etcd_lease.h.
+// and the last slot (etcd_slots.cc), the run ledger (etcd_ledger.cc); its leases and their spares
+// in etcd_lease.h.
 //
 // Thread-safety: as Store (all methods may be called concurrently; the client serialises its
 // calls). Owns its client and spares through shared_ptr, shared with its leases, which may
@@ -50,6 +53,10 @@ class EtcdStore final : public LeasingStore {
   Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                std::chrono::seconds retention) override;
   Result<std::optional<std::chrono::sys_seconds>> last_slot(std::string_view job) override;
+  // The run ledger; retention measured on this host's clock, as for slots.
+  Result<void> put_run_record(std::string_view job, std::chrono::sys_seconds slot,
+                              std::string_view data, std::chrono::seconds retention) override;
+  Result<std::vector<RunRecordText>> run_records(std::string_view job, std::size_t limit) override;
   std::string url() const override { return client_->url().redacted(); }
 
  protected:
@@ -67,6 +74,12 @@ class EtcdStore final : public LeasingStore {
   Result<SlotClaim> claim_slot_checked(std::string_view job, std::chrono::sys_seconds slot,
                                        std::chrono::seconds retention);
   Result<std::optional<std::chrono::sys_seconds>> last_slot_checked(std::string_view job);
+  Result<void> put_run_record_checked(std::string_view job, std::chrono::sys_seconds slot,
+                                      std::string_view data, std::chrono::seconds retention);
+  Result<std::vector<RunRecordText>> run_records_checked(std::string_view job, std::size_t limit);
+  // The directory of a job's ledger entries, and of the copies in every job's order.
+  std::string run_dir(std::string_view job) const;
+  std::string run_index_dir() const;
   // The attempt, and the revision to watch from when busy.
   Result<std::pair<Attempt, long long>> try_once(const ClaimRequest& request);
   // The etcd lease for an attempt of `ttl_s`: a young spare (`spare` true) or a new grant;

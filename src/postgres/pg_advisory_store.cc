@@ -8,6 +8,7 @@
 #include "../core/sha256.h"
 #include "advisory_lease.h"
 #include "pg_lease_store.h"
+#include "pg_ledger.h"
 #include "pg_values.h"
 #include "session_pool.h"
 
@@ -42,6 +43,7 @@ PgAdvisoryStore::PgAdvisoryStore(PgUrl url, StoreOptions options)
   auto sql = sql_;
   auto setup = [sql, url](PgConnection& c) { return create_lease_tables(*sql, url, c); };
   client_ = std::make_shared<PgClient>(std::move(url), setup);
+  ledger_ = std::make_unique<PgLedger>(client_, client_->url());
   pool_ = std::make_shared<SessionPool>(client_, client_->url().redacted);
 }
 
@@ -237,6 +239,17 @@ Result<SlotClaim> PgAdvisoryStore::claim_slot(std::string_view job, std::chrono:
 
 Result<std::optional<std::chrono::sys_seconds>> PgAdvisoryStore::last_slot(std::string_view job) {
   return last_pg_slot(*client_, *sql_, job);
+}
+
+Result<void> PgAdvisoryStore::put_run_record(std::string_view job, std::chrono::sys_seconds slot,
+                                             std::string_view data,
+                                             std::chrono::seconds retention) {
+  return ledger_->put(job, slot, data, retention);
+}
+
+Result<std::vector<RunRecordText>> PgAdvisoryStore::run_records(std::string_view job,
+                                                                std::size_t limit) {
+  return ledger_->records(job, limit);
 }
 
 }  // namespace heartlock::detail

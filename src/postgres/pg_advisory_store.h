@@ -33,6 +33,8 @@
 
 namespace heartlock::detail {
 
+class PgLedger;
+
 // The advisory lock key of a name (see above).
 std::int64_t advisory_key(std::string_view name);
 
@@ -54,6 +56,10 @@ class PgAdvisoryStore final : public LeasingStore {
   Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                std::chrono::seconds retention) override;
   Result<std::optional<std::chrono::sys_seconds>> last_slot(std::string_view job) override;
+  // The run ledger (pg_ledger.h).
+  Result<void> put_run_record(std::string_view job, std::chrono::sys_seconds slot,
+                              std::string_view data, std::chrono::seconds retention) override;
+  Result<std::vector<RunRecordText>> run_records(std::string_view job, std::size_t limit) override;
   std::string url() const override { return client_->url().redacted; }
 
  protected:
@@ -74,6 +80,7 @@ class PgAdvisoryStore final : public LeasingStore {
   std::shared_ptr<const LeaseSql> sql_;
   std::shared_ptr<const AdvisorySql> advisory_;
   std::shared_ptr<PgClient> client_;
+  std::unique_ptr<PgLedger> ledger_;
   std::shared_ptr<SessionPool> pool_;
 };
 

@@ -4,6 +4,7 @@
 
 #include "../core/process_identity.h"
 #include "../core/slots.h"
+#include "pg_ledger.h"
 #include "pg_values.h"
 
 namespace heartlock::detail {
@@ -209,6 +210,7 @@ PgLeaseStore::PgLeaseStore(PgUrl url, StoreOptions options)
   auto sql = sql_;
   auto setup = [sql, url](PgConnection& c) { return create_lease_tables(*sql, url, c); };
   client_ = std::make_shared<PgClient>(std::move(url), setup);
+  ledger_ = std::make_unique<PgLedger>(client_, client_->url());
   batch_ = std::make_shared<PgRenewBatch>(client_, sql_);
 }
 
@@ -369,6 +371,16 @@ Result<std::optional<std::chrono::sys_seconds>> last_pg_slot(PgClient& client, c
 
 Result<std::optional<std::chrono::sys_seconds>> PgLeaseStore::last_slot(std::string_view job) {
   return last_pg_slot(*client_, *sql_, job);
+}
+
+Result<void> PgLeaseStore::put_run_record(std::string_view job, std::chrono::sys_seconds slot,
+                                          std::string_view data, std::chrono::seconds retention) {
+  return ledger_->put(job, slot, data, retention);
+}
+
+Result<std::vector<RunRecordText>> PgLeaseStore::run_records(std::string_view job,
+                                                             std::size_t limit) {
+  return ledger_->records(job, limit);
 }
 
 }  // namespace heartlock::detail

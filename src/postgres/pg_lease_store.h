@@ -12,6 +12,8 @@
 
 namespace heartlock::detail {
 
+class PgLedger;
+
 class PgRenewBatch;
 
 // The state of a lock from one row of LeaseSql::inspect's columns.
@@ -44,6 +46,10 @@ class PgLeaseStore final : public LeasingStore {
   Result<SlotClaim> claim_slot(std::string_view job, std::chrono::sys_seconds slot,
                                std::chrono::seconds retention) override;
   Result<std::optional<std::chrono::sys_seconds>> last_slot(std::string_view job) override;
+  // The run ledger (pg_ledger.h).
+  Result<void> put_run_record(std::string_view job, std::chrono::sys_seconds slot,
+                              std::string_view data, std::chrono::seconds retention) override;
+  Result<std::vector<RunRecordText>> run_records(std::string_view job, std::size_t limit) override;
   std::string url() const override { return client_->url().redacted; }
 
  protected:
@@ -57,6 +63,7 @@ class PgLeaseStore final : public LeasingStore {
 
   std::shared_ptr<const LeaseSql> sql_;
   std::shared_ptr<PgClient> client_;
+  std::unique_ptr<PgLedger> ledger_;
   std::shared_ptr<PgRenewBatch> batch_;
 };
 

@@ -28,6 +28,11 @@ std::string PgUrl::channel() const {
   return "heartlock_" + sha256_hex(qualified_table()).substr(0, 16);
 }
 
+std::string PgUrl::qualified_runs_table() const {
+  const std::string runs = table + "_runs";
+  return schema.empty() ? quote_ident(runs) : quote_ident(schema) + "." + quote_ident(runs);
+}
+
 std::string PgUrl::qualified_slots_table() const {
   const std::string slots = table + "_slots";
   return schema.empty() ? quote_ident(slots) : quote_ident(schema) + "." + quote_ident(slots);

@@ -2,7 +2,8 @@
 // sslmode, sslrootcert, connect_timeout, ...: everything libpq accepts), plus heartlock's own
 // options, which are taken out before libpq sees the URI:
 //   table=[schema.]name   the lease table (default heartlock_leases, created on first use, with
-//                         <name>_slots beside it; names up to 57 bytes)
+//                         <name>_slots beside it, and <name>_runs once the run ledger is used;
+//                         names up to 57 bytes)
 //   mode=lease|advisory   lease rows on the database clock (default), or session advisory locks
 //                         (whose records go to heartlock_advisory unless table= is given)
 //   timeout=DURATION      how long one statement may take before the connection is dropped
@@ -29,9 +30,11 @@ struct PgUrl {
   bool advisory = false;
   std::chrono::milliseconds timeout{5000};
 
-  // "schema"."table", quoted; and the slots table beside it ("<table>_slots").
+  // "schema"."table", quoted; the slots table beside it ("<table>_slots"), and the run ledger's
+  // ("<table>_runs").
   std::string qualified_table() const;
   std::string qualified_slots_table() const;
+  std::string qualified_runs_table() const;
   // The LISTEN/NOTIFY channel of the table: a short identifier derived from its name.
   std::string channel() const;
 };

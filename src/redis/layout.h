@@ -11,6 +11,13 @@
 //   <prefix>slot:<job>@<epoch s>  who claimed that schedule slot; expires after the retention
 //   <prefix>last-slot:<job>  the latest slot claimed for the job (epoch s); expires with the
 //                            latest-expiring record claimed since
+//   <prefix>run:<job>@<epoch s>  the run ledger's entry of that slot (Store::put_run_record):
+//                            the caller's data; expires after the retention
+//   <prefix>run-index:<job>  a sorted set of the job's entries: member <epoch s>, score -epoch
+//   <prefix>run-index        a sorted set of every job's entries: member <epoch s>@<job>, score
+//                            -epoch, so that ZRANGE lists them newest first and, within a slot,
+//                            by job name (equal scores sort by member bytes); both expire with
+//                            the latest-expiring entry written since
 // cronlock (compat=cronlock; cronlock's prefix is "cronlock."):
 //   <prefix><name>                  the deadline in epoch seconds, as cronlock reads and writes it
 //   <prefix><name>:heartlock        heartlock's owner record (the hash above, plus deadline_s)
@@ -18,6 +25,9 @@
 //   <prefix><name>:heartlock:released
 //   <prefix><job>:heartlock:slot:<epoch s>
 //   <prefix><job>:heartlock:last-slot
+//   <prefix><job>:heartlock:run:<epoch s>
+//   <prefix><job>:heartlock:run-index
+//   <prefix>:heartlock:run-index    (no job is empty, and none contains ":heartlock")
 // In cronlock's layout a name is a key, so a name containing ":heartlock" could be another lock's
 // record, counter or slot (`foo:heartlock:fence` once reset foo's tokens): such names are
 // refused. heartlock's layout puts each kind under its own prefix, so no name can collide.
@@ -75,6 +85,22 @@ class RedisLayout {
                      : prefix_ + "last-slot:" + std::string(job);
   }
   std::string channel(std::string_view name) const { return keys(name).back(); }
+
+  // The run ledger (see above). An entry's key is run_key_head() + job + run_key_middle() +
+  // epoch: the ledger scripts build it from an index member the same way.
+  std::string run_key_head() const { return cronlock_ ? prefix_ : prefix_ + "run:"; }
+  std::string run_key_middle() const { return cronlock_ ? ":heartlock:run:" : "@"; }
+  std::string run_key(std::string_view job, long long slot) const {
+    return run_key_head() + std::string(job) + run_key_middle() + std::to_string(slot);
+  }
+  // The index of one job's entries, and of every job's.
+  std::string run_index_key(std::string_view job) const {
+    return cronlock_ ? prefix_ + std::string(job) + ":heartlock:run-index"
+                     : prefix_ + "run-index:" + std::string(job);
+  }
+  std::string all_runs_index_key() const {
+    return cronlock_ ? prefix_ + ":heartlock:run-index" : prefix_ + "run-index";
+  }
 
   const RedisScripts& scripts() const { return cronlock_ ? cronlock_scripts() : native_scripts(); }
 

@@ -40,8 +40,9 @@ class RedisRenewBatch;
 struct RedisVotes;
 
 // The store over one URL's nodes. Files: acquire and inspect here (redis_store.cc), list and
-// break (redis_admin.cc), schedule slots and the last slot (redis_slots.cc), holder records
-// (redis_describe.cc); its leases in redis_lease.h, the Redlock quorum rules in redlock_quorum.h.
+// break (redis_admin.cc), schedule slots and the last slot (redis_slots.cc), the run ledger
+// (redis_ledger.cc), holder records (redis_describe.cc); its leases in redis_lease.h, the Redlock
+// quorum rules in redlock_quorum.h.
 //
 // Thread-safety: as Store (all methods may be called concurrently; each node serialises its own
 // calls). Owns its nodes, IdleWatch and renew batch through shared_ptr, shared with its leases,
@@ -60,6 +61,12 @@ class RedisStore final : public LeasingStore {
                                std::chrono::seconds retention) override;
   // On Redlock the largest answer of at least a majority of the nodes.
   Result<std::optional<std::chrono::sys_seconds>> last_slot(std::string_view job) override;
+  // On Redlock written to every node; done when a majority wrote it, else Errc::unavailable.
+  Result<void> put_run_record(std::string_view job, std::chrono::sys_seconds slot,
+                              std::string_view data, std::chrono::seconds retention) override;
+  // On Redlock read from every node and merged (redis_ledger.cc); Errc::unavailable when fewer
+  // than a majority answered.
+  Result<std::vector<RunRecordText>> run_records(std::string_view job, std::size_t limit) override;
   std::string url() const override { return url_; }
 
  protected:
@@ -79,6 +86,9 @@ class RedisStore final : public LeasingStore {
                                  const RedisVotes& votes, BootTime start);
   Result<LockInfo> inspect_node(RedisClient& node, std::string_view name);
   Result<void> run_break(std::string_view name, std::uint64_t token, const std::string& value);
+  // One node's first `limit` ledger entries of `job` (empty: of every job), in index order.
+  Result<std::vector<RunRecordText>> node_run_records(RedisClient& node, std::string_view job,
+                                                      std::size_t limit);
   std::size_t quorum() const { return nodes_.size() / 2 + 1; }
   std::string location(std::string_view name) const { return url_ + " " + layout_.lock_key(name); }
 

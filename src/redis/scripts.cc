@@ -194,6 +194,80 @@ if won then return {1, ARGV[1]} end
 return {0, redis.call('GET', KEYS[1]) or ''}
 )lua";
 
+// entry_key(head, middle, job, member): the entry an index member names ('' job: a member of
+// every job's index, <epoch>@<job>); nil for a member of another shape.
+#define HEARTLOCK_LUA_RUN_KEY                                        \
+  "local function entry_key(head, middle, job, member)\n"            \
+  "  if job ~= '' then return head .. job .. middle .. member end\n" \
+  "  local at = string.find(member, '@', 1, true)\n"                 \
+  "  if not at then return nil end\n"                                \
+  "  local epoch = string.sub(member, 1, at - 1)\n"                  \
+  "  return head .. string.sub(member, at + 1) .. middle .. epoch\n" \
+  "end\n"
+
+// The entry carries its own expiry (EXAT on the server's clock), as slot records do; the indexes
+// cannot expire member by member, so each write removes up to 16 of the oldest members whose
+// entry is gone (stopping at the first live one: with one retention per job, everything newer
+// lives too), and readers remove the ones they meet. Scores are -slot so that ZRANGE, cheap from
+// either end, lists newest first, and members of one slot in byte order of the job. An index
+// expires with the latest-expiring entry written into it, like the last-slot key.
+constexpr std::string_view kPutRunRecord = HEARTLOCK_LUA_RUN_KEY R"lua(
+local now = tonumber(redis.call('TIME')[1])
+local expire_at = tonumber(ARGV[2]) + tonumber(ARGV[3])
+local member = ARGV[2] .. '@' .. ARGV[4]
+local function prune(index, job)
+  local oldest = redis.call('ZRANGE', index, -16, -1)
+  for i = #oldest, 1, -1 do
+    local key = entry_key(ARGV[5], ARGV[6], job, oldest[i])
+    if key and redis.call('EXISTS', key) == 1 then return end
+    redis.call('ZREM', index, oldest[i])
+  end
+end
+if expire_at <= now then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('ZREM', KEYS[3], member)
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EXAT', expire_at)
+redis.call('ZADD', KEYS[2], ARGV[7], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[7], member)
+prune(KEYS[2], ARGV[4])
+prune(KEYS[3], '')
+for i = 2, 3 do
+  local ttl = redis.call('TTL', KEYS[i])
+  if ttl > 0 then redis.call('EXPIREAT', KEYS[i], math.max(expire_at, now + ttl))
+  else redis.call('EXPIREAT', KEYS[i], expire_at) end
+end
+return 1
+)lua";
+
+constexpr std::string_view kRunRecords = HEARTLOCK_LUA_RUN_KEY R"lua(
+local pos = tonumber(ARGV[1])
+local want = tonumber(ARGV[2])
+local out = {0, 0}
+local found = 0
+while found < want do
+  local batch = redis.call('ZRANGE', KEYS[1], pos, pos + want - found - 1)
+  if #batch == 0 then out[2] = 1; break end
+  for _, m in ipairs(batch) do
+    local key = entry_key(ARGV[4], ARGV[5], ARGV[3], m)
+    local data = key and redis.call('GET', key)
+    if data then
+      out[#out + 1] = m
+      out[#out + 1] = data
+      found = found + 1
+      pos = pos + 1
+    else
+      redis.call('ZREM', KEYS[1], m)
+    end
+  end
+end
+out[1] = pos
+return out
+)lua";
+
+#undef HEARTLOCK_LUA_RUN_KEY
 #undef HEARTLOCK_LUA_CRONLOCK_MINE
 #undef HEARTLOCK_LUA_CRONLOCK_HOLDER
 #undef HEARTLOCK_LUA_NOW
@@ -207,6 +281,16 @@ const RedisScript& make(std::string_view source) {
 
 const RedisScript& slot_script() {
   static const RedisScript& s = make(kSlot);
+  return s;
+}
+
+const RedisScript& put_run_record_script() {
+  static const RedisScript& s = make(kPutRunRecord);
+  return s;
+}
+
+const RedisScript& run_records_script() {
+  static const RedisScript& s = make(kRunRecords);
   return s;
 }
 

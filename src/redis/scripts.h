@@ -45,6 +45,21 @@ struct RedisScripts {
 // expiry to at least the slot's.
 const RedisScript& slot_script();
 
+// The run ledger (layout.h). Both scripts build an entry's key as ARGV head .. job .. middle ..
+// epoch (RedisLayout::run_key_head/middle), so they serve both layouts.
+//
+// Writes one entry. KEYS: the entry, the job's index, every job's index. ARGV: data, slot (epoch
+// s), retention (s), job, head, middle, score (-slot). 1 when kept; 0 when the slot is already
+// past the retention (then the entry is removed instead). Drops a few index members whose entry
+// has expired, oldest first.
+const RedisScript& put_run_record_script();
+
+// Reads entries in index order. KEYS: an index. ARGV: start (rank), count, job (empty: every
+// job's index, whose members name their job), head, middle. {next start, 1 if the index has no
+// more, member, data, member, data, ...}: at most `count` entries. Members whose entry has expired
+// are removed from the index on the way (ranks after them move down: the next start accounts).
+const RedisScript& run_records_script();
+
 // heartlock's own layout: the lock is a hash carrying the lease's ttl.
 const RedisScripts& native_scripts();
 
