@@ -72,7 +72,8 @@ class CronMetrics {
   void skipped(std::string_view job, std::string_view reason);
   void store_error(std::string_view job);
   void missed(std::string_view job, std::uint64_t slots);
-  // How late a run started after its slot; negative counts as 0.
+  // How late a run started after its slot; negative counts as 0. `job` is not a label of the
+  // histogram (see above); it is taken so the daemon need not change if that changes.
   void lateness(std::string_view job, std::chrono::milliseconds late);
 
   // The jobs of the crontab now loaded (after a successful load or reload).

@@ -4,7 +4,9 @@
 // path is 404, any other method 405.
 //
 // It runs on libmicrohttpd's own thread (metrics_server.cc says why that library), which calls the
-// render callback: the callback must be thread-safe (CronMetrics::render is).
+// render callback: the callback must be thread-safe (CronMetrics::render is). That thread inherits
+// the signal mask of the thread that calls start(): a daemon that takes its signals with sigwait
+// or a signalfd blocks them before, or a SIGTERM may land on the server's thread.
 //
 // Thread-safety: port() may be called from any thread; stop() (and the destructor) from one
 // thread at a time, never from inside the render callback.

@@ -4,12 +4,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -145,6 +148,36 @@ TEST(CronMetricsTest, LatenessPastTheLastBucketCountsOnlyInInf) {
   EXPECT_NE(text.find("heartlock_cron_lateness_seconds_bucket{le=\"+Inf\"} 2\n"),
             std::string::npos);
   EXPECT_NE(text.find("heartlock_cron_lateness_seconds_sum 90\n"), std::string::npos);
+}
+
+TEST(CronMetricsTest, UpdatesFromManyThreadsWhileRenderingAreAllCounted) {
+  CronMetrics m;
+  m.set_jobs({"j"});
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    while (!done) {
+      EXPECT_FALSE(m.render().empty());
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&] {
+      for (int i = 0; i < 500; ++i) {
+        m.run_finished("j", "done", 1ms, 0, std::nullopt);
+        m.lateness("j", 1ms);
+        m.set_running("j", i % 2);
+      }
+    });
+  }
+  for (auto& w : writers) {
+    w.join();
+  }
+  done = true;
+  reader.join();
+  const std::string text = m.render();
+  EXPECT_NE(text.find("heartlock_cron_runs_total{job=\"j\",outcome=\"done\"} 2000\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("heartlock_cron_lateness_seconds_count 2000\n"), std::string::npos);
 }
 
 // Prometheus's own Python client parses the exposition: every family with its type, and a label
