@@ -11,18 +11,36 @@
 #include <mutex>
 #include <stop_token>
 #include <utility>
+#include <vector>
 
 #include "heartlock/duration.h"
 #include "heartlock/heartlock.h"
 
 #include "cron_job.h"
+#include "cron_metrics.h"
 #include "cron_output.h"
 #include "crontab_file.h"
 #include "exit_codes.h"
+#include "metrics_server.h"
 #include "signals.h"
 
 namespace heartlock::cli {
 namespace {
+
+// The metrics' reason for a skipped run, from its detail (job_wrappers.h, cron_job.cc).
+std::string_view skip_reason(const std::string& detail) {
+  auto has = [&](std::string_view part) { return detail.find(part) != std::string::npos; };
+  if (has(" ran on ") || has(" is not run") || has("the claim of slot")) {
+    return "other_host";
+  }
+  if (has("still holds lock") || has("still ran")) {
+    return "running";
+  }
+  if (has("stopping") || has("stopped") || has("removed")) {
+    return "stopping";
+  }
+  return "other";
+}
 
 std::string host_name() {
   char buf[256] = {};
@@ -50,7 +68,16 @@ class CronDaemon {
              .draining = &draining_,
              .running = &running_,
              .host = host_name()},
-        scheduler_(SchedulerOptions{.workers = options.workers, .log = events.sink()}) {}
+        scheduler_(SchedulerOptions{
+            .workers = options.workers,
+            .log = events.sink(),
+            .on_outcome = [this](const ScheduledRun& run, const RunOutcome& outcome) {
+              count(run, outcome);
+            }}) {
+    ctx_.metrics = &metrics_;
+  }
+
+  CronMetrics& metrics() { return metrics_; }
 
   // Applies the first crontab and runs until a stop signal; returns the exit code.
   int run(Crontab crontab);
@@ -59,6 +86,7 @@ class CronDaemon {
   void apply(Crontab crontab);
   void reload();
   void shut_down();
+  void count(const ScheduledRun& run, const RunOutcome& outcome);
 
   const CronDaemonOptions& options_;
   Events& events_;
@@ -67,6 +95,7 @@ class CronDaemon {
   std::stop_source kill_;
   std::atomic<bool> draining_{false};
   std::atomic<int> running_{0};
+  CronMetrics metrics_;
   CronContext ctx_;
   std::map<std::string, std::shared_ptr<const CrontabJob>> jobs_;  // by name; main thread only
 
@@ -144,6 +173,12 @@ void CronDaemon::apply(Crontab crontab) {
     }
   }
   jobs_ = std::move(next);
+  std::vector<std::string> names;
+  for (const auto& [name, job] : jobs_) {
+    names.push_back(name);
+  }
+  metrics_.set_jobs(std::move(names));
+  metrics_.reload(true);
   events_.emit(LogLevel::info, "loaded",
                options_.file + ": " + std::to_string(jobs_.size()) + " job(s): " +
                    std::to_string(added) + " added, " + std::to_string(changed) + " changed, " +
@@ -154,6 +189,23 @@ void CronDaemon::apply(Crontab crontab) {
                 {"changed", changed},
                 {"removed", removed},
                 {"unchanged", kept}});
+}
+
+// Runs that ended are counted by cron_job.cc; here what did not run, and the store's health.
+void CronDaemon::count(const ScheduledRun& run, const RunOutcome& outcome) {
+  switch (outcome.status) {
+    case RunStatus::done:
+    case RunStatus::failed:
+      metrics_.set_store_healthy(true);
+      break;
+    case RunStatus::skipped:
+      metrics_.skipped(run.job, skip_reason(outcome.detail));
+      break;
+    case RunStatus::store_error:
+      metrics_.store_error(run.job);
+      metrics_.set_store_healthy(false);
+      break;
+  }
 }
 
 void CronDaemon::reload() {
@@ -214,7 +266,26 @@ int run_cron_daemon(const CronDaemonOptions& options, const CommonArgs& common) 
     return code;
   }
   CronDaemon daemon(options, *store, events);
-  return daemon.run(*std::move(crontab));
+  std::unique_ptr<MetricsServer> metrics;
+  if (!options.metrics_listen.empty()) {
+    auto started = MetricsServer::start(options.metrics_listen,
+                                        [&daemon] { return daemon.metrics().render(); });
+    if (!started) {
+      events.error("--metrics-listen " + options.metrics_listen + ": " + started.error().message);
+      return started.error().code == Errc::unavailable ? kExitUnavailable
+                                                       : exit_code_for(started.error());
+    }
+    metrics = *std::move(started);
+    events.emit(LogLevel::info, "metrics",
+                "metrics at http://" + options.metrics_listen + "/metrics (port " +
+                    std::to_string(metrics->port()) + ")",
+                {{"port", metrics->port()}});
+  }
+  code = daemon.run(*std::move(crontab));
+  if (metrics) {
+    metrics->stop();
+  }
+  return code;
 }
 
 }  // namespace heartlock::cli

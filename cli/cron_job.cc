@@ -202,6 +202,10 @@ RunOutcome CronRun::operator()() {
   if (ctx_.running != nullptr) {
     ++*ctx_.running;
   }
+  if (ctx_.metrics != nullptr) {
+    ctx_.metrics->add_running(job_.name, 1);
+    ctx_.metrics->lateness(job_.name, record.lateness);
+  }
   RunOutcome outcome;
   for (int n = 1;; ++n) {
     record.attempts = n;
@@ -215,6 +219,9 @@ RunOutcome CronRun::operator()() {
   if (ctx_.running != nullptr) {
     --*ctx_.running;
   }
+  if (ctx_.metrics != nullptr) {
+    ctx_.metrics->add_running(job_.name, -1);
+  }
   if (auto released = lease.release();
       !released && released.error().code == Errc::lost && outcome.status == RunStatus::done) {
     outcome = RunOutcome::failure(released.error().message + "; the command may have overlapped");
@@ -223,8 +230,11 @@ RunOutcome CronRun::operator()() {
   }
   record.ended = Clock::now();
   write(record);
-  if (ctx_.on_report) {
-    ctx_.on_report({.job = job_.name, .record = record, .ran = true});
+  if (ctx_.metrics != nullptr) {
+    ctx_.metrics->run_finished(
+        job_.name, to_string(record.state),
+        std::chrono::duration_cast<milliseconds>(*record.ended - *record.started), record.exit_code,
+        record.signal);
   }
   return outcome;
 }
@@ -282,8 +292,8 @@ void CronRun::record_missed(sys_seconds last) {
                        rfc3339(gap.front()) + " .. " + rfc3339(gap.back()) + "; " +
                        std::to_string(recorded) + " recorded as missed in the ledger",
                    {{"job", job_.name}, {"slots", count}, {"recorded", recorded}});
-  if (ctx_.on_missed) {
-    ctx_.on_missed(job_.name, count);
+  if (ctx_.metrics != nullptr) {
+    ctx_.metrics->missed(job_.name, count);
   }
 }
 

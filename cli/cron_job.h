@@ -15,31 +15,24 @@
 
 #include "heartlock/heartlock.h"
 
+#include "cron_metrics.h"
 #include "cron_output.h"
 #include "crontab.h"
 #include "events.h"
 
 namespace heartlock::cli {
 
-// What happened to one slot of a job on this daemon, for metrics.
-struct CronRunReport {
-  std::string_view job;
-  RunRecord record;  // as written to the ledger (state running: not run here)
-  bool ran = false;  // COMMAND ran here (record is its end)
-};
-
 // What every job of one daemon shares. Outlives the scheduler that runs the jobs.
 struct CronContext {
   Store& store;
   const OutputSink& output;
   Events& events;
-  int null_stdin = -1;                                  // COMMAND's stdin (/dev/null)
-  std::stop_token kill;                                 // requested: stop every running COMMAND now
-  std::atomic<bool>* draining = nullptr;                // true: the daemon stops; start no run
-  std::atomic<int>* running = nullptr;                  // COMMANDs running now
-  std::string host;                                     // this host's name, for the ledger
-  std::function<void(const CronRunReport&)> on_report;  // may be empty
-  std::function<void(std::string_view job, std::uint64_t slots)> on_missed;  // may be empty
+  int null_stdin = -1;                    // COMMAND's stdin (/dev/null)
+  std::stop_token kill;                   // requested: stop every running COMMAND now
+  std::atomic<bool>* draining = nullptr;  // true: the daemon stops; start no run
+  std::atomic<int>* running = nullptr;    // COMMANDs running now
+  std::string host;                       // this host's name, for the ledger
+  CronMetrics* metrics = nullptr;         // may be null
 };
 
 // The scheduler job for `job` (kept alive by its runs, also after a reload replaced it); `ctx`
