@@ -1,7 +1,8 @@
-// `heartlock status`, `heartlock release`, `heartlock heartbeat`.
+// `heartlock status`, `heartlock release`, `heartlock heartbeat`, `heartlock history`.
 #ifndef HEARTLOCK_CLI_ADMIN_COMMANDS_H_
 #define HEARTLOCK_CLI_ADMIN_COMMANDS_H_
 
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,11 @@ struct ReleaseExits {
 // a foreign tool wrote). Refuses a healthy live holder unless `force`.
 int release_lock(const std::string& name, bool force, const CommonArgs& common,
                  const ReleaseExits& exits = {});
+
+// Prints the latest `limit` run ledger entries (of `job`, or of every job when empty), newest slot
+// first, as a table (or one JSON array with --json). 0, or 69 when the backend keeps no ledger or
+// cannot be read (64 for a bad job name).
+int show_history(const std::string& job, std::size_t limit, const CommonArgs& common);
 
 // Tells the wrapper around us (heartlock run) that the job is making progress.
 int send_heartbeat(const CommonArgs& common);

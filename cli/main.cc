@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   app.add_option("-b,--backend", common.backend, "Backend URL (default: $HEARTLOCK_BACKEND)");
   app.add_flag("-q,--quiet", common.quiet, "Print errors only");
   app.add_flag("-v,--verbose", common.verbose, "Print what happens");
-  app.add_flag("--json", common.json, "Events (run) or output (status) as JSON");
+  app.add_flag("--json", common.json, "Events (run) or output (status, history) as JSON");
 
   RunArgs run_args;
   CLI::App* run = add_run_command(app, run_args);
@@ -86,6 +86,16 @@ int main(int argc, char** argv) {
       "release", "End a lock's lease (fenced by the token shown); a live holder needs --force");
   release->add_option("name", release_name, "Lock name")->required();
   release->add_flag("--force", force, "Also break the lease of a healthy, live holder");
+
+  std::string history_job;
+  std::size_t history_limit = 20;
+  CLI::App* history = app.add_subcommand(
+      "history",
+      "Show the run ledger: the latest runs of scheduled jobs, cluster-wide, newest first");
+  history->add_option("job", history_job, "Job name (default: every job)");
+  history->add_option("-n", history_limit, "Show at most N entries")
+      ->default_val(20)
+      ->check(CLI::Range(0, 1000000));
 
   CronlockArgs cronlock_args;
   CLI::App* cronlock = app.add_subcommand(
@@ -127,6 +137,9 @@ int main(int argc, char** argv) {
     }
     if (release->parsed()) {
       return release_lock(release_name, force, common);
+    }
+    if (history->parsed()) {
+      return show_history(history_job, history_limit, common);
     }
     if (cronlock->parsed()) {
       return run_cronlock(cronlock_args);
