@@ -713,12 +713,18 @@ TEST_F(CliTest, CronCheckOfAnUnreadableFileExits66) {
   EXPECT_NE(dir.err.find("Is a directory"), std::string::npos) << dir.err;
 }
 
-TEST_F(CliTest, CronWithoutCheckIsAUsageError) {
+// The daemon's own options are checked before it starts anything.
+TEST_F(CliTest, CronDaemonOptionsAreCheckedFirst) {
   const std::string tab = file("crontab");
   std::ofstream(tab) << "@daily true\n";
-  auto r = run({"cron", tab});
+  auto r = run({"cron", "--shutdown-grace", "soon", tab});
   EXPECT_EQ(r.exit_code, 64);
-  EXPECT_NE(r.err.find("--check"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--shutdown-grace"), std::string::npos) << r.err;
+  r = run({"cron", "--metrics-listen", "localhost", tab});
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_NE(r.err.find("--metrics-listen localhost"), std::string::npos) << r.err;
+  r = run({"cron", "--log-format", "xml", tab});
+  EXPECT_NE(r.exit_code, 0);
 }
 
 // The time-zone module (src/cron/tz_api.h): a copy of heartlock outside bin/ has none next to it,

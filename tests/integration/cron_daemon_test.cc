@@ -117,6 +117,44 @@ TEST(CronDaemonTest, SigtermStopsAJobThatOutlivesTheGrace) {
   EXPECT_TRUE(failed) << "the stopped run is recorded as failed";
 }
 
+// Scraped over HTTP while the daemon runs, and parsed by Prometheus' own Python parser.
+TEST(CronDaemonTest, MetricsAreServedAndParseAsPrometheusText) {
+  if (testing::run_command({"/usr/bin/python3", "-c", "import prometheus_client"}).exit_code != 0) {
+    GTEST_SKIP() << "no /usr/bin/python3 with prometheus_client (scripts/install-deps.sh "
+                    "installs python3-prometheus-client)";
+  }
+  CronDaemons d(file_backend(), "* * * * * *", "", "exit 3");
+  d.start(0, {"--metrics-listen", "127.0.0.1:0"});
+  std::string port;
+  ASSERT_TRUE(eventually([&] {
+    const std::string out = d.output(0);
+    const auto at = out.find("(port ");
+    if (at == std::string::npos) {
+      return false;
+    }
+    port = out.substr(at + 6, out.find(')', at) - at - 6);
+    return true;
+  })) << d.output();
+  ASSERT_TRUE(eventually([&] { return contains(d.output(0), "exit status 3"); })) << d.output();
+  std::ofstream(d.file("scrape.py"))
+      << "import sys, urllib.request\n"
+         "from prometheus_client.parser import text_string_to_metric_families\n"
+         "text = urllib.request.urlopen('http://127.0.0.1:' + sys.argv[1] + '/metrics').read()\n"
+         "for family in text_string_to_metric_families(text.decode()):\n"
+         "    for s in family.samples:\n"
+         "        if s.labels.get('job') == sys.argv[2] or not s.labels:\n"
+         "            print(s.name, s.labels.get('outcome', s.labels.get('reason', '')), "
+         "s.value)\n";
+  auto r = testing::run_command({"/usr/bin/python3", d.file("scrape.py"), port, d.job()});
+  d.stop(0);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "heartlock_cron_jobs  1.0")) << r.out;
+  EXPECT_TRUE(contains(r.out, "heartlock_cron_last_exit_code  3.0")) << r.out;
+  EXPECT_TRUE(contains(r.out, "heartlock_cron_store_up  1.0")) << r.out;
+  EXPECT_FALSE(contains(r.out, "heartlock_cron_runs_total failed 0.0")) << r.out;
+  EXPECT_TRUE(contains(r.out, "heartlock_cron_lateness_seconds_count")) << r.out;
+}
+
 TEST(CronDaemonTest, AnInvalidFileIsRefusedBeforeAnythingRuns) {
   testing::TempDir dir;
   std::ofstream(dir.file("crontab")) << "61 * * * * echo bad minute\n";
