@@ -79,6 +79,15 @@ class CronDaemon {
 
   CronMetrics& metrics() { return metrics_; }
 
+  // Also when run() did not return normally: stops what runs, or ~Scheduler would wait for it.
+  ~CronDaemon() {
+    draining_ = true;
+    kill_.request_stop();
+    scheduler_.stop();
+  }
+  CronDaemon(const CronDaemon&) = delete;
+  CronDaemon& operator=(const CronDaemon&) = delete;
+
   // Applies the first crontab and runs until a stop signal; returns the exit code.
   int run(Crontab crontab);
 
@@ -198,9 +207,14 @@ void CronDaemon::count(const ScheduledRun& run, const RunOutcome& outcome) {
     case RunStatus::failed:
       metrics_.set_store_healthy(true);
       break;
-    case RunStatus::skipped:
-      metrics_.skipped(run.job, skip_reason(outcome.detail));
+    case RunStatus::skipped: {
+      const std::string_view reason = skip_reason(outcome.detail);
+      metrics_.skipped(run.job, reason);
+      if (reason == "other_host" || reason == "running") {
+        metrics_.set_store_healthy(true);  // it answered who has the slot or the lock
+      }
       break;
+    }
     case RunStatus::store_error:
       metrics_.store_error(run.job);
       metrics_.set_store_healthy(false);
@@ -218,6 +232,7 @@ void CronDaemon::reload() {
         LogLevel::error, "reload",
         "reload failed: keeping the " + std::to_string(jobs_.size()) + " job(s) loaded before",
         {{"file", options_.file}});
+    metrics_.reload(false);
     return;
   }
   apply(*std::move(crontab));
@@ -234,8 +249,7 @@ void CronDaemon::shut_down() {
   {
     // Until the runs ended, the grace passed, or another stop signal came.
     std::unique_lock lock(mu_);
-    const int stops = stops_;
-    while (running_.load() > 0 && stops_ == stops && std::chrono::steady_clock::now() < until) {
+    while (running_.load() > 0 && stops_ < 2 && std::chrono::steady_clock::now() < until) {
       cv_.wait_for(lock, std::chrono::milliseconds(50));
     }
   }
@@ -252,6 +266,13 @@ void CronDaemon::shut_down() {
 }  // namespace
 
 int run_cron_daemon(const CronDaemonOptions& options, const CommonArgs& common) {
+  // A reader of our stdout or stderr that goes away (a pipe to a log shipper that restarts) must
+  // not kill the daemon and every job: EPIPE instead. Blocked, not ignored: a job's shell starts
+  // with an empty mask (exec::spawn) and default dispositions, so `yes | head` still works.
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   Events events = make_events(common);
   auto crontab = load_crontab(options.file);
   if (!crontab) {

@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -125,11 +126,12 @@ class CronRun {
   RunOutcome operator()();
 
  private:
-  RunOutcome skip_busy(const LockInfo& holder);
+  RunOutcome skip_busy(const LockInfo& holder) const;
+  bool stopping() const;
   void record_missed(sys_seconds last);
   exec::Outcome attempt(Lease& lease, const LeaseOptions& options, int n);
   RunOutcome outcome_of(const exec::Outcome& out, RunRecord& record) const;
-  bool back_off(int attempt) const;
+  bool back_off(int attempt, Lease& lease) const;
   void write(const RunRecord& record) const;
   RunRecord base_record() const;
 
@@ -156,7 +158,58 @@ void CronRun::write(const RunRecord& record) const {
   }
 }
 
+// Counts a run in the daemon's running total and the job's gauge while it lives.
+class RunningGuard {
+ public:
+  RunningGuard(CronContext& ctx, const std::string& job) : ctx_(ctx), job_(job) {
+    if (ctx_.running != nullptr) {
+      ++*ctx_.running;
+    }
+  }
+  RunningGuard(const RunningGuard&) = delete;
+  RunningGuard& operator=(const RunningGuard&) = delete;
+  ~RunningGuard() {
+    if (ctx_.running != nullptr) {
+      --*ctx_.running;
+    }
+    if (gauge_ && ctx_.metrics != nullptr) {
+      ctx_.metrics->add_running(job_, -1);
+    }
+  }
+  // COMMAND starts: the job's running gauge counts it from here.
+  void started() {
+    if (!gauge_ && ctx_.metrics != nullptr) {
+      ctx_.metrics->add_running(job_, 1);
+    }
+    gauge_ = true;
+  }
+
+ private:
+  CronContext& ctx_;
+  const std::string& job_;
+  bool gauge_ = false;
+};
+
+// The order: the slot first (under once_per_slot's claim lease: the latest slot anybody claimed,
+// the slots nobody ran before this one recorded as missed, then this slot's record), the job's
+// lock after -- so only the host that won the slot ever takes (or, with replace, breaks) the lock.
 RunOutcome CronRun::operator()() {
+  RunningGuard running(ctx_, job_.name);  // from here: a stopping daemon waits for this run
+  if (stopping()) {
+    return RunOutcome::skip("the daemon is stopping");
+  }
+  if (job_.options.once_per_slot) {
+    // Under the claim lease nobody else decides this job's slots: if the latest claimed slot is
+    // older than this one, this one is ours, and the ones between were run by nobody.
+    if (auto last = ctx_.store.last_slot(job_.name); last && *last && **last < run_.slot) {
+      record_missed(**last);
+    }
+  }
+  if (run_.on_start) {
+    if (auto instead = run_.on_start()) {
+      return *std::move(instead);
+    }
+  }
   lost_fd_ = exec::Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   LeaseOptions options{.ttl = job_.options.ttl,
                        .stale_after = job_.options.stale_after,
@@ -167,60 +220,43 @@ RunOutcome CronRun::operator()() {
     std::uint64_t one = 1;
     (void)!::write(fd, &one, sizeof one);
   };
+  RunRecord record = base_record();
   auto got = take_lease(job_, ctx_.store, options);
-  if (!got) {
-    return RunOutcome::store("lock " + job_.name + ": " + got.error().message);
-  }
-  if (got->busy()) {
-    return skip_busy(got->holder());
+  if (!got || got->busy()) {
+    // The slot is ours and will not run: the ledger says why.
+    RunOutcome outcome = !got ? RunOutcome::store("lock " + job_.name + ": " + got.error().message)
+                              : skip_busy(got->holder());
+    record.state = !got ? RunState::failed : RunState::skipped;
+    record.detail = outcome.detail;
+    write(record);
+    return outcome;
   }
   Lease lease = std::move(*got).lease();
-  // The latest slot anybody claimed, read before this one is: the slots between it and this one
-  // were run by nobody (the claim lease once_per_slot holds keeps other hosts from deciding this
-  // job's slots meanwhile).
-  std::optional<sys_seconds> last;
-  if (job_.options.once_per_slot) {
-    if (auto l = ctx_.store.last_slot(job_.name); l) {
-      last = *l;
-    }
-  }
-  if (run_.on_start) {
-    if (auto instead = run_.on_start()) {
-      (void)lease.release();
-      return *std::move(instead);
-    }
-  }
-  if (last && *last < run_.slot) {
-    record_missed(*last);
-  }
-  RunRecord record = base_record();
   record.started = Clock::now();
   record.lateness = std::chrono::duration_cast<milliseconds>(*record.started - run_.slot);
   record.token = lease.token();
   record.attempts = 1;
   write(record);
-  if (ctx_.running != nullptr) {
-    ++*ctx_.running;
-  }
+  running.started();
   if (ctx_.metrics != nullptr) {
-    ctx_.metrics->add_running(job_.name, 1);
     ctx_.metrics->lateness(job_.name, record.lateness);
   }
   RunOutcome outcome;
-  for (int n = 1;; ++n) {
-    record.attempts = n;
-    const exec::Outcome out = attempt(lease, options, n);
-    outcome = outcome_of(out, record);
-    if (outcome.status == RunStatus::done || out.kind == exec::Outcome::Kind::lost ||
-        n > job_.options.retries || ctx_.kill.stop_requested() || !back_off(n)) {
-      break;
+  try {
+    for (int n = 1;; ++n) {
+      record.attempts = n;
+      lease.heartbeat();  // the wait before it was ours, not a stall of COMMAND
+      const exec::Outcome out = attempt(lease, options, n);
+      outcome = outcome_of(out, record);
+      if (outcome.status == RunStatus::done || out.kind == exec::Outcome::Kind::lost ||
+          n > job_.options.retries || stopping() || !back_off(n, lease)) {
+        break;
+      }
     }
-  }
-  if (ctx_.running != nullptr) {
-    --*ctx_.running;
-  }
-  if (ctx_.metrics != nullptr) {
-    ctx_.metrics->add_running(job_.name, -1);
+  } catch (const std::exception& e) {
+    outcome = RunOutcome::failure(std::string("internal error: ") + e.what());
+    record.state = RunState::failed;
+    record.detail = outcome.detail;
   }
   if (auto released = lease.release();
       !released && released.error().code == Errc::lost && outcome.status == RunStatus::done) {
@@ -239,20 +275,14 @@ RunOutcome CronRun::operator()() {
   return outcome;
 }
 
-RunOutcome CronRun::skip_busy(const LockInfo& holder) {
+RunOutcome CronRun::skip_busy(const LockInfo& holder) const {
   const std::string who = holder.holder ? holder.holder->owner : std::string("another run");
-  const std::string why = "the previous run still holds lock " + holder.name + " (" + who + ")";
-  // Claimed and recorded as skipped, so the ledger says why the slot did not run.
-  if (run_.on_start) {
-    if (auto instead = run_.on_start()) {
-      return *std::move(instead);
-    }
-    RunRecord record = base_record();
-    record.state = RunState::skipped;
-    record.detail = why;
-    write(record);
-  }
-  return RunOutcome::skip("slot " + rfc3339(run_.slot) + " of " + job_.name + ": " + why);
+  return RunOutcome::skip("slot " + rfc3339(run_.slot) + " of " + job_.name +
+                          ": the previous run still holds lock " + holder.name + " (" + who + ")");
+}
+
+bool CronRun::stopping() const {
+  return (ctx_.draining != nullptr && ctx_.draining->load()) || ctx_.kill.stop_requested();
 }
 
 void CronRun::record_missed(sys_seconds last) {
@@ -298,6 +328,10 @@ void CronRun::record_missed(sys_seconds last) {
 }
 
 exec::Outcome CronRun::attempt(Lease& lease, const LeaseOptions& options, int n) {
+  if (ctx_.kill.stop_requested()) {
+    // Stopped before COMMAND ran: as if killed by the stop the daemon would have sent.
+    return exec::Outcome{.kind = exec::Outcome::Kind::signaled, .signal = SIGTERM};
+  }
   OutputRelay relay(ctx_.output, job_.name, run_.slot);
   std::vector<std::string> env;
   std::string shell = "/bin/sh";
@@ -373,17 +407,30 @@ RunOutcome CronRun::outcome_of(const exec::Outcome& out, RunRecord& record) cons
   return why.empty() ? RunOutcome::ok() : RunOutcome::failure(why);
 }
 
-// Waits before attempt n + 1: 1 s, 2 s, 4 s ... at most 1 min, never past the next slot. False:
-// no retry (the next slot comes first, or the run is asked to stop).
-bool CronRun::back_off(int attempt) const {
+// Waits before attempt n + 1: 1 s, 2 s, 4 s ... at most 1 min, never past the next slot,
+// heartbeating the lease meanwhile (a wait is no stall). False: no retry (the next slot comes
+// first, or the run is asked to stop or the daemon stops).
+bool CronRun::back_off(int attempt, Lease& lease) const {
   const milliseconds wait = std::min<milliseconds>(
       std::chrono::seconds(1) * (1LL << std::min(attempt - 1, 6)), std::chrono::minutes(1));
-  const auto now = run_.clock != nullptr ? run_.clock->now() : Clock::now();
-  if (auto next = job_.schedule.next_after(run_.slot); next && now + wait >= *next) {
+  if (run_.clock == nullptr) {
     return false;
   }
-  return run_.clock != nullptr && run_.clock->sleep_for(wait, run_.stop) &&
-         !ctx_.kill.stop_requested();
+  const auto until = run_.clock->now() + wait;
+  if (auto next = job_.schedule.next_after(run_.slot); next && until >= *next) {
+    return false;
+  }
+  const milliseconds slice = job_.options.stale_after.count() > 0
+                                 ? std::max(milliseconds(10), job_.options.stale_after / 4)
+                                 : wait;
+  while (run_.clock->now() < until) {
+    lease.heartbeat();
+    if (!run_.clock->sleep_until(std::min(until, run_.clock->now() + slice), run_.stop) ||
+        stopping() || lease.lost()) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -405,7 +452,7 @@ JobOptions cron_job_options(std::shared_ptr<const CrontabJob> shared, CronContex
   // and every outcome may show another host's definition of the job.
   fn = [fn = std::move(fn), shared, &ctx, watch](const ScheduledRun& run) {
     if (ctx.draining != nullptr && ctx.draining->load()) {
-      return RunOutcome::skip("the daemon is stopping");
+      return RunOutcome::skip("the daemon is stopping");  // before jitter and the claim's wait
     }
     RunOutcome outcome = fn(run);
     if (shared->options.once_per_slot && outcome.status != RunStatus::store_error) {

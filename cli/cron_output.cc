@@ -69,7 +69,7 @@ void OutputRelay::finish(std::chrono::milliseconds linger) {
   }
   out_.write.close();
   err_.write.close();
-  linger_ = linger;
+  linger_ms_ = linger.count();
   std::uint64_t one = 1;
   (void)!::write(done_.get(), &one, sizeof one);
   thread_.join();
@@ -111,7 +111,7 @@ void OutputRelay::relay() {
       break;
     }
     if (p[2].revents != 0) {
-      until = std::chrono::steady_clock::now() + linger_;
+      until = std::chrono::steady_clock::now() + std::chrono::milliseconds(linger_ms_.load());
     }
     for (int i = 0; i < 2; ++i) {
       if (p[i].revents == 0) {

@@ -5,7 +5,9 @@
 #ifndef HEARTLOCK_CLI_CRON_OUTPUT_H_
 #define HEARTLOCK_CLI_CRON_OUTPUT_H_
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -56,8 +58,8 @@ class OutputRelay {
   const std::chrono::sys_seconds slot_;
   exec::Pipe out_;
   exec::Pipe err_;
-  exec::Fd done_;  // eventfd: finish() was called
-  std::chrono::milliseconds linger_{0};
+  exec::Fd done_;                           // eventfd: finish() was called
+  std::atomic<std::int64_t> linger_ms_{0};  // set by finish() before it wakes the thread
   std::thread thread_;
 };
 

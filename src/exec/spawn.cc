@@ -1,5 +1,6 @@
 #include "exec/spawn.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -45,15 +46,17 @@ std::vector<char*> c_array(std::vector<std::string>& strings) {
   if (r.group != nullptr) {
     r.group->store(::getpid(), std::memory_order_release);
   }
-  if (r.stdin_fd >= 0) {
-    ::dup2(r.stdin_fd, STDIN_FILENO);
-  }
-  if (r.stdout_fd >= 0) {
-    ::dup2(r.stdout_fd, STDOUT_FILENO);
-  }
-  if (r.stderr_fd >= 0) {
-    ::dup2(r.stderr_fd, STDERR_FILENO);
-  }
+  // dup2 onto itself changes nothing, close-on-exec included: then only the flag is cleared.
+  const auto redirect = [](int from, int to) {
+    if (from == to) {
+      ::fcntl(to, F_SETFD, 0);
+    } else if (from >= 0) {
+      ::dup2(from, to);
+    }
+  };
+  redirect(r.stdin_fd, STDIN_FILENO);
+  redirect(r.stdout_fd, STDOUT_FILENO);
+  redirect(r.stderr_fd, STDERR_FILENO);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -36,9 +36,10 @@ class LedgerContract : public ::testing::TestWithParam<Backend> {
   }
 
   // A whole second, an hour ago: recent for the default retention, never in the future.
-  static sys_seconds base() {
-    return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) - 1h;
-  }
+  // An hour ago, fixed for the test: a second boundary passing mid-test must not move it.
+  sys_seconds base() const { return base_; }
+  const sys_seconds base_ =
+      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) - 1h;
 
   // The (job, slot, data) of each entry, in the order the store returned them.
   std::vector<std::string> listed(std::string_view job, std::size_t limit) {

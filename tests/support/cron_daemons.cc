@@ -41,10 +41,13 @@ std::string read_all(const std::string& path) {
 CronDaemons::CronDaemons(const Backend& backend, const std::string& schedule,
                          const std::string& directive, const std::string& command)
     : url_(backend.url()), job_("tick-" + unique_suffix()), store_(open_store(url_)) {
+  std::string text = command.empty() ? "echo \"$HEARTLOCK_SLOT $PPID\" >> {log}" : command;
+  if (auto at = text.find("{log}"); at != std::string::npos) {
+    text.replace(at, 5, dir_.file("log"));
+  }
   std::ofstream out(crontab());
   out << "# heartlock: name=" << job_ << " " << directive << "\n"
-      << schedule << " "
-      << (command.empty() ? "echo \"$HEARTLOCK_SLOT\" >> " + dir_.file("log") : command) << "\n";
+      << schedule << " " << text << "\n";
 }
 
 CronDaemons::~CronDaemons() {
@@ -108,6 +111,22 @@ std::vector<std::chrono::sys_seconds> CronDaemons::log_slots() const {
     out.push_back(parse_slot(line));
   }
   return out;
+}
+
+std::vector<std::pair<std::chrono::sys_seconds, pid_t>> CronDaemons::log_runs() const {
+  std::vector<std::pair<std::chrono::sys_seconds, pid_t>> out;
+  std::istringstream in(log_text());
+  std::string slot;
+  pid_t pid = 0;
+  while (in >> slot >> pid) {
+    out.emplace_back(parse_slot(slot), pid);
+  }
+  return out;
+}
+
+pid_t CronDaemons::pid(int i) const {
+  auto it = daemons_.find(i);
+  return it == daemons_.end() ? -1 : it->second.pid();
 }
 
 std::string CronDaemons::log_text() const { return read_all(dir_.file("log")); }

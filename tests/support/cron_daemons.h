@@ -22,7 +22,8 @@ namespace heartlock::testing {
 class CronDaemons {
  public:
   // A crontab with one job on `schedule` (a unique name, the `# heartlock:` words `directive`)
-  // running `command`, or by default one that appends "$HEARTLOCK_SLOT" to the log.
+  // running `command` ("{log}" in it replaced by the log's path), by default one that appends
+  // "$HEARTLOCK_SLOT $PPID" (the slot, the daemon that ran it) to the log.
   CronDaemons(const Backend& backend, const std::string& schedule, const std::string& directive,
               const std::string& command = "");
   ~CronDaemons();  // SIGKILLs what still runs
@@ -36,10 +37,14 @@ class CronDaemons {
   void stop(int i);
   // Sends `sig` to daemon `i`.
   void signal(int i, int sig);
+  // Daemon `i`'s pid (the parent of its jobs' shells).
+  pid_t pid(int i) const;
 
   // Until the log has at least `n` lines (false after `within`).
   bool wait_for_runs(std::size_t n, std::chrono::milliseconds within = std::chrono::seconds(40));
   // The slots in the log, in order written.
+  // The log's lines as (slot, pid of the daemon that ran it).
+  std::vector<std::pair<std::chrono::sys_seconds, pid_t>> log_runs() const;
   std::vector<std::chrono::sys_seconds> log_slots() const;
   std::string log_text() const;
   // The job's ledger: state by slot.
