@@ -59,10 +59,14 @@ done
 from=$(($(date +%s) + 2))
 sleep "$seconds"
 to=$(($(date +%s) - 2))
+# What the daemons themselves recorded: the ledger's lateness_ms (the command's spawn - slot, in
+# whole ms), without the shell's and date's start-up in the recorded start.
+"$bin" -b "redis://127.0.0.1:$port" --json history tick -n 1000 >"$work/redis.ledger"
+"$bin" -b "file://$work/store" --json history tick -n 1000 >"$work/file.ledger"
 
 echo "heartlock cron: lateness of an every-second job (start - slot), slots $from..$to ($((to - from + 1)))"
 python3 - "$from" "$to" "$work" <<'PY'
-import collections, datetime, math, sys
+import collections, datetime, json, math, sys
 lo, hi, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 
 def pct(v, p):  # nearest rank
@@ -91,4 +95,13 @@ for label, name in (("floor: sleep-aligned shell loop", "loop"),
     print(f"  {label:40} {pct(late, 50):8.2f} {pct(late, 99):8.2f} {pct(late, 100):8.2f} "
           f"{len(late):5} {twice:6} {none:5}  {dict(sorted(by.items()))}")
 print("  (twice+: slots run more than once; none: slots nobody ran; nearest-rank percentiles)")
+print("  the daemons' own record (ledger lateness_ms: spawn - slot, whole ms):")
+for label, name in (("1 daemon, file backend", "file"), ("3 daemons on one redis-server", "redis")):
+    late = []
+    for r in json.load(open(f"{work}/{name}.ledger")):
+        slot = int(datetime.datetime.strptime(r["slot"], "%Y-%m-%dT%H:%M:%SZ")
+                   .replace(tzinfo=datetime.timezone.utc).timestamp())
+        if lo <= slot <= hi:
+            late.append(r["lateness_ms"])
+    print(f"  {label:40} {pct(late, 50):8.0f} {pct(late, 99):8.0f} {pct(late, 100):8.0f} {len(late):5}")
 PY
