@@ -40,7 +40,15 @@ inline void raw_redis_lock_cycle(benchmark::State& state, const std::string& url
       "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
       "return 0";
   redisContext* c = redisConnect("127.0.0.1", port_of(url));
-  auto* loaded = static_cast<redisReply*>(redisCommand(c, "SCRIPT LOAD %s", kRawRelease));
+  auto* loaded = c == nullptr || c->err != 0
+                     ? nullptr
+                     : static_cast<redisReply*>(redisCommand(c, "SCRIPT LOAD %s", kRawRelease));
+  if (loaded == nullptr || loaded->type != REDIS_REPLY_STRING) {
+    state.SkipWithError(("raw hiredis: no SCRIPT LOAD answer from " + url).c_str());
+    freeReplyObject(loaded);
+    redisFree(c);
+    return;
+  }
   std::string sha(loaded->str, loaded->len);
   freeReplyObject(loaded);
   for (auto _ : state) {

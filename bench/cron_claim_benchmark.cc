@@ -6,6 +6,7 @@
 //     "running" entry (record_run): what cli/cron_job.cc runs before it spawns the command
 //   whole slot (counter whole_us): the above + the lease's release and the ledger's end entry
 //   library chain: chain({once_per_slot, with_lock}, no-op job), what a library user writes
+//   and, printed after, each of the daemon's steps alone (step_means)
 // Backends: file (a temporary directory, always), and each of HEARTLOCK_BENCH_REDIS_URL,
 // HEARTLOCK_BENCH_POSTGRES_URL, HEARTLOCK_BENCH_ETCD_URL that is set (scripts/bench.sh starts
 // the servers). Each iteration is a new slot of one job; kSlotsPerRun slots per benchmark, because
@@ -163,6 +164,57 @@ void BM_OncePerSlotWithLock(benchmark::State& state, const std::string& url) {
   }
 }
 
+// The daemon's steps one by one, mean us over `slots` slots of a new job on a new store of `url`:
+// where the time of BM_DaemonSlot goes. Empty if the store cannot be opened.
+std::vector<std::pair<std::string, double>> step_means(const std::string& url, int slots) {
+  auto store = Store::open(
+      url.starts_with("postgres")
+          ? url + (url.find('?') == std::string::npos ? "?table=bench_steps" : "&table=bench_steps")
+          : url);
+  if (!store) {
+    return {};
+  }
+  Store& s = **store;
+  const std::string job = fresh_job("steps");
+  std::vector<std::pair<std::string, double>> out;
+  auto add = [&](std::size_t i, const char* what, Steady::time_point& t) {
+    const auto now = Steady::now();
+    if (out.size() <= i) {
+      out.emplace_back(what, 0);
+    }
+    out[i].second += std::chrono::duration<double, std::micro>(now - t).count() / slots;
+    t = now;
+  };
+  auto slot = first_slot();
+  for (int i = 0; i < slots; ++i, slot += 1s) {
+    auto t = Steady::now();
+    auto claim = s.acquire(job + "@claim", {.ttl = 5s, .slot = slot}, 15s);
+    add(0, "acquire JOB@claim (with a wait)", t);
+    auto got = s.try_acquire(job, {.ttl = 30s, .slot = slot});
+    add(1, "try_acquire JOB", t);
+    (void)s.last_slot(job);
+    add(2, "last_slot", t);
+    (void)s.claim_slot(job, slot);
+    add(3, "claim_slot", t);
+    if (claim && claim->acquired()) {
+      (void)claim->lease().release();
+    }
+    add(4, "release JOB@claim", t);
+    heartlock::RunRecord record{.job = job, .slot = slot, .host = "bench", .pid = ::getpid()};
+    record.started = std::chrono::system_clock::now();
+    (void)heartlock::record_run(s, record);
+    add(5, "record_run (running)", t);
+    if (got && got->acquired()) {
+      (void)got->lease().release();
+    }
+    add(6, "release JOB", t);
+    record.state = heartlock::RunState::done;
+    (void)heartlock::record_run(s, record);
+    add(7, "record_run (done)", t);
+  }
+  return out;
+}
+
 struct Backend {
   std::string name;  // file, redis, postgres, etcd
   std::string url;
@@ -233,6 +285,15 @@ int main(int argc, char** argv) {
                                         "/iterations:" + std::to_string(kSlotsPerRun));
     std::printf("  %-9s %12.1f %16.1f %7.1fx %18.1f %7.1fx\n", b.name.c_str(), floor, daemon,
                 floor > 0 ? daemon / floor : 0, chain, floor > 0 ? chain / floor : 0);
+  }
+  std::printf("\nthe same steps one by one, mean us over %d slots of a new job\n", kSlotsPerRun);
+  for (const Backend& b : all) {
+    const std::string url = b.name == "file" ? "file://" + scratch_dir() + "/steps" : b.url;
+    std::printf("  %s:", b.name.c_str());
+    for (const auto& [what, us] : step_means(url, kSlotsPerRun)) {
+      std::printf("  %s %.1f;", what.c_str(), us);
+    }
+    std::printf("\n");
   }
   std::error_code ec;
   std::filesystem::remove_all(scratch_dir(), ec);
