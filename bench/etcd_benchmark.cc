@@ -17,6 +17,7 @@
 
 #include "heartlock/heartlock.h"
 
+#include "backend_floors.h"
 #include "bench_report.h"
 
 namespace {
@@ -29,34 +30,10 @@ std::string url() {
   return u != nullptr ? u : "etcd://127.0.0.1:2379";
 }
 
-std::size_t discard(char*, std::size_t size, std::size_t n, void*) { return size * n; }
-
 // The floor: the two requests of the simplest etcd lock (a key created only if absent, then
 // deleted), as raw POSTs through libcurl.
 void BM_RawEtcdTxnDelete(benchmark::State& state) {
-  const std::string base = "http://" + url().substr(url().find("://") + 3) + "/v3/";
-  CURL* c = curl_easy_init();
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &discard);
-  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-  // key "bench/raw" in base64
-  const std::string txn =
-      R"({"compare":[{"key":"YmVuY2gvcmF3","result":"EQUAL","target":"CREATE","create_revision":"0"}],)"
-      R"("success":[{"request_put":{"key":"YmVuY2gvcmF3","value":"b3duZXI="}}]})";
-  const std::string del = R"({"key":"YmVuY2gvcmF3"})";
-  const std::string txn_url = base + "kv/txn";
-  const std::string del_url = base + "kv/deleterange";
-  for (auto _ : state) {
-    curl_easy_setopt(c, CURLOPT_URL, txn_url.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, txn.c_str());
-    curl_easy_perform(c);
-    curl_easy_setopt(c, CURLOPT_URL, del_url.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, del.c_str());
-    curl_easy_perform(c);
-  }
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(c);
+  heartlock::bench::raw_etcd_lock_cycle(state, url());
 }
 BENCHMARK(BM_RawEtcdTxnDelete)->Unit(benchmark::kMicrosecond);
 

@@ -26,6 +26,7 @@
 
 #include "heartlock/heartlock.h"
 
+#include "backend_floors.h"
 #include "bench_report.h"
 
 extern char** environ;
@@ -45,14 +46,7 @@ std::string scratch_dir() {
 
 // The floor: what any file lock with a record must do at least.
 void BM_RawOpenFlockWriteClose(benchmark::State& state) {
-  std::string path = scratch_dir() + "/raw.lock";
-  std::string record(300, 'r');  // about the size of a heartlock record
-  for (auto _ : state) {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    ::flock(fd, LOCK_EX | LOCK_NB);
-    benchmark::DoNotOptimize(::pwrite(fd, record.data(), record.size(), 0));
-    ::close(fd);
-  }
+  heartlock::bench::raw_file_lock_cycle(state, scratch_dir() + "/raw.lock");
 }
 BENCHMARK(BM_RawOpenFlockWriteClose)->Unit(benchmark::kMicrosecond);
 

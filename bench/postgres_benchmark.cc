@@ -17,6 +17,7 @@
 
 #include "heartlock/heartlock.h"
 
+#include "backend_floors.h"
 #include "bench_report.h"
 
 namespace {
@@ -31,20 +32,7 @@ std::string url() {
 
 // The floor: the two round trips of the simplest PostgreSQL lock, on one libpq connection.
 void BM_RawLibpqAdvisoryLockUnlock(benchmark::State& state) {
-  PGconn* c = PQconnectdb(url().c_str());
-  if (PQstatus(c) != CONNECTION_OK) {
-    state.SkipWithError(PQerrorMessage(c));
-    PQfinish(c);
-    return;
-  }
-  const char* key = "42";
-  for (auto _ : state) {
-    PQclear(PQexecParams(c, "SELECT pg_try_advisory_lock($1::bigint)", 1, nullptr, &key, nullptr,
-                         nullptr, 0));
-    PQclear(PQexecParams(c, "SELECT pg_advisory_unlock($1::bigint)", 1, nullptr, &key, nullptr,
-                         nullptr, 0));
-  }
-  PQfinish(c);
+  heartlock::bench::raw_postgres_lock_cycle(state, url());
 }
 BENCHMARK(BM_RawLibpqAdvisoryLockUnlock)->Unit(benchmark::kMicrosecond);
 

@@ -18,6 +18,7 @@
 
 #include "heartlock/heartlock.h"
 
+#include "backend_floors.h"
 #include "bench_report.h"
 
 namespace {
@@ -30,25 +31,11 @@ std::string url() {
   return u != nullptr ? u : "redis://127.0.0.1:6379";
 }
 
-int port_of(const std::string& u) { return std::atoi(u.substr(u.rfind(':') + 1).c_str()); }
+using heartlock::bench::port_of;
 
 // The floor: the two round trips any fenced Redis lock needs, through hiredis's own client.
-constexpr const char* kRawRelease =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
-
 void BM_RawHiredisSetNxEvalsha(benchmark::State& state) {
-  redisContext* c = redisConnect("127.0.0.1", port_of(url()));
-  auto* loaded = static_cast<redisReply*>(redisCommand(c, "SCRIPT LOAD %s", kRawRelease));
-  std::string sha(loaded->str, loaded->len);
-  freeReplyObject(loaded);
-  for (auto _ : state) {
-    auto* set = static_cast<redisReply*>(redisCommand(c, "SET bench:raw owner NX PX 30000"));
-    freeReplyObject(set);
-    auto* del =
-        static_cast<redisReply*>(redisCommand(c, "EVALSHA %s 1 bench:raw owner", sha.c_str()));
-    freeReplyObject(del);
-  }
-  redisFree(c);
+  heartlock::bench::raw_redis_lock_cycle(state, url());
 }
 BENCHMARK(BM_RawHiredisSetNxEvalsha)->Unit(benchmark::kMicrosecond);
 

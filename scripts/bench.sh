@@ -11,6 +11,16 @@ echo
 # Idle CPU with 10 000 jobs (HEARTLOCK_BENCH_IDLE_SECONDS, 10), dispatch, and wake-up lateness over
 # HEARTLOCK_BENCH_ROUNDS (20) real seconds per variant: about 1 min 45 s.
 "$build/bench/scheduler_benchmark" --benchmark_min_time=1
+echo
+# `heartlock cron`: a daemon's idle cost with 1 000 jobs (HEARTLOCK_BENCH_CRON_IDLE_SECONDS, 20),
+# then the slot lateness of three daemons on a Redis of the script's own
+# (HEARTLOCK_BENCH_CRON_LATENESS_SECONDS, 30).
+here=$(dirname "$0")/..
+"$here/bench/cron_idle.sh" "$build"
+if [ -x "$build/bench/redis_benchmark" ]; then
+  echo
+  "$here/bench/cron_lateness.sh" "$build"
+fi
 
 work=$(mktemp -d)
 pids=()
@@ -39,8 +49,8 @@ if [ -x "$build/bench/redis_benchmark" ]; then
   pids+=($!)
   wait_for listening "$port"
   echo
-  HEARTLOCK_BENCH_REDIS_URL="redis://127.0.0.1:$port" \
-    "$build/bench/redis_benchmark" --benchmark_min_time=1
+  export HEARTLOCK_BENCH_REDIS_URL="redis://127.0.0.1:$port"
+  "$build/bench/redis_benchmark" --benchmark_min_time=1
 fi
 
 if [ -x "$build/bench/postgres_benchmark" ]; then
@@ -58,8 +68,8 @@ if [ -x "$build/bench/postgres_benchmark" ]; then
   pids+=($!)
   wait_for "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$port"
   echo
-  HEARTLOCK_BENCH_POSTGRES_URL="postgres://heartlock@127.0.0.1:$port/postgres" \
-    "$build/bench/postgres_benchmark" --benchmark_min_time=1
+  export HEARTLOCK_BENCH_POSTGRES_URL="postgres://heartlock@127.0.0.1:$port/postgres"
+  "$build/bench/postgres_benchmark" --benchmark_min_time=1
 fi
 
 if [ -x "$build/bench/etcd_benchmark" ]; then
@@ -74,6 +84,11 @@ if [ -x "$build/bench/etcd_benchmark" ]; then
   wait_for listening "$port"
   sleep 1  # a leader
   echo
-  HEARTLOCK_BENCH_ETCD_URL="etcd://127.0.0.1:$port" \
-    "$build/bench/etcd_benchmark" --benchmark_min_time=1
+  export HEARTLOCK_BENCH_ETCD_URL="etcd://127.0.0.1:$port"
+  "$build/bench/etcd_benchmark" --benchmark_min_time=1
 fi
+
+# The cron daemon's per-slot work before its command starts, on the file backend and on each
+# server above (the HEARTLOCK_BENCH_*_URL exported), against each backend's raw lock cycle.
+echo
+"$build/bench/cron_claim_benchmark" --benchmark_min_time=1
