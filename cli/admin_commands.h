@@ -10,8 +10,16 @@
 
 namespace heartlock::cli {
 
-// Prints a table (or JSON with --json) of one lock or of every lock in the store.
-int show_status(const std::string& name, const CommonArgs& common);
+// What `heartlock status` shows.
+struct StatusArgs {
+  std::string name;     // one lock (and the cron job of that name); empty: every lock
+  std::string crontab;  // --crontab FILE: adds each job's next slot and compares definitions
+};
+
+// Prints a table (or JSON with --json) of one lock or of every lock in the store, then the cron
+// jobs the run ledger knows (cron_status.h). 0; 64/66/69 for a crontab that cannot be loaded; the
+// usual codes when the locks cannot be read (the ledger is only ever a warning).
+int show_status(const StatusArgs& args, const CommonArgs& common);
 
 // The exit codes of release_lock, and how to force it (cronlock's RESET differs).
 struct ReleaseExits {

@@ -31,10 +31,6 @@ using std::chrono::milliseconds;
 using std::chrono::sys_seconds;
 using Clock = std::chrono::system_clock;
 
-// concurrency=allow: each run holds one of this many leases ("JOB@run1".."JOB@run16"), so a
-// run still has a lease (a fencing token, the supervisor's deadline) and the runs of one job are
-// bounded.
-constexpr int kAllowedRuns = 16;
 // Missed slots recorded by one run at most (the latest ones); the log line counts them all.
 constexpr std::size_t kMaxMissedRecorded = 100;
 // Slots looked at when counting missed ones, at most: an every-second job down for a day.

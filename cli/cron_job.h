@@ -22,6 +22,11 @@
 
 namespace heartlock::cli {
 
+// concurrency=allow: each run holds one of this many leases ("JOB@run1".."JOB@run16"), so a
+// run still has a lease (a fencing token, the supervisor's deadline) and the runs of one job are
+// bounded.
+inline constexpr int kAllowedRuns = 16;
+
 // What every job of one daemon shares. Outlives the scheduler that runs the jobs.
 struct CronContext {
   Store& store;

@@ -76,9 +76,13 @@ int main(int argc, char** argv) {
   RunArgs run_args;
   CLI::App* run = add_run_command(app, run_args);
 
-  std::string status_name;
-  CLI::App* status = app.add_subcommand("status", "Show the state of one lock or of all locks");
-  status->add_option("name", status_name, "Lock name (default: every lock)");
+  StatusArgs status_args;
+  CLI::App* status = app.add_subcommand(
+      "status", "Show the state of one lock or of all locks, and the cron jobs in the run ledger");
+  status->add_option("name", status_args.name, "Lock name (default: every lock)");
+  status->add_option("--crontab", status_args.crontab,
+                     "Also show each job's next slot, and jobs whose definition in FILE is not "
+                     "the one the hosts ran last");
 
   std::string release_name;
   bool force = false;
@@ -133,7 +137,7 @@ int main(int argc, char** argv) {
       return run_job(run_args, common, run_args.command);
     }
     if (status->parsed()) {
-      return show_status(status_name, common);
+      return show_status(status_args, common);
     }
     if (release->parsed()) {
       return release_lock(release_name, force, common);

@@ -1,13 +1,18 @@
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "heartlock/duration.h"
 #include "heartlock/leader.h"
 #include "heartlock/text.h"
 
 #include "admin_commands.h"
+#include "cron_status.h"
+#include "crontab_file.h"
 #include "exit_codes.h"
+#include "ledger_text.h"
 
 namespace heartlock::cli {
 namespace {
@@ -71,61 +76,88 @@ void print_table(const std::vector<LockInfo>& locks) {
     rows.push_back({printable(info.name), state, token, printable(holder), held, beat,
                     printable(command), printable(where)});
   }
-  std::vector<std::size_t> width(rows.front().size(), 0);
-  for (const auto& row : rows) {
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      width[i] = std::max(width[i], row[i].size());
-    }
+  print_columns(rows);
+}
+
+// The lock `name`, or every lock when it is empty.
+Result<std::vector<LockInfo>> read_locks(Store& store, const std::string& name) {
+  if (name.empty()) {
+    return store.list();
   }
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) {
-        line += std::string(width[i] - row[i].size() + 2, ' ');
-      }
-    }
-    std::cout << line << "\n";
+  auto info = store.inspect(name);
+  if (!info) {
+    return std::unexpected(info.error());
   }
+  return std::vector<LockInfo>{std::move(*info)};
+}
+
+// As before cron jobs were shown -- every lock as an array, or the one asked for as an object --
+// while there are none; with cron jobs (or a crontab asked about) the array becomes
+// {"locks": [...], "cron": [...]}, and the one lock's object gains a "cron" key.
+void print_json(const std::vector<LockInfo>& locks, bool every_lock, const CronStatus& cron,
+                bool with_crontab) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& info : locks) {
+    out.push_back(to_json(info));
+  }
+  if (!every_lock) {
+    out = out.front();
+  }
+  if (!cron.jobs.empty() || with_crontab) {
+    if (every_lock) {
+      out = nlohmann::json{{"locks", std::move(out)}};
+    }
+    out["cron"] = cron_status_json(cron);
+  }
+  std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
 }  // namespace
 
-int show_status(const std::string& name, const CommonArgs& common) {
+int show_status(const StatusArgs& args, const CommonArgs& common) {
   Events events = make_events(common);
+  std::optional<Crontab> crontab;
+  if (!args.crontab.empty()) {
+    auto loaded = load_crontab(args.crontab);
+    if (!loaded) {
+      for (const std::string& line : loaded.error().errors) {
+        events.error(line);
+      }
+      return loaded.error().exit_code;
+    }
+    crontab = *std::move(loaded);
+  }
   int code = 0;
   auto store = open_store(common, events, code);
   if (!store) {
     return code;
   }
-  std::vector<LockInfo> locks;
-  if (!name.empty()) {
-    auto info = store->inspect(name);
-    if (!info) {
-      events.error(info.error().message);
-      return exit_code_for(info.error());
-    }
-    locks.push_back(std::move(*info));
-  } else {
-    auto all = store->list();
-    if (!all) {
-      events.error(all.error().message);
-      return exit_code_for(all.error());
-    }
-    locks = std::move(*all);
+  auto locks = read_locks(*store, args.name);
+  if (!locks) {
+    events.error(locks.error().message);
+    return exit_code_for(locks.error());
+  }
+  // The cron section never fails the command: what it cannot read is a warning.
+  CronStatus cron = collect_cron_status(
+      *store, {.job = args.name,
+               .crontab = crontab ? &*crontab : nullptr,
+               .locks = args.name.empty() ? &*locks : nullptr,
+               .now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())});
+  for (const std::string& problem : cron.problems) {
+    events.emit(LogLevel::warn, "cron_status", problem);
   }
   if (common.json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& info : locks) {
-      out.push_back(to_json(info));
-    }
-    std::cout << (name.empty() ? out : out.front())
-                     .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-              << "\n";
-  } else if (locks.empty()) {
-    std::cout << "no locks in " << store->url() << "\n";
+    print_json(*locks, args.name.empty(), cron, crontab.has_value());
   } else {
-    print_table(locks);
+    if (locks->empty()) {
+      std::cout << "no locks in " << store->url() << "\n";
+    } else {
+      print_table(*locks);
+    }
+    if (!cron.jobs.empty()) {
+      std::cout << "\n";
+      print_cron_status(cron, crontab.has_value());
+    }
   }
   return kExitOk;
 }
