@@ -14,6 +14,7 @@ namespace heartlock::cli {
 struct StatusArgs {
   std::string name;     // one lock (and the cron job of that name); empty: every lock
   std::string crontab;  // --crontab FILE: adds each job's next slot and compares definitions
+  bool cron = false;    // --cron: the JSON is {"locks": ..., "cron": ...} (implied by --crontab)
 };
 
 // Prints a table (or JSON with --json) of one lock or of every lock in the store, then the cron

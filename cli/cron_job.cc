@@ -22,6 +22,7 @@
 
 #include "exec/fd.h"
 #include "exec/supervisor.h"
+#include "ledger_text.h"
 #include "stop_rule.h"
 
 namespace heartlock::cli {
@@ -37,11 +38,6 @@ constexpr std::size_t kMaxMissedRecorded = 100;
 constexpr std::size_t kMaxMissedScanned = 100000;
 // How often a job checks the ledger for other hosts running another definition of it.
 constexpr std::chrono::seconds kDefinitionCheckEvery{60};
-
-std::string signal_text(int sig) {
-  const char* abbrev = ::sigabbrev_np(sig);
-  return abbrev != nullptr ? "SIG" + std::string(abbrev) : "signal " + std::to_string(sig);
-}
 
 // The job's lease, as its concurrency policy takes it. Busy: another run of the job holds it.
 Result<Acquired> take_lease(const CrontabJob& job, Store& store, const LeaseOptions& options) {
@@ -386,7 +382,7 @@ RunOutcome CronRun::outcome_of(const exec::Outcome& out, RunRecord& record) cons
       break;
     case exec::Outcome::Kind::signaled:
       record.signal = out.signal;
-      why = "killed by " + signal_text(out.signal);
+      why = "killed by " + signal_name(out.signal);
       break;
     case exec::Outcome::Kind::timed_out:
       why = "timed out after " + format_duration(*job_.options.timeout);

@@ -83,6 +83,9 @@ int main(int argc, char** argv) {
   status->add_option("--crontab", status_args.crontab,
                      "Also show each job's next slot, and jobs whose definition in FILE is not "
                      "the one the hosts ran last");
+  status->add_flag("--cron", status_args.cron,
+                   "With --json: an object {\"locks\": [...], \"cron\": [...]} with the cron "
+                   "jobs, instead of the array of locks");
 
   std::string release_name;
   bool force = false;

@@ -91,11 +91,11 @@ Result<std::vector<LockInfo>> read_locks(Store& store, const std::string& name) 
   return std::vector<LockInfo>{std::move(*info)};
 }
 
-// As before cron jobs were shown -- every lock as an array, or the one asked for as an object --
-// while there are none; with cron jobs (or a crontab asked about) the array becomes
-// {"locks": [...], "cron": [...]}, and the one lock's object gains a "cron" key.
+// Every lock as an array, or the one asked for as an object, as always -- scripts read that; with
+// `with_cron` (--cron or --crontab) the array becomes {"locks": [...], "cron": [...]}, and the one
+// lock's object gains a "cron" key.
 void print_json(const std::vector<LockInfo>& locks, bool every_lock, const CronStatus& cron,
-                bool with_crontab) {
+                bool with_cron) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& info : locks) {
     out.push_back(to_json(info));
@@ -103,7 +103,7 @@ void print_json(const std::vector<LockInfo>& locks, bool every_lock, const CronS
   if (!every_lock) {
     out = out.front();
   }
-  if (!cron.jobs.empty() || with_crontab) {
+  if (with_cron) {
     if (every_lock) {
       out = nlohmann::json{{"locks", std::move(out)}};
     }
@@ -147,7 +147,7 @@ int show_status(const StatusArgs& args, const CommonArgs& common) {
     events.emit(LogLevel::warn, "cron_status", problem);
   }
   if (common.json) {
-    print_json(*locks, args.name.empty(), cron, crontab.has_value());
+    print_json(*locks, args.name.empty(), cron, args.cron || crontab.has_value());
   } else {
     if (locks->empty()) {
       std::cout << "no locks in " << store->url() << "\n";

@@ -156,7 +156,9 @@ TEST_F(StatusCronTest, WarnsWhenHostsRunDifferentDefinitions) {
       << warning;
   EXPECT_EQ(line_of(r.out, "warning: job report"), "");
 
-  auto j = nlohmann::json::parse(run({"status", "--json"}).out);
+  // Without --cron the JSON stays the array of locks that scripts read.
+  EXPECT_TRUE(nlohmann::json::parse(run({"status", "--json"}).out).is_array());
+  auto j = nlohmann::json::parse(run({"status", "--cron", "--json"}).out);
   ASSERT_TRUE(j["cron"].is_array()) << j.dump();
   ASSERT_EQ(j["cron"].size(), 2U);
   const auto& backup = j["cron"][0];
@@ -192,7 +194,7 @@ TEST_F(StatusCronTest, ARunInProgressHoldsItsLock) {
   EXPECT_TRUE(cron_row(r.out, "poll").ends_with("yes")) << r.out;
   EXPECT_TRUE(cron_row(r.out, "report").ends_with("no: lease not held")) << r.out;
 
-  auto j = nlohmann::json::parse(run({"status", "--json"}).out);
+  auto j = nlohmann::json::parse(run({"status", "--cron", "--json"}).out);
   ASSERT_EQ(j["cron"].size(), 3U) << j.dump();
   EXPECT_EQ(j["cron"][0]["in_progress"], true);
   EXPECT_EQ(j["cron"][0]["running"][0]["lock"], "backup");
@@ -201,13 +203,13 @@ TEST_F(StatusCronTest, ARunInProgressHoldsItsLock) {
   EXPECT_EQ(j["cron"][2]["in_progress"], false);
   EXPECT_EQ(j["cron"][2]["stale_running"], true);
   // One lock asked for: it is inspected, not listed.
-  auto one = nlohmann::json::parse(run({"status", "--json", "poll"}).out);
+  auto one = nlohmann::json::parse(run({"status", "--cron", "--json", "poll"}).out);
   EXPECT_EQ(one["state"], "free");
   ASSERT_EQ(one["cron"].size(), 1U) << one.dump();
   EXPECT_EQ(one["cron"][0]["in_progress"], true);
 
   ASSERT_THAT(backup_lease.release(), IsOk());
-  auto after = nlohmann::json::parse(run({"status", "--json"}).out);
+  auto after = nlohmann::json::parse(run({"status", "--cron", "--json"}).out);
   EXPECT_EQ(after["cron"][0]["in_progress"], false);
   EXPECT_EQ(after["cron"][0]["stale_running"], true);
 }
@@ -264,7 +266,7 @@ TEST_F(StatusCronTest, ACrontabAddsNextSlotsAndComparesDefinitions) {
 
 TEST_F(StatusCronTest, JsonWithoutCrontabHasEveryKey) {
   seed(done("backup", kSlot, "web-1", kDefA));
-  auto r = run({"--json", "status"});
+  auto r = run({"--json", "status", "--cron"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   ASSERT_TRUE(j.is_object()) << j.dump();
