@@ -9,14 +9,8 @@ set -euo pipefail
 build=${1:-build/release}
 bin=$(realpath "$build/bin/heartlock")
 seconds=${HEARTLOCK_BENCH_CRON_IDLE_SECONDS:-20}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
 
 # crontab FILE COUNT KIND: COUNT named no-op jobs. KIND "same": all at `0 0 1 1 *` (midnight,
 # 1 January); "spread": distinct minutes, hours and days of the month six months from now.

@@ -10,16 +10,10 @@ set -euo pipefail
 build=${1:-build/release}
 bin=$(realpath "$build/bin/heartlock")
 seconds=${HEARTLOCK_BENCH_CRON_LATENESS_SECONDS:-30}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
   --loglevel warning --logfile "$work/redis.log" &
 pids+=($!)

@@ -22,19 +22,9 @@ if [ -x "$build/bench/redis_benchmark" ]; then
   "$here/bench/cron_lateness.sh" "$build"
 fi
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/bench_lib.sh
+source "$here/bench/bench_lib.sh"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-    echo $((20000 + RANDOM % 20000))
-}
 listening() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 wait_for() {
   for _ in $(seq 1 200); do "$@" && return 0; sleep 0.05; done
