@@ -57,9 +57,10 @@ expect "heartlock status --crontab $dir/crontab.t" "$dir/crontab.test"
 
 # Every option each subcommand's --help prints is offered after `heartlock SUB -`.
 help_options() {
-  "$heartlock" "$@" --help | awk '/^$/ { s = "" } /^[A-Z][A-Za-z ]*:$/ { s = $0; next } s == "Options:"' |
-    grep -oE '^ +-[^ ]+( [^ -][^ ]*)?( ?,? ?-[^ ]+)?' | grep -oE '(^|[ ,])--?[A-Za-z][A-Za-z0-9-]*' |
-    tr -d ' ,' | sort -u
+  "$heartlock" "$@" --help |
+    awk '/^$/ { s = "" } /^[A-Z][A-Za-z ]*:$/ { s = $0; next } s == "Options:"' |
+    grep -oE '^ +-[^ ]+( [^ -][^ ]*)?( ?,? ?-[^ ]+)?' |
+    grep -oE '(^|[ ,])--?[A-Za-z][A-Za-z0-9-]*' | tr -d ' ,' | sort -u
 }
 check_offered() {
   local line=$1
