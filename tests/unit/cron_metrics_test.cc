@@ -232,11 +232,11 @@ TEST(CronMetricsTest, PrometheusClientParsesTheExposition) {
   // The parser names counters without _total, as OpenMetrics does.
   for (const char* family :
        {"heartlock_cron_build_info gauge 1", "heartlock_cron_jobs gauge 1",
-        "heartlock_cron_store_up gauge 1",
-        "heartlock_cron_reloads counter 2", "heartlock_cron_last_reload_successful gauge 1",
-        "heartlock_cron_runs counter 4", "heartlock_cron_skipped counter 1",
-        "heartlock_cron_store_errors counter 2", "heartlock_cron_missed_slots counter 2",
-        "heartlock_cron_running gauge 2", "heartlock_cron_last_run_duration_seconds gauge 1",
+        "heartlock_cron_store_up gauge 1", "heartlock_cron_reloads counter 2",
+        "heartlock_cron_last_reload_successful gauge 1", "heartlock_cron_runs counter 4",
+        "heartlock_cron_skipped counter 1", "heartlock_cron_store_errors counter 2",
+        "heartlock_cron_missed_slots counter 2", "heartlock_cron_running gauge 2",
+        "heartlock_cron_last_run_duration_seconds gauge 1",
         "heartlock_cron_last_run_timestamp_seconds gauge 1",
         "heartlock_cron_last_success_timestamp_seconds gauge 1",
         "heartlock_cron_last_exit_code gauge 1", "heartlock_cron_last_signal gauge 1",
