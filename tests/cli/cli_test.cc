@@ -585,7 +585,7 @@ TEST_F(CliTest, TermWhileWaitingEndsTheWaitWithoutRunningTheCommand) {
 
 TEST_F(CliTest, MinHoldBlocksTheNextRun) {
   EXPECT_EQ(run({"run", "-k", "job", "--min-hold", "30s", "--", "true"}).exit_code, 0);
-  auto r = run({"run", "-k", "job", "--", "true"});
+  auto r = run({"run", "-v", "-k", "job", "--", "true"});
   EXPECT_EQ(r.exit_code, 75);
   EXPECT_NE(r.err.find("min_hold"), std::string::npos) << r.err;
 }
