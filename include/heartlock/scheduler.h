@@ -110,7 +110,8 @@ using JobFn = std::function<RunOutcome(const ScheduledRun&)>;
 
 // What happens to missed slots: those whose timer came more than `grace` late, and those
 // overtaken by a later slot before their timer came. The runs a job catches up on (and the on-time
-// slot due with them) run one after another on one worker, oldest first: never at once.
+// slot due with them) run one after another on one worker, oldest first: never at once; the job's
+// slots that come due meanwhile wait behind them on that worker.
 enum class MissedPolicy {
   skip,      // nothing: the next slot runs as usual
   run_once,  // one run, for the latest missed slot

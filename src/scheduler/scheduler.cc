@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <deque>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -52,6 +53,10 @@ struct JobEntry {
   std::uint64_t id = 0;  // distinguishes a job from a later one of the same name
   std::stop_source stop;
   JobStats stats;  // guarded by Scheduler::Impl::mu_
+  // While a catch-up (more than one slot at once) runs, the job's slots wait here, in order, for
+  // the worker running it. Guarded by Scheduler::Impl::mu_.
+  bool catching_up = false;
+  std::deque<std::chrono::sys_seconds> queued;
 };
 
 class Scheduler::Impl {
@@ -275,7 +280,9 @@ class Scheduler::Impl {
 
   // Hands `slots` (oldest first) to one worker, which runs them one after another: the missed
   // slots a job catches up on never run at once (under with_lock's forbid all but one would be
-  // skipped, the lock being held by their siblings) and really start oldest first.
+  // skipped, the lock being held by their siblings) and really start oldest first. Slots that
+  // come due while a catch-up runs queue behind it on the same worker: run beside it, a later slot
+  // would find the job's lock held, or take the slots still waiting for missed.
   // REQUIRES: mu_ held.
   void dispatch(const std::shared_ptr<JobEntry>& entry,
                 std::vector<std::chrono::sys_seconds> slots) {
@@ -284,13 +291,40 @@ class Scheduler::Impl {
     }
     entry->stats.last_slot = slots.back();
     entry->stats.running += slots.size();
+    if (entry->catching_up) {
+      entry->queued.insert(entry->queued.end(), slots.begin(), slots.end());
+      return;
+    }
     const std::size_t n = slots.size();
-    if (!pool_.post([this, entry, slots = std::move(slots)] {
-          for (auto slot : slots) {
-            run(*entry, slot);
-          }
-        })) {
+    bool posted = false;
+    if (n == 1) {
+      posted = pool_.post([this, entry, slot = slots.front()] { run(*entry, slot); });
+    } else {
+      entry->catching_up = true;
+      entry->queued.assign(slots.begin(), slots.end());
+      posted = pool_.post([this, entry] { run_queued(entry); });
+    }
+    if (!posted) {
       entry->stats.running -= n;
+      entry->catching_up = false;
+      entry->queued.clear();
+    }
+  }
+
+  // A catch-up's worker: the queued slots, oldest first, until none is left.
+  void run_queued(const std::shared_ptr<JobEntry>& entry) {
+    for (;;) {
+      std::chrono::sys_seconds slot;
+      {
+        std::lock_guard lock(mu_);
+        if (entry->queued.empty()) {
+          entry->catching_up = false;
+          return;
+        }
+        slot = entry->queued.front();
+        entry->queued.pop_front();
+      }
+      run(*entry, slot);
     }
   }
 

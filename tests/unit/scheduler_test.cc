@@ -187,6 +187,47 @@ TEST_F(SchedulerTest, MissedRunsOfAJobRunOneAfterAnother) {
                                              t0_ + seconds(10)}));
 }
 
+// A slot that comes due while the job still catches up waits behind the catch-up on its worker:
+// run beside it, it would find the job's lock held, or take the slots still waiting for missed.
+TEST_F(SchedulerTest, ASlotDueDuringACatchUpWaitsBehindIt) {
+  std::atomic<int> running{0};
+  std::atomic<int> most{0};
+  std::atomic<int> started{0};
+  std::atomic<bool> release{false};
+  std::mutex mu;
+  std::vector<sys_seconds> order;
+  ASSERT_TRUE(scheduler_.add(
+      {.name = "all",
+       .schedule = every_second_,
+       .run = job([&](const ScheduledRun& run) {
+         const int now = ++running;
+         most = std::max(most.load(), now);
+         ++started;
+         while (!release) {
+           std::this_thread::sleep_for(std::chrono::milliseconds(1));
+         }
+         {
+           std::lock_guard lock(mu);
+           order.push_back(run.slot);
+         }
+         --running;
+       }),
+       .missed = {.policy = MissedPolicy::run_all, .grace = seconds(2), .max_runs = 3}}));
+  ASSERT_TRUE(clock_->wait_for_sleepers(1));
+  clock_->advance(seconds(10));  // 7, 8, 9 caught up and 10 on time: the first one blocks
+  ASSERT_TRUE(testing::eventually([&] { return started.load() == 1; }));
+  clock_->advance(seconds(1));  // 11 comes due while 7 still runs; a worker is free
+  ASSERT_TRUE(clock_->wait_for_sleepers(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(started.load(), 1) << "slot 11 started beside the catch-up";
+  release = true;
+  ASSERT_TRUE(outcomes_.wait_for(5));
+  EXPECT_EQ(most.load(), 1);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(order, (std::vector<sys_seconds>{t0_ + seconds(7), t0_ + seconds(8), t0_ + seconds(9),
+                                             t0_ + seconds(10), t0_ + seconds(11)}));
+}
+
 TEST_F(SchedulerTest, AThrowingJobIsAFailureAndTheSchedulerLivesOn) {
   ASSERT_TRUE(
       scheduler_.add({.name = "bad", .schedule = every_second_, .run = job([](const ScheduledRun&) {
