@@ -13,13 +13,14 @@
 #include "run_command.h"
 #include "schedule_command.h"
 #include "signals.h"
+#include "suggest.h"
 
 namespace {
 
 constexpr const char* kFooter =
     R"(Backends: file:///dir or a directory (default: $HEARTLOCK_DIR, /run/lock/heartlock,
 $XDG_RUNTIME_DIR/heartlock or /tmp/heartlock-UID). Set with -b or HEARTLOCK_BACKEND.
-Durations: 500ms, 30s, 5m, 2h, 1d, or sums such as 1h30m.
+Durations: 500ms, 30s, 1.5s, 5m, 2h, 1d, or sums such as 1h30m (to the millisecond).
 
 Exit codes of `heartlock run`: COMMAND's own status when it ran (128+N if signal N ended it);
   75  the lock is held by someone else (change with -E)
@@ -66,7 +67,7 @@ int main(int argc, char** argv) {
   app.footer(kFooter);
   app.require_subcommand(1);
   app.fallthrough();
-  app.set_version_flag("--version", std::string(heartlock::kVersion));
+  app.set_version_flag("-V,--version", std::string(heartlock::kVersion));
   CommonArgs common;
   app.add_option("-b,--backend", common.backend, "Backend URL (default: $HEARTLOCK_BACKEND)");
   app.add_flag("-q,--quiet", common.quiet, "Print errors only");
@@ -131,7 +132,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
-    std::cerr << "heartlock: " << e.what() << " (see heartlock --help)\n";
+    const auto mistyped = explain_parse_error(app, std::vector<std::string>(argv + 1, argv + argc));
+    std::cerr << "heartlock: "
+              << mistyped.value_or(std::string(e.what()) + " (see heartlock --help)") << "\n";
     return kExitUsage;
   }
   hide_backend_passwords(argc, argv);

@@ -23,6 +23,9 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& a) {
   // Everything from COMMAND on belongs to COMMAND, options included: `run sleep -n 1`.
   run->positionals_at_end();
   run->add_option("command", a.command, "COMMAND [ARGS...]; put -- before it when in doubt");
+  run->add_option("-c,--command", a.shell_command,
+                  "Run LINE through /bin/sh -c, as flock -c does (instead of COMMAND [ARGS...])")
+      ->type_name("LINE");
   run->add_option("-k,--key", a.key, "Lock name (default: derived from the command line)");
   run->add_flag("-n,--nonblock", a.nonblock, "Give up at once if the lock is held (default)");
   run->add_option("-w,--wait", a.wait,
@@ -189,13 +192,39 @@ int finish_job(Lease& lease, int lost_fd, const RunSettings& s, const LeaseOptio
   return exit_code;
 }
 
+// The command line to run: COMMAND [ARGS...], or `/bin/sh -c LINE` for -c LINE; nullopt (told)
+// when both are given or LINE is empty. The derived key is job_key of what this returns, so
+// `-c LINE` and `-- /bin/sh -c LINE` are the same job, and the same LINE always gives the same
+// key.
+std::optional<std::vector<std::string>> command_line(const RunArgs& a,
+                                                     const std::vector<std::string>& command,
+                                                     Events& events) {
+  if (!a.shell_command) {
+    return command;
+  }
+  if (!command.empty()) {
+    events.error("-c LINE and COMMAND [ARGS...] contradict each other; give one");
+    return std::nullopt;
+  }
+  // Like an empty --key: an empty line is a mistake (an unset variable?), not a no-op job.
+  if (a.shell_command->empty()) {
+    events.error("-c: empty command line");
+    return std::nullopt;
+  }
+  return std::vector<std::string>{"/bin/sh", "-c", *a.shell_command};
+}
+
 }  // namespace
 
 int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::string>& command) {
   Events events = make_events(common);
   auto err = [&](int code) { return a.error_exit_code.value_or(code); };
-  if (command.empty()) {
-    events.error("missing COMMAND: heartlock run [options] [--] COMMAND [ARGS...]");
+  const auto argv = command_line(a, command, events);
+  if (!argv) {
+    return err(kExitUsage);
+  }
+  if (argv->empty()) {
+    events.error("missing COMMAND: heartlock run [options] [--] COMMAND [ARGS...], or -c LINE");
     return err(kExitUsage);
   }
   if (a.nonblock && !a.wait.empty()) {
@@ -243,7 +272,7 @@ int run_job(const RunArgs& a, const CommonArgs& common, const std::vector<std::s
   s.heartbeat = a.heartbeat == "explicit" ? exec::HeartbeatMode::explicit_
                 : a.heartbeat == "output" ? exec::HeartbeatMode::output
                                           : exec::HeartbeatMode::alive;
-  return run_job(s, common, command);
+  return run_job(s, common, *argv);
 }
 
 int run_job(const RunSettings& s, const CommonArgs& common,
@@ -310,11 +339,15 @@ int run_job(const RunSettings& s, const CommonArgs& common,
     return err(exit_code_for(acquired.error()));
   }
   if (acquired->busy()) {
-    const LockInfo& holder = acquired->holder();
-    nlohmann::json fields = to_json(holder);
-    fields["key"] = key;
-    events.emit(LogLevel::info, "busy", "lock " + key + " is busy: " + describe_holder(holder),
-                fields);
+    // Busy without --wait is the expected answer for a job lock: silent at default verbosity, as
+    // `flock -n` is, so that cron does not mail it; -v says who holds it, --json carries it.
+    if (s.wait || common.verbose || common.json) {
+      const LockInfo& holder = acquired->holder();
+      nlohmann::json fields = to_json(holder);
+      fields["key"] = key;
+      events.emit(LogLevel::info, "busy", "lock " + key + " is busy: " + describe_holder(holder),
+                  fields);
+    }
     return s.conflict_exit_code;
   }
   Lease& lease = acquired->lease();

@@ -30,6 +30,8 @@ struct RunArgs {
   int conflict_exit_code = 75;
   std::string heartbeat = "alive";
   std::vector<std::string> command;
+  // -c/--command: a shell line, run as `/bin/sh -c LINE` (flock -c); excludes `command`.
+  std::optional<std::string> shell_command;
   // Replacements for the wrapper's own exit codes (cronlock's 201 and 202); unset: the defaults.
   std::optional<int> error_exit_code;    // instead of 64, 69, 70 and 79 (lease lost)
   std::optional<int> timeout_exit_code;  // instead of 124
@@ -53,7 +55,8 @@ struct RunSettings {
 
 CLI::App* add_run_command(CLI::App& app, RunArgs& args);
 
-// Acquires, runs and supervises `command`, releases; returns the exit code.
+// Acquires, runs and supervises `command` (or args.shell_command through /bin/sh -c), releases;
+// returns the exit code.
 int run_job(const RunArgs& args, const CommonArgs& common, const std::vector<std::string>& command);
 int run_job(const RunSettings& settings, const CommonArgs& common,
             const std::vector<std::string>& command);

@@ -37,7 +37,7 @@ say "2. A second run yields while the first one works (exit 75, or -E N)"
 first=$!
 wait_for_file "$work/first"
 status
-run "$HL" run -k nightly -- echo "this must not run"
+run "$HL" run -v -k nightly -- echo "this must not run"   # -v: say who holds it
 note "util-linux flock(1) on the same lock file is excluded too:"
 run flock -n "$HEARTLOCK_DIR/nightly.lock" echo "this must not run either"
 wait "$first"

@@ -5,14 +5,14 @@
 # `heartlock run -- COMMAND...` and `heartlock cronlock COMMAND...` when it is loaded.
 # tests/cli/completion_test.sh checks it; keep its option lists in step with `heartlock SUB --help`.
 
-_heartlock_global_opts="-b --backend -q --quiet -v --verbose --json -h --help --version"
+_heartlock_global_opts="-b --backend -q --quiet -v --verbose --json -h --help -V --version"
 _heartlock_subcommands="run status release heartbeat schedule cron history cronlock"
 
 # The options of each subcommand.
 _heartlock_sub_opts() {
   case $1 in
   run)
-    echo "-k --key -n --nonblock -w --wait --ttl --stale-after --min-hold --max-hold --timeout" \
+    echo "-c --command -k --key -n --nonblock -w --wait --ttl --stale-after --min-hold --max-hold --timeout" \
       "--kill-grace --kill-stale -E --conflict-exit-code --heartbeat -h --help"
     ;;
   status) echo "--cron --crontab -h --help" ;;

@@ -23,8 +23,40 @@ TEST(DurationTest, ParsesEveryUnit) {
   EXPECT_EQ(*parse_duration("0s"), 0ms);
 }
 
+TEST(DurationTest, ParsesDecimalsExactlyToTheMillisecond) {
+  EXPECT_EQ(*parse_duration("1.5s"), 1500ms);
+  EXPECT_EQ(*parse_duration("0.5m"), 30s);
+  EXPECT_EQ(*parse_duration("0.001s"), 1ms);
+  EXPECT_EQ(*parse_duration("2.50s"), 2500ms);
+  EXPECT_EQ(*parse_duration("1.25h"), 75min);
+  EXPECT_EQ(*parse_duration("1h0.5m"), 3630s);
+  EXPECT_EQ(*parse_duration("1.0ms"), 1ms);
+  EXPECT_EQ(*parse_duration("0.5000000000000s"), 500ms) << "trailing zeros do not count";
+}
+
+TEST(DurationTest, RejectsWhatIsFinerThanAMillisecond) {
+  for (const char* bad : {"1.5ms", "0.0001s", "0.0000001m", "1.0000000001d"}) {
+    auto d = parse_duration(bad);
+    ASSERT_THAT(d, HasErrc(Errc::invalid_argument)) << bad;
+    EXPECT_NE(d.error().message.find("finer than a millisecond"), std::string::npos)
+        << d.error().message;
+  }
+}
+
+TEST(DurationTest, ABareNumberGetsAHint) {
+  auto d = parse_duration("90");
+  ASSERT_THAT(d, HasErrc(Errc::invalid_argument));
+  EXPECT_NE(d.error().message.find("missing unit: write 90s or 90ms"), std::string::npos)
+      << d.error().message;
+  d = parse_duration("1.5");
+  ASSERT_THAT(d, HasErrc(Errc::invalid_argument));
+  EXPECT_NE(d.error().message.find("missing unit: write 1.5s or 1.5m"), std::string::npos)
+      << d.error().message;
+}
+
 TEST(DurationTest, RejectsWhatItCannotRead) {
-  for (const char* bad : {"", "30", "s", "5x", "-5s", "1.5s", "5 s", "99999999999999d", "5S"}) {
+  for (const char* bad : {"", "30", "s", "5x", "-5s", "5 s", "99999999999999d", "5S", ".5s", "1.s",
+                          "1..5s", "1.5.5s", "1,5s", "3660.5d", "1e3s"}) {
     EXPECT_THAT(parse_duration(bad), HasErrc(Errc::invalid_argument)) << bad;
   }
 }
