@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Google Benchmark colours its rows, also into a pipe
 UNITS_US = {"ns": 1e-3, "us": 1.0, "µs": 1.0, "ms": 1e3, "s": 1e6}
 
 BENCH_ROW = re.compile(
@@ -27,7 +28,7 @@ BENCH_ROW = re.compile(
     r"(?P<cpu>[\d.]+(?:e[-+]?\d+)?)\s+(?P<cunit>ns|us|µs|ms|s)\s+"
     r"(?P<iters>\d+)\b")
 TARGET_LINE = re.compile(
-    r"^(?P<what>\S.*?)\s+(?P<value>-?[\d.]+)\s*(?P<unit>x|ms|%)?\s+"
+    r"^(?P<what>\S.*?)\s+(?P<value>-?[\d.]+)\s*(?P<unit>x|ms|%)?\s+(?:\([^)]*\)\s+)?"
     r"target\s*<=?\s*(?P<target>[\d.]+)\s*(?P<tunit>x|ms|%)?")
 
 
@@ -35,7 +36,7 @@ def parse(lines):
     """Returns (benchmarks, targets): lists of dicts, in the order they were printed."""
     benchmarks, targets = [], []
     for raw in lines:
-        line = raw.rstrip("\n")
+        line = ANSI.sub("", raw).rstrip("\n")
         m = TARGET_LINE.match(line)
         if m:
             unit = m.group("unit") or m.group("tunit") or ""

@@ -115,16 +115,16 @@ def run_crontab(text, work, env, binary):
     return None if out.returncode == 0 else f"cron --check: exit {out.returncode}:\n{out.stdout}"
 
 
-def run_cpp(text, work, include, cxx):
+def start_cpp(text, work, include, cxx, index):
+    """Starts compiling a C++ block (the slowest check, so it runs while the others do)."""
     head = [l for l in text.split("\n") if l.startswith("#include")]
     body = [l for l in text.split("\n") if not l.startswith("#include")]
-    source = os.path.join(work, "example.cc")
+    source = os.path.join(work, f"example{index}.cc")
     with open(source, "w", encoding="utf-8") as f:
         f.write("\n".join(head) + "\n" + CPP_PRELUDE + "void example() {\n" + "\n".join(body) +
                 "\n}\n")
-    out = subprocess.run([cxx, *CPP_FLAGS, "-I", include, source], stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, timeout=120)
-    return None if out.returncode == 0 else out.stdout
+    return subprocess.Popen([cxx, *CPP_FLAGS, "-I", include, source], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
 
 
 def verify_units(units, work, binary):
@@ -146,7 +146,7 @@ def verify_units(units, work, binary):
 
 
 def check_file(path, binary, include, cxx):
-    failures, count, units = [], 0, []
+    failures, count, units, compiles = [], 0, [], []
     with tempfile.TemporaryDirectory(prefix="heartlock-doc-") as work:
         env = environment(work, binary)
         for line, kind, arg, text in blocks(path):
@@ -158,7 +158,8 @@ def check_file(path, binary, include, cxx):
             elif kind == "crontab":
                 failure = run_crontab(text, work, env, binary)
             elif kind == "cpp":
-                failure = run_cpp(text, work, include, cxx)
+                compiles.append((line, start_cpp(text, work, include, cxx, len(compiles))))
+                continue
             elif kind == "systemd" and arg:
                 units.append((arg, text))
                 failure = None
@@ -171,6 +172,11 @@ def check_file(path, binary, include, cxx):
         failure = verify_units(units, work, binary)
         if failure is not None:
             failures.append(f"{path}: {failure}")
+        for line, compile_job in compiles:
+            output, _ = compile_job.communicate(timeout=120)
+            print(f"{path}:{line}: cpp: {'ok' if compile_job.returncode == 0 else 'FAILED'}")
+            if compile_job.returncode != 0:
+                failures.append(f"{path}:{line}: {output}")
     if count == 0:
         failures.append(f"{path}: no <!-- test --> block")
     return failures
@@ -180,7 +186,7 @@ def main(argv):
     if len(argv) < 5:
         sys.stderr.write(__doc__)
         return 64
-    binary, include, cxx = argv[1:4]
+    binary, include, cxx = os.path.abspath(argv[1]), os.path.abspath(argv[2]), argv[3]
     failures = []
     for path in argv[4:]:
         failures += check_file(path, binary, include, cxx)
