@@ -2,7 +2,7 @@
 JOBS ?= $(shell nproc)
 BIN := build/dev/bin/heartlock
 
-.PHONY: all deps build demo test test-dev test-asan test-tsan torture bench fuzz format tidy clean
+.PHONY: all deps build demo test test-dev test-asan test-tsan torture bench bench-report docs fuzz format tidy clean
 
 all: build
 
@@ -32,7 +32,20 @@ bench:
 	@scripts/install-deps.sh servers
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS)
-	@scripts/bench.sh build/release
+	@bash -o pipefail -c 'scripts/bench.sh build/release | tee build/release/bench-results.txt'
+
+# Plots of the last `make bench` (build/release/bench-results.txt; BENCH_RESULTS=FILE for another)
+# into build/release/bench-report/: ratios and latencies against their targets, and the time and
+# CPU time per operation of every benchmark (scripts/bench_report.py).
+BENCH_RESULTS ?= build/release/bench-results.txt
+bench-report:
+	@scripts/install-deps.sh bench-report
+	@python3 scripts/bench_report.py $(BENCH_RESULTS) build/release/bench-report
+
+# The lease state diagram: docs/lease-states.dot rendered into docs/lease-states.svg (committed).
+docs:
+	@scripts/install-deps.sh docs
+	@dot -Tsvg docs/lease-states.dot -o docs/lease-states.svg
 
 # Every fuzz target for FUZZ_SECONDS each (docs/fuzzing.md); crash inputs go to fuzz/regressions/.
 FUZZ_SECONDS ?= 60

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages heartlock needs to build and test, if any are missing.
-# Usage: scripts/install-deps.sh [servers|fuzz]   ("servers": also the servers the tests start;
-# "fuzz": also clang 16 with libFuzzer and its sanitizer runtimes, for `make fuzz`)
+# Usage: scripts/install-deps.sh [servers|fuzz|docs|bench-report]   ("servers": also the servers
+# the tests start; "fuzz": also clang 16 with libFuzzer and its sanitizer runtimes, for `make fuzz`;
+# "docs": graphviz, for `make docs`; "bench-report": gnuplot, for `make bench-report`)
 set -euo pipefail
 
 packages=(
@@ -16,6 +17,12 @@ if [ "${1:-}" = servers ]; then
 fi
 if [ "${1:-}" = fuzz ]; then
   packages+=(clang-16 libclang-rt-16-dev libfuzzer-16-dev)
+fi
+if [ "${1:-}" = docs ]; then
+  packages=(graphviz)
+fi
+if [ "${1:-}" = bench-report ]; then
+  packages=(python3 gnuplot-nox)
 fi
 
 missing=()
