@@ -2,17 +2,28 @@
 
 #include <cstdlib>
 
+#include <syslog.h>
+
 #include "heartlock/duration.h"
 
 #include "exit_codes.h"
 
 namespace heartlock::cli {
 
+LogFormat log_format(const CommonArgs& args) {
+  return args.json ? LogFormat::json : parse_log_format(args.log_format).value_or(LogFormat::text);
+}
+
 Events make_events(const CommonArgs& args) {
   Verbosity v = args.quiet     ? Verbosity::quiet
                 : args.verbose ? Verbosity::verbose
                                : Verbosity::normal;
-  return Events(v, args.json);
+  std::optional<int> facility;
+  if (args.syslog) {
+    // main() checked the name; user is syslog(3)'s own default.
+    facility = syslog_facility(args.syslog_facility).value_or(LOG_USER);
+  }
+  return Events({.verbosity = v, .format = log_format(args), .syslog_facility = facility});
 }
 
 int exit_code_for(const Error& error) {

@@ -18,8 +18,14 @@ struct CommonArgs {
   std::string backend;  // -b/--backend, else $HEARTLOCK_BACKEND, else the default directory
   bool quiet = false;
   bool verbose = false;
-  bool json = false;
+  bool json = false;            // --json: --log-format json, and JSON documents on stdout
+  std::string log_format;       // --log-format: "text", "json", or empty (text)
+  bool syslog = false;          // --syslog
+  std::string syslog_facility;  // --syslog-facility; empty: user
 };
+
+// The log format the arguments ask for: json with --json or --log-format json.
+LogFormat log_format(const CommonArgs& args);
 
 Events make_events(const CommonArgs& args);
 

@@ -64,9 +64,6 @@ CLI::App* add_cron_command(CLI::App& app, CronArgs& args) {
                 "times");
   cmd->add_option("--from", args.from, "Fire times after this RFC 3339 time (default: now)");
   cmd->add_flag("--utc", args.utc, "Print fire times as RFC 3339 UTC");
-  cmd->add_option("--log-format", args.log_format,
-                  "The jobs' output: text (`JOB: line`) or json (one object per line)")
-      ->check(CLI::IsMember({"text", "json"}));
   cmd->add_option("--metrics-listen", args.metrics_listen,
                   "Serve Prometheus metrics at http://HOST:PORT/metrics");
   cmd->add_option("--shutdown-grace", args.shutdown_grace,
@@ -80,11 +77,11 @@ int run_cron(const CronArgs& args, const CommonArgs& common) {
   if (!args.check) {
     auto grace = parse_duration(args.shutdown_grace);
     if (!grace) {
-      std::cerr << "heartlock: --shutdown-grace: " << grace.error().message << "\n";
+      std::cerr << program_name() << ": --shutdown-grace: " << grace.error().message << "\n";
       return kExitUsage;
     }
     return run_cron_daemon({.file = args.file,
-                            .json_output = args.log_format == "json",
+                            .json_output = log_format(common) == LogFormat::json,
                             .shutdown_grace = *grace,
                             .workers = args.workers,
                             .metrics_listen = args.metrics_listen},
@@ -94,7 +91,7 @@ int run_cron(const CronArgs& args, const CommonArgs& common) {
   if (!args.from.empty()) {
     auto t = parse_rfc3339(args.from);
     if (!t) {
-      std::cerr << "heartlock: --from \"" << printable(args.from)
+      std::cerr << program_name() << ": --from \"" << printable(args.from)
                 << "\": not an RFC 3339 time (2026-03-29T01:00:00Z, ...+02:00)\n";
       return kExitUsage;
     }

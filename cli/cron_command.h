@@ -19,7 +19,6 @@ struct CronArgs {
   std::string from;  // RFC 3339; empty: now
   bool utc = false;  // fire times in RFC 3339 UTC
   // The daemon's (cli/cron_daemon.h).
-  std::string log_format = "text";  // text | json: the jobs' output lines
   std::string metrics_listen;
   std::string shutdown_grace = "30s";
   std::size_t workers = 64;

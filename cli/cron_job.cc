@@ -15,9 +15,6 @@
 #include <variant>
 #include <vector>
 
-#include <fmt/chrono.h>
-#include <fmt/format.h>
-
 #include "heartlock/duration.h"
 
 #include "exec/fd.h"
@@ -427,7 +424,9 @@ bool CronRun::back_off(int attempt, Lease& lease) const {
 
 }  // namespace
 
-std::string rfc3339(sys_seconds t) { return fmt::format("{:%FT%TZ}", t); }
+std::string rfc3339(sys_seconds t) {
+  return utc_text(std::chrono::sys_time<std::chrono::milliseconds>(t));
+}
 
 JobOptions cron_job_options(std::shared_ptr<const CrontabJob> shared, CronContext& ctx) {
   auto watch = std::make_shared<DefinitionWatch>();

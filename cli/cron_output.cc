@@ -8,9 +8,9 @@
 #include <optional>
 #include <string_view>
 
-#include <fmt/chrono.h>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "ledger_text.h"
 
 namespace heartlock::cli {
 namespace {
@@ -29,13 +29,12 @@ void OutputSink::write_line(const std::string& job, std::chrono::sys_seconds slo
   std::string text;
   if (json_) {
     // dump() with `replace`: a job's bytes need not be UTF-8, and one bad line must not throw.
-    nlohmann::json j = {
-        {"time", fmt::format("{:%FT%T}Z", std::chrono::floor<std::chrono::milliseconds>(
-                                              std::chrono::system_clock::now()))},
-        {"job", job},
-        {"slot", fmt::format("{:%FT%TZ}", slot)},
-        {"stream", stream == 1 ? "stdout" : "stderr"},
-        {"line", std::string(line)}};
+    nlohmann::json j = {{"time", utc_text_millis(std::chrono::floor<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now()))},
+                        {"job", job},
+                        {"slot", utc_text(std::chrono::sys_time<std::chrono::milliseconds>(slot))},
+                        {"stream", stream == 1 ? "stdout" : "stderr"},
+                        {"line", std::string(line)}};
     text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
     text = job + ": ";

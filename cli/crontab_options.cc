@@ -166,7 +166,9 @@ void check_lease(JobSettings& s, const std::map<std::string, std::size_t>& lines
   } else if (o.kill_grace > max_kill_grace(lease)) {
     errors.push_back({line_of("kill-grace"),
                       "kill-grace=" + format_duration(o.kill_grace) +
-                          " is too long for this lease: " + explain_max_kill_grace(lease)});
+                          " is too long for this lease: " + explain_max_kill_grace(lease) +
+                          ". Shorten kill-grace or lengthen stale-after/ttl (ttl is " +
+                          format_duration(LeaseOptions{}.ttl) + " unless given)"});
   }
 }
 

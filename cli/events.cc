@@ -1,11 +1,13 @@
 #include "events.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
+#include <syslog.h>
 
 #include "heartlock/duration.h"
 #include "heartlock/leader.h"
@@ -19,76 +21,73 @@ std::mutex& output_mutex() {
   return mu;
 }
 
-std::shared_ptr<spdlog::logger> human_logger() {
-  static auto logger = [] {
-    auto l = std::make_shared<spdlog::logger>("heartlock",
-                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    l->set_pattern("heartlock: %v");
-    l->set_level(spdlog::level::trace);
-    return l;
-  }();
-  return logger;
-}
-
-std::string_view level_name(LogLevel level) {
-  switch (level) {
-    case LogLevel::debug:
-      return "debug";
-    case LogLevel::info:
-      return "info";
-    case LogLevel::warn:
-      return "warn";
-    case LogLevel::error:
-      return "error";
-  }
-  return "info";
+std::string& program_storage() {
+  static std::string name = "heartlock";
+  return name;
 }
 
 }  // namespace
 
-Events::Events(Verbosity verbosity, bool json) : verbosity_(verbosity), json_(json) {}
+void set_program_name(std::string_view argv0) {
+  auto slash = argv0.rfind('/');
+  std::string_view name = slash == std::string_view::npos ? argv0 : argv0.substr(slash + 1);
+  if (!name.empty()) {
+    program_storage() = std::string(name);
+  }
+}
+
+const std::string& program_name() { return program_storage(); }
+
+Events::Events(EventOptions options)
+    : options_(options),
+      journal_priority_(is_journal_stream(STDERR_FILENO, std::getenv("JOURNAL_STREAM"))) {
+  if (options_.syslog_facility) {
+    // The ident is the invoked name; program_storage() lives as long as the process, as openlog
+    // requires. LOG_PID: the lines of concurrent cron jobs stay apart.
+    ::openlog(program_name().c_str(), LOG_PID, *options_.syslog_facility);
+  }
+}
 
 void Events::emit(LogLevel level, std::string_view event, std::string_view text,
                   nlohmann::json fields) {
-  // --json is for machines: it carries every event, however verbose.
-  if (level == LogLevel::debug && verbosity_ != Verbosity::verbose && !json_) {
+  const bool json = options_.format == LogFormat::json;
+  // JSON is for machines: it carries every event, however verbose.
+  if (level == LogLevel::debug && options_.verbosity != Verbosity::verbose && !json) {
     return;
   }
-  if (verbosity_ == Verbosity::quiet && level != LogLevel::error) {
+  if (options_.verbosity == Verbosity::quiet && level != LogLevel::error) {
     return;
   }
-  if (json_) {
-    fields["event"] = event;
-    fields["level"] = level_name(level);
-    fields["message"] = text;
-    fields["time_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
-    std::string line = fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    std::lock_guard lock(output_mutex());
-    std::fprintf(stderr, "%s\n", line.c_str());
-    std::fflush(stderr);
-    return;
+  if (options_.syslog_facility) {
+    write_syslog(level, event, text, fields);
+    if (level != LogLevel::error) {
+      return;
+    }
   }
-  auto logger = human_logger();
-  // Messages carry names, hosts and commands read from lock records and servers: escaped, so a
-  // hostile one cannot steer the terminal or forge a line.
-  const std::string safe = printable(text);
-  switch (level) {
-    case LogLevel::debug:
-      logger->debug("{}", safe);
-      break;
-    case LogLevel::info:
-      logger->info("{}", safe);
-      break;
-    case LogLevel::warn:
-      logger->warn("{}", safe);
-      break;
-    case LogLevel::error:
-      logger->error("{}", safe);
-      break;
-  }
-  logger->flush();
+  write_stderr(level, event, text, std::move(fields));
+}
+
+void Events::write_stderr(LogLevel level, std::string_view event, std::string_view text,
+                          nlohmann::json fields) const {
+  std::string line = options_.format == LogFormat::json
+                         ? json_line(program_name(), level, event, text, std::move(fields),
+                                     std::chrono::system_clock::now())
+                         : text_line(program_name(), level, text, journal_priority_);
+  line += '\n';
+  std::lock_guard lock(output_mutex());
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+void Events::write_syslog(LogLevel level, std::string_view event, std::string_view text,
+                          nlohmann::json fields) const {
+  // syslog adds the time, the ident and the pid; the message is the escaped text, or the JSON
+  // object.
+  const std::string message = options_.format == LogFormat::json
+                                  ? json_line(program_name(), level, event, text, std::move(fields),
+                                              std::chrono::system_clock::now())
+                                  : printable(text);
+  ::syslog(syslog_priority(level), "%s", message.c_str());
 }
 
 LogSink Events::sink() {

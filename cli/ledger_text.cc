@@ -29,6 +29,15 @@ std::string utc_text(std::chrono::sys_time<milliseconds> t) {
   return out + "Z";
 }
 
+std::string utc_text_millis(std::chrono::sys_time<milliseconds> t) {
+  const auto second = std::chrono::floor<std::chrono::seconds>(t);
+  char buf[8];
+  std::snprintf(buf, sizeof buf, ".%03d", static_cast<int>((t - second).count()));
+  std::string out = utc_text(std::chrono::sys_time<milliseconds>(second));
+  out.insert(out.size() - 1, buf);
+  return out;
+}
+
 std::string utc_text(const RunRecord::time_point& t) {
   return utc_text(std::chrono::floor<milliseconds>(t));
 }

@@ -18,6 +18,8 @@ namespace heartlock::cli {
 // RFC 3339 UTC, with milliseconds when `t` has any ("2026-03-29T01:00:00Z", "...:01.250Z").
 std::string utc_text(std::chrono::sys_time<std::chrono::milliseconds> t);
 std::string utc_text(const RunRecord::time_point& t);
+// RFC 3339 UTC, always with milliseconds ("2026-03-29T01:00:00.000Z"): for log lines.
+std::string utc_text_millis(std::chrono::sys_time<std::chrono::milliseconds> t);
 
 // "SIGTERM", or "signal 99" for a number glibc has no name for.
 std::string signal_name(int sig);

@@ -9,48 +9,23 @@
 #include "argv_secrets.h"
 #include "cron_command.h"
 #include "cronlock_command.h"
+#include "events.h"
 #include "exit_codes.h"
+#include "help.h"
 #include "run_command.h"
 #include "schedule_command.h"
 #include "signals.h"
 #include "suggest.h"
-
-namespace {
-
-constexpr const char* kFooter =
-    R"(Backends: file:///dir or a directory (default: $HEARTLOCK_DIR, /run/lock/heartlock,
-$XDG_RUNTIME_DIR/heartlock or /tmp/heartlock-UID). Set with -b or HEARTLOCK_BACKEND.
-Durations: 500ms, 30s, 1.5s, 5m, 2h, 1d, or sums such as 1h30m (to the millisecond).
-
-Exit codes of `heartlock run`: COMMAND's own status when it ran (128+N if signal N ended it);
-  75  the lock is held by someone else (change with -E)
-  79  the lease was lost while COMMAND ran; COMMAND's process group was stopped
-  124 --timeout expired; COMMAND's process group was stopped
-  126 COMMAND could not be executed; 127 COMMAND was not found
-  64  usage error (bad option, duration, name, missing COMMAND)
-  69  backend unavailable, permission denied, or another lock error
-  70  internal error
-`heartlock cron --check FILE`: 0 valid, 64 invalid (FILE:LINE: what, on stderr), 66 unreadable.
-`heartlock cronlock` (and the binary called as `cronlock`) exits as cronlock does: COMMAND's
-status, 200 not acquired (or reset done), 201 error, 202 CRONLOCK_TIMEOUT expired.)";
-
-// The program's name without its directory.
-std::string_view program_name(const char* argv0) {
-  std::string_view name = argv0 != nullptr ? argv0 : "";
-  auto slash = name.rfind('/');
-  return slash == std::string_view::npos ? name : name.substr(slash + 1);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace heartlock::cli;
   // Before any thread exists (the keepalive thread inherits the mask): `heartlock run` reads
   // these through a signalfd and passes them on to COMMAND (signals.h).
   block_supervised_signals();
+  set_program_name(argc > 0 ? argv[0] : "heartlock");
 
   // Installed as `cronlock` (or `golock`): a drop-in, where every argument is the command.
-  if (auto self = program_name(argv[0]); self == "cronlock" || self == "golock") {
+  if (const std::string& self = program_name(); self == "cronlock" || self == "golock") {
     CronlockArgs args{.key_style = self == "golock" ? KeyStyle::golock : KeyStyle::cronlock,
                       .command = std::vector<std::string>(argv + 1, argv + argc)};
     try {
@@ -64,7 +39,6 @@ int main(int argc, char** argv) {
   CLI::App app{
       "heartlock: run jobs once, never twice at the same time; leases with heartbeats "
       "and fencing tokens"};
-  app.footer(kFooter);
   app.require_subcommand(1);
   app.fallthrough();
   app.set_version_flag("-V,--version", std::string(heartlock::kVersion));
@@ -72,7 +46,17 @@ int main(int argc, char** argv) {
   app.add_option("-b,--backend", common.backend, "Backend URL (default: $HEARTLOCK_BACKEND)");
   app.add_flag("-q,--quiet", common.quiet, "Print errors only");
   app.add_flag("-v,--verbose", common.verbose, "Print what happens");
-  app.add_flag("--json", common.json, "Events (run) or output (status, history) as JSON");
+  app.add_flag("--json", common.json,
+               "Same as --log-format json, and status and history print JSON on stdout");
+  app.add_option("--log-format", common.log_format,
+                 "Events (and cron's job output lines): text, or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--syslog", common.syslog, "Events to syslog(3) (errors to stderr as well)");
+  app.add_option("--syslog-facility", common.syslog_facility,
+                 "The facility for --syslog: user (default), daemon, cron, local0..local7")
+      ->check([](const std::string& name) {
+        return syslog_facility(name) ? std::string() : "not a syslog facility: " + name;
+      });
 
   RunArgs run_args;
   CLI::App* run = add_run_command(app, run_args);
@@ -127,14 +111,17 @@ int main(int argc, char** argv) {
   CronArgs cron_args;
   CLI::App* cron = add_cron_command(app, cron_args);
 
+  install_help(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
     const auto mistyped = explain_parse_error(app, std::vector<std::string>(argv + 1, argv + argc));
-    std::cerr << "heartlock: "
-              << mistyped.value_or(std::string(e.what()) + " (see heartlock --help)") << "\n";
+    std::cerr << program_name() << ": "
+              << mistyped.value_or(std::string(e.what()) + " (see " + program_name() + " --help)")
+              << "\n";
     return kExitUsage;
   }
   hide_backend_passwords(argc, argv);
@@ -164,7 +151,7 @@ int main(int argc, char** argv) {
       return run_cron(cron_args, common);
     }
   } catch (const std::exception& e) {
-    std::cerr << "heartlock: internal error: " << e.what() << "\n";
+    std::cerr << program_name() << ": internal error: " << e.what() << "\n";
     return kExitInternal;
   }
   return kExitUsage;

@@ -100,7 +100,8 @@ std::optional<LeaseOptions> lease_options_for(const RunSettings& s,
                  " is too long for this lease: COMMAND must be gone before another holder can "
                  "have the lock; " +
                  explain_max_kill_grace(lease_options) + ". Shorten --kill-grace or lengthen " +
-                 (lease_options.stale_after.count() > 0 ? "--stale-after/--ttl" : "--ttl"));
+                 (lease_options.stale_after.count() > 0 ? "--stale-after/--ttl" : "--ttl") +
+                 " (--ttl is " + format_duration(LeaseOptions{}.ttl) + " unless given)");
     return std::nullopt;
   }
   return lease_options;

@@ -9,6 +9,7 @@
 
 #include "heartlock/cron.h"
 
+#include "events.h"
 #include "exit_codes.h"
 
 namespace heartlock::cli {
@@ -117,7 +118,7 @@ CLI::App* add_schedule_command(CLI::App& app, ScheduleArgs& args) {
 int show_schedule(const ScheduleArgs& args) {
   auto schedule = CronSchedule::parse(args.expression, args.tz);
   if (!schedule) {
-    std::cerr << "heartlock: " << schedule.error().message << "\n";
+    std::cerr << program_name() << ": " << schedule.error().message << "\n";
     // invalid_argument: the expression or zone; anything else: the tz library or database.
     return schedule.error().code == Errc::invalid_argument ? kExitUsage : kExitUnavailable;
   }
@@ -125,7 +126,7 @@ int show_schedule(const ScheduleArgs& args) {
   if (!args.from.empty()) {
     auto from = parse_rfc3339(args.from);
     if (!from) {
-      std::cerr << "heartlock: --from \"" << args.from
+      std::cerr << program_name() << ": --from \"" << args.from
                 << "\": not an RFC 3339 time (2026-03-29T01:00:00Z, ...+02:00)\n";
       return kExitUsage;
     }

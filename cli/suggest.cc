@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "events.h"
+
 namespace heartlock::cli {
 namespace {
 
@@ -124,7 +126,7 @@ std::optional<std::string> explain_parse_error(const CLI::App& app,
       if (auto near = nearest(arg, names)) {
         text += "; did you mean '" + *near + "'?";
       } else {
-        text += " (see heartlock --help)";
+        text += " (see " + program_name() + " --help)";
       }
       return text;
     }

@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config make
   libssl-dev zlib1g-dev libhiredis-dev libpq-dev libcurl4-openssl-dev libmicrohttpd-dev
-  libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libhowardhinnant-date-dev
+  libcli11-dev nlohmann-json3-dev libhowardhinnant-date-dev
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-prometheus-client
   util-linux procps openssl scdoc
 )

@@ -45,9 +45,16 @@ inline constexpr std::chrono::seconds kDefaultSlotRetention{7 * 24 * 3600};
 // Lifetime: a Store must outlive every Lease it returned.
 class Store {
  public:
-  // Opens a store from a URL:
-  //   file:///some/dir, or a plain directory path      the file backend (one host)
-  //   "" (empty)                                       the default directory (default_file_url())
+  // Opens a store from a URL (docs/redis.md, docs/postgres.md and docs/etcd.md give each
+  // backend's parameters):
+  //   file:///some/dir, file:NAME, or a plain directory path   the file backend (one host)
+  //   "" (empty)                                  the default directory (default_file_url())
+  //   redis://[user:pw@]host[:port][/db][?...]    Redis; rediss:// over TLS
+  //   redis://host1,host2,host3[?...]             Redlock over independent Redis servers
+  //   redis-sentinel://host[,host...]/master      Redis behind Sentinel
+  //   postgres://... or postgresql://...          PostgreSQL (libpq's URL syntax)
+  //   etcd://[user:pw@]host:port[,host:port...]   etcd v3; etcds:// over TLS
+  // Scheme names are case-insensitive.
   // Errc::invalid_argument for an unknown scheme or a malformed URL; Errc::permission_denied for a
   // directory that is a symlink, owned by another user, or not writable; Errc::unsupported for a
   // backend this build does not include.

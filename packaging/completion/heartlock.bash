@@ -5,7 +5,8 @@
 # `heartlock run -- COMMAND...` and `heartlock cronlock COMMAND...` when it is loaded.
 # tests/cli/completion_test.sh checks it; keep its option lists in step with `heartlock SUB --help`.
 
-_heartlock_global_opts="-b --backend -q --quiet -v --verbose --json -h --help -V --version"
+_heartlock_global_opts="-b --backend -q --quiet -v --verbose --json --log-format --syslog
+  --syslog-facility -h --help -V --version"
 _heartlock_subcommands="run status release heartbeat schedule cron history cronlock"
 
 # The options of each subcommand.
@@ -30,7 +31,7 @@ _heartlock_sub_opts() {
 # Succeeds if option $2 of subcommand $1 ("" for the global options) takes a value.
 _heartlock_takes_value() {
   case $1:$2 in
-  :-b | :--backend) return 0 ;;
+  :-b | :--backend | :--log-format | :--syslog-facility) return 0 ;;
   run:-k | run:--key | run:-w | run:--wait | run:--ttl | run:--stale-after | run:--min-hold | \
     run:--max-hold | run:--timeout | run:--kill-grace | run:-E | run:--conflict-exit-code | \
     run:--heartbeat)
@@ -62,6 +63,10 @@ _heartlock_complete_value() {
     ;;
   --heartbeat) COMPREPLY=($(compgen -W "alive explicit output" -- "$cur")) ;;
   --log-format) COMPREPLY=($(compgen -W "text json" -- "$cur")) ;;
+  --syslog-facility)
+    COMPREPLY=($(compgen -W "user daemon cron local0 local1 local2 local3 local4 local5 local6
+      local7" -- "$cur"))
+    ;;
   --crontab)
     compopt -o filenames 2>/dev/null
     COMPREPLY=($(compgen -f -- "$cur"))

@@ -103,13 +103,16 @@ Result<void> validate(const LeaseOptions& o) {
     return fail(Errc::invalid_argument, "durations must not be negative");
   }
   if (o.stale_after.count() > 0 && o.stale_after < kMinTtl) {
-    return fail(Errc::invalid_argument,
-                "stale_after " + ms(o.stale_after) + " is too short: at least " + ms(kMinTtl));
+    return fail(Errc::invalid_argument, "stale_after " + ms(o.stale_after) +
+                                            " is too short: at least " + ms(kMinTtl) +
+                                            " (0 turns the heartbeat check off)");
   }
   if (o.stale_after.count() > 0 && o.stale_after <= renew_interval(o)) {
-    return fail(Errc::invalid_argument, "stale_after " + ms(o.stale_after) +
-                                            " must be longer than the renew interval " +
-                                            ms(renew_interval(o)) + " (a third of the ttl)");
+    return fail(Errc::invalid_argument,
+                "stale_after " + ms(o.stale_after) + " must be longer than the renew interval " +
+                    ms(renew_interval(o)) + " (a third of the ttl " + ms(o.ttl) + "; " +
+                    ms(LeaseOptions{}.ttl) +
+                    " unless set): lengthen stale_after or shorten the ttl");
   }
   if (o.stale_after.count() > 0 && !o.keepalive) {
     return fail(Errc::invalid_argument,

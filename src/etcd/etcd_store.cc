@@ -58,7 +58,8 @@ EtcdStore::~EtcdStore() {
   }
 }
 
-Result<long long> EtcdStore::lease_for(long long ttl_s, BootTime& start, bool& spare) {
+Result<long long> EtcdStore::lease_for(milliseconds ttl, long long ttl_s, BootTime& start,
+                                       bool& spare) {
   for (long long id : spares_->drain(false)) {
     (void)client_->call("lease/revoke", {{"ID", std::to_string(id)}});
   }
@@ -73,14 +74,32 @@ Result<long long> EtcdStore::lease_for(long long ttl_s, BootTime& start, bool& s
   if (!granted) {
     return std::unexpected(granted.error());
   }
+  // etcd raises a TTL below its minimum lease TTL (1.5 election timeouts, ~2 s by default) and
+  // answers with the TTL it granted: the lock then outlives a crashed holder by that much more
+  // than the caller's ttl. Not an error -- our deadlines still count from the shorter ttl, so
+  // safety holds -- but the caller asked for faster takeover than it gets, so say it.
+  if (const long long granted_s = json_int(*granted, "TTL"); granted_s > ttl_s) {
+    warn_raised_ttl(ttl, granted_s);
+  }
   return json_int(*granted, "ID");
+}
+
+void EtcdStore::warn_raised_ttl(milliseconds ttl, long long granted_s) {
+  if (warned_raised_ttl_.exchange(true)) {
+    return;
+  }
+  log(LogLevel::warn, "etcd at " + url() + " raised the lease ttl " + std::to_string(ttl.count()) +
+                          "ms to its minimum, " + std::to_string(granted_s) +
+                          "s: a holder that dies keeps the lock for up to " +
+                          std::to_string(granted_s) + "s; use a ttl of at least " +
+                          std::to_string(granted_s) + "s");
 }
 
 Result<std::pair<Attempt, long long>> EtcdStore::try_once(const ClaimRequest& request) {
   const long long ttl_s = ttl_seconds(request.options.ttl);
   BootTime start{};
   bool spare = false;
-  auto lease = lease_for(ttl_s, start, spare);
+  auto lease = lease_for(request.options.ttl, ttl_s, start, spare);
   if (!lease) {
     return std::unexpected(lease.error());
   }

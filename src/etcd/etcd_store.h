@@ -22,6 +22,8 @@
 #ifndef HEARTLOCK_ETCD_ETCD_STORE_H_
 #define HEARTLOCK_ETCD_ETCD_STORE_H_
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -82,9 +84,13 @@ class EtcdStore final : public LeasingStore {
   std::string run_index_dir() const;
   // The attempt, and the revision to watch from when busy.
   Result<std::pair<Attempt, long long>> try_once(const ClaimRequest& request);
-  // The etcd lease for an attempt of `ttl_s`: a young spare (`spare` true) or a new grant;
-  // `start`: when its ttl counts from. Revokes the spares gone stale first.
-  Result<long long> lease_for(long long ttl_s, BootTime& start, bool& spare);
+  // The etcd lease for an attempt of `ttl_s` (the lease's `ttl` rounded up): a young spare
+  // (`spare` true) or a new grant; `start`: when its ttl counts from. Revokes the spares gone
+  // stale first.
+  Result<long long> lease_for(std::chrono::milliseconds ttl, long long ttl_s, BootTime& start,
+                              bool& spare);
+  // Logs, once per store, that etcd granted `granted_s` where `ttl` was asked for.
+  void warn_raised_ttl(std::chrono::milliseconds ttl, long long granted_s);
   // try_once()'s answer from the reply `r` to its transaction on `lease`.
   Result<std::pair<Attempt, long long>> claimed(const ClaimRequest& request,
                                                 const nlohmann::json& r, long long lease,
@@ -100,6 +106,7 @@ class EtcdStore final : public LeasingStore {
   const std::string prefix_;
   std::shared_ptr<EtcdClient> client_;
   std::shared_ptr<LeaseSpares> spares_;
+  std::atomic<bool> warned_raised_ttl_{false};
 };
 
 }  // namespace heartlock::detail

@@ -34,15 +34,13 @@ constexpr StoreOpener kEtcd = open_etcd_store;
 constexpr StoreOpener kEtcd = nullptr;
 #endif
 
-// "postgresql" (libpq's other spelling) and "etcds" (TLS) work but are not advertised.
+// "postgresql" is libpq's other spelling of "postgres"; "rediss" and "etcds" are TLS. A Redlock
+// quorum is a redis:// URL with several hosts (redis_url.h), not a scheme.
 constexpr std::array kSchemes = {
-    Scheme{.name = "redis", .open = kRedis},
-    Scheme{.name = "rediss", .open = kRedis},
-    Scheme{.name = "redis-sentinel", .open = kRedis},
-    Scheme{.name = "postgres", .open = kPostgres},
-    Scheme{.name = "postgresql", .open = kPostgres, .listed = false},
-    Scheme{.name = "etcd", .open = kEtcd},
-    Scheme{.name = "etcds", .open = kEtcd, .listed = false},
+    Scheme{.name = "redis", .open = kRedis},          Scheme{.name = "rediss", .open = kRedis},
+    Scheme{.name = "redis-sentinel", .open = kRedis}, Scheme{.name = "postgres", .open = kPostgres},
+    Scheme{.name = "postgresql", .open = kPostgres},  Scheme{.name = "etcd", .open = kEtcd},
+    Scheme{.name = "etcds", .open = kEtcd},
 };
 
 }  // namespace
@@ -57,9 +55,7 @@ const Scheme* find_scheme(std::string_view name) {
 std::string listed_schemes() {
   std::string out;
   for (const Scheme& scheme : kSchemes) {
-    if (scheme.listed) {
-      out += (out.empty() ? "" : ", ") + std::string(scheme.name) + "://";
-    }
+    out += (out.empty() ? "" : ", ") + std::string(scheme.name) + "://";
   }
   return out;
 }

@@ -25,7 +25,6 @@ using StoreOpener = Result<std::unique_ptr<Store>> (*)(std::string_view url, Sto
 struct Scheme {
   std::string_view name;  // lower case, without "://"
   StoreOpener open;       // the backend's opener; nullptr when not built in
-  bool listed = true;     // named in the "expected ..." list of error messages (not aliases)
   bool built_in() const { return open != nullptr; }
 };
 
@@ -35,7 +34,7 @@ std::span<const Scheme> network_schemes();
 // The scheme named `name` (lower case), or nullptr for a scheme no backend has.
 const Scheme* find_scheme(std::string_view name);
 
-// The listed schemes as error messages name them: "redis://, rediss://, ..., etcd://".
+// Every network scheme as error messages name them: "redis://, rediss://, ..., etcds://".
 std::string listed_schemes();
 
 }  // namespace heartlock::detail

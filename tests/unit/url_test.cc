@@ -209,18 +209,18 @@ TEST(StoreOpenTest, UnknownSchemeErrorsHideThePassword) {
 }
 
 // Store::open writes these messages from its scheme table (src/open/schemes.cc): pinned here.
-TEST(StoreOpenTest, UnknownSchemesListTheAdvertisedOnes) {
+TEST(StoreOpenTest, UnknownSchemesListEveryAcceptedOne) {
   auto typo = Store::open("Nosuch:/x");
   ASSERT_THAT(typo, HasErrc(Errc::invalid_argument));
   EXPECT_EQ(typo.error().message,
             "unknown backend URL 'Nosuch:/x' (expected file:, redis://, rediss://, "
-            "redis-sentinel://, postgres://, etcd:// or a path; a directory whose name has a ':' "
-            "before any '/' is written ./NAME)");
+            "redis-sentinel://, postgres://, postgresql://, etcd://, etcds:// or a path; a "
+            "directory whose name has a ':' before any '/' is written ./NAME)");
   auto unknown = Store::open("nosuch://h");
   ASSERT_THAT(unknown, HasErrc(Errc::invalid_argument));
   EXPECT_EQ(unknown.error().message,
             "unknown backend scheme 'nosuch' in nosuch://h (expected file://, redis://, "
-            "rediss://, redis-sentinel://, postgres://, etcd://)");
+            "rediss://, redis-sentinel://, postgres://, postgresql://, etcd://, etcds://)");
 }
 
 TEST(StoreOpenTest, EverySpellingOfABackendIsKnownBuiltInOrNot) {

@@ -70,6 +70,20 @@ TEST(DurationTest, FormatsForHumans) {
   EXPECT_EQ(format_duration(100h), "4d4h");
 }
 
+// What `heartlock status` prints ("2.9s", "5m30s", "4d4h") is valid --ttl input, and reads back
+// as what was printed.
+TEST(DurationTest, WhatIsPrintedParsesBack) {
+  for (std::chrono::milliseconds d :
+       {0ms, 1ms, 450ms, 999ms, 1000ms, 1500ms, 2934ms, 59999ms, 60000ms, 61500ms, 330000ms,
+        3599999ms, 7200000ms, 360000000ms, 86400000ms * 400}) {
+    const std::string printed = format_duration(d);
+    auto parsed = parse_duration(printed);
+    ASSERT_THAT(parsed, IsOk()) << printed;
+    EXPECT_EQ(format_duration(*parsed), printed);
+    EXPECT_LE(*parsed, d) << printed;
+  }
+}
+
 TEST(OptionsTest, DefaultsAreValid) { EXPECT_THAT(validate(LeaseOptions{}), IsOk()); }
 
 TEST(OptionsTest, RejectsNonsense) {
