@@ -30,7 +30,7 @@ dpkg-deb -I "$deb"
 field() { dpkg-deb -f "$deb" "$1"; }
 [ "$(field Package)" = heartlock ] || fail "Package: $(field Package)"
 depends=$(field Depends)
-names=$(tr ',|' '\n\n' <<<"$depends" | awk '{print $1}')
+names=$(tr ',|' '\n' <<<"$depends" | awk '{print $1}')
 for dep in libc6 libstdc++6; do
   grep -qxF "$dep" <<<"$names" || fail "Depends lacks $dep: $depends"
 done
@@ -91,12 +91,18 @@ mkdir -p "$sys/var/lib/dpkg/updates" "$sys/var/lib/dpkg/info" "$sys/var/log"
 touch "$sys/var/lib/dpkg/status" "$sys/var/lib/dpkg/available"
 dpkg_root=(dpkg --root="$sys" --log="$sys/var/log/dpkg.log" --force-script-chrootless
   --force-depends)
-"${dpkg_root[@]}" -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i"; }
-dpkg-query --admindir="$sys/var/lib/dpkg" -W -f='${Status}\n' heartlock | grep -qx 'install ok installed' ||
-  fail "dpkg-query after install"
+# Twice: the second is an upgrade (prerm upgrade, postinst configure OLD-VERSION).
+for round in install upgrade; do
+  "${dpkg_root[@]}" -i "$deb" >"$work/dpkg.log" 2>&1 ||
+    { cat "$work/dpkg.log"; fail "dpkg -i ($round)"; }
+done
+dpkg-query --admindir="$sys/var/lib/dpkg" -W -f='${Status}\n' heartlock |
+  grep -qx 'install ok installed' || fail "dpkg-query after install"
 for name in cronlock golock; do
   [ "$(readlink "$sys/usr/bin/$name")" = "/etc/alternatives/$name" ] || fail "no $name link"
   [ "$(readlink "$sys/etc/alternatives/$name")" = /usr/bin/heartlock ] || fail "$name alternative"
+  [ "$(readlink "$sys/etc/alternatives/$name.1.gz")" = /usr/share/man/man1/heartlock.1.gz ] ||
+    fail "$name.1.gz alternative"
   # Called by that name, heartlock is the cronlock drop-in: its usage and exit code 201.
   status=0
   usage=$(exec -a "$name" "$sys/usr/bin/heartlock" 2>&1) || status=$?
@@ -106,7 +112,8 @@ done
 if command -v systemd-sysusers >/dev/null; then
   grep -q '^heartlock:' "$sys/etc/passwd" || fail "postinst made no user heartlock"
 fi
-"${dpkg_root[@]}" --purge heartlock >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "purge"; }
+"${dpkg_root[@]}" --purge heartlock >"$work/dpkg.log" 2>&1 ||
+  { cat "$work/dpkg.log"; fail "purge"; }
 [ ! -e "$sys/usr/bin/heartlock" ] && [ ! -L "$sys/usr/bin/cronlock" ] &&
   [ ! -L "$sys/etc/alternatives/golock" ] || fail "purge left files or alternatives"
-echo "dpkg --root: installed (cronlock and golock alternatives), purged"
+echo "dpkg --root: installed, upgraded (cronlock and golock alternatives), purged"
