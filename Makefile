@@ -2,7 +2,7 @@
 JOBS ?= $(shell nproc)
 BIN := build/dev/bin/heartlock
 
-.PHONY: all deps build demo test test-dev test-asan test-tsan torture bench bench-report docs fuzz format tidy clean
+.PHONY: all deps build demo test test-dev test-asan test-tsan torture bench bench-report docs fuzz format tidy deb package-test clean
 
 all: build
 
@@ -51,6 +51,17 @@ docs:
 FUZZ_SECONDS ?= 60
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz.sh
+
+# The Debian package build/deb/heartlock_<version>-1_<arch>.deb, linked against the system's
+# OpenSSL and zlib (HEARTLOCK_STATIC_DEPS=OFF: security updates reach it); docs/packaging.md.
+deb: deps
+	@cmake --preset deb >/dev/null
+	@cmake --build --preset deb -j $(JOBS)
+	@cpack --preset deb
+
+# Packs the dev build (built first) into a .deb and checks it: fields, contents, an install.
+package-test: build
+	@tests/package/deb_test.sh build/dev
 
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i

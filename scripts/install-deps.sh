@@ -10,7 +10,7 @@ packages=(
   libssl-dev zlib1g-dev libhiredis-dev libpq-dev libcurl4-openssl-dev libmicrohttpd-dev
   libcli11-dev nlohmann-json3-dev libhowardhinnant-date-dev
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-prometheus-client
-  util-linux procps openssl scdoc
+  util-linux procps openssl scdoc file
 )
 if [ "${1:-}" = servers ]; then
   packages+=(redis-server postgresql etcd-server pgbouncer faketime)
