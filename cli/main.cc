@@ -88,10 +88,13 @@ int main(int argc, char** argv) {
   status->add_flag("--cron", status_args.cron,
                    "With --json: an object {\"locks\": [...], \"cron\": [...]} with the cron "
                    "jobs, instead of the array of locks");
-  status->add_flag("--watch", status_args.watch,
-                   "Redraw the status on the terminal every --interval until q or Ctrl-C");
-  status->add_option("--interval", status_args.interval,
-                     "With --watch: time between redraws (default 2s, at least 100ms)");
+  CLI::Option* watch =
+      status->add_flag("--watch", status_args.watch,
+                       "Redraw the status on the terminal every --interval until q or Ctrl-C");
+  status
+      ->add_option("--interval", status_args.interval,
+                   "With --watch: time between redraws (default 2s, at least 100ms)")
+      ->needs(watch);
 
   MetricsArgs metrics_args;
   CLI::App* metrics = app.add_subcommand(
