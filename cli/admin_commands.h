@@ -15,11 +15,15 @@ struct StatusArgs {
   std::string name;     // one lock (and the cron job of that name); empty: every lock
   std::string crontab;  // --crontab FILE: adds each job's next slot and compares definitions
   bool cron = false;    // --cron: the JSON is {"locks": ..., "cron": ...} (implied by --crontab)
+  bool watch = false;   // --watch: redraw on the terminal every `interval` (status_watch.h)
+  std::string interval = "2s";
 };
 
 // Prints a table (or JSON with --json) of one lock or of every lock in the store, then the cron
 // jobs the run ledger knows (cron_status.h). 0; 64/66/69 for a crontab that cannot be loaded; the
-// usual codes when the locks cannot be read (the ledger is only ever a warning).
+// usual codes when the locks cannot be read (the ledger is only ever a warning). With --watch:
+// 64 unless stdout is a terminal (or with --json, or an --interval under 100ms); else it returns
+// when the watch ends, 0 for q and 128+N for signal N (130 for Ctrl-C).
 int show_status(const StatusArgs& args, const CommonArgs& common);
 
 // The exit codes of release_lock, and how to force it (cronlock's RESET differs).

@@ -1,86 +1,34 @@
 #include "cron_metrics.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
-#include <system_error>
 
 #include "heartlock/version.h"
+
+#include "prometheus_text.h"
 
 namespace heartlock::cli {
 namespace {
 
 constexpr std::string_view kPrefix = "heartlock_cron_";
 
-// A sample value: the shortest text that reads back as the same double, in fixed notation when
-// that fits ("0.25", "1700000000.5", "3"; a timestamp in exponent form, "1.7e+09", is exact too
-// but hard to read), else with an exponent. Prometheus's parser (Go's ParseFloat) reads both.
-std::string format_value(double value) {
-  if (std::isinf(value)) {
-    return value > 0 ? "+Inf" : "-Inf";
-  }
-  if (std::isnan(value)) {
-    return "NaN";
-  }
-  char buf[48];
-  auto result = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed);
-  if (result.ec != std::errc{}) {
-    result = std::to_chars(buf, buf + sizeof buf, value);
-  }
-  return result.ec == std::errc{} ? std::string(buf, result.ptr) : "NaN";
-}
-
 double seconds(std::chrono::milliseconds d) { return std::chrono::duration<double>(d).count(); }
 
+std::string format_value(double value) { return format_sample_value(value); }
+
 void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
-  out.append("# HELP ").append(kPrefix).append(name).append(" ").append(help).append("\n");
-  out.append("# TYPE ").append(kPrefix).append(name).append(" ").append(type).append("\n");
+  write_family(out, std::string(kPrefix).append(name), type, help);
 }
 
-// One sample line; `labels` is empty or `a="x",b="y"` with the values escaped.
-void sample(std::string& out, std::string_view name, std::string_view labels,
-            std::string_view value) {
-  out.append(kPrefix).append(name);
-  if (!labels.empty()) {
-    out.append("{").append(labels).append("}");
-  }
-  out.append(" ").append(value).append("\n");
-}
-
-void sample(std::string& out, std::string_view name, std::string_view labels, double value) {
-  sample(out, name, labels, format_value(value));
-}
-
-void sample(std::string& out, std::string_view name, std::string_view labels, std::uint64_t value) {
-  sample(out, name, labels, std::to_string(value));
+template <class Value>
+void sample(std::string& out, std::string_view name, std::string_view labels, Value value) {
+  write_sample(out, std::string(kPrefix).append(name), labels, value);
 }
 
 std::string label(std::string_view name, std::string_view value) {
-  return std::string(name) + "=\"" + escape_label_value(value) + "\"";
+  return prometheus_label(name, value);
 }
 
 }  // namespace
-
-std::string escape_label_value(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (const char c : value) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 CronMetrics::CronMetrics(std::string version, WallClock now)
     : version_(version.empty() ? std::string(kVersion) : std::move(version)),

@@ -125,9 +125,6 @@ class CronMetrics {
   double lateness_sum_ = 0;                                               // guarded by mu_
 };
 
-// A label value escaped for the text format: backslash, double quote and newline.
-std::string escape_label_value(std::string_view value);
-
 }  // namespace heartlock::cli
 
 #endif  // HEARTLOCK_CLI_CRON_METRICS_H_

@@ -284,7 +284,7 @@ CronStatus collect_cron_status(Store& store, const CronStatusQuery& query) {
   return out;
 }
 
-void print_cron_status(const CronStatus& status, bool with_crontab) {
+void print_cron_status(const CronStatus& status, bool with_crontab, std::ostream& out) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"CRON JOB", "LAST SLOT", "STATE", "HOST:PID", "EXIT", "DURATION", "RUNNING"});
   if (with_crontab) {
@@ -293,7 +293,7 @@ void print_cron_status(const CronStatus& status, bool with_crontab) {
   for (const CronJobStatus& s : status.jobs) {
     rows.push_back(row_of(s, with_crontab));
   }
-  print_columns(rows);
+  print_columns(rows, out);
   for (const CronJobStatus& s : status.jobs) {
     if (!s.mixed_definitions()) {
       continue;
@@ -303,7 +303,7 @@ void print_cron_status(const CronStatus& status, bool with_crontab) {
     for (std::size_t i = 0; i < s.definitions.size(); ++i) {
       line += (i == 0 ? "" : "; ") + definition_text(s.definitions[i]);
     }
-    std::cout << line << "\n";
+    out << line << "\n";
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -85,8 +86,8 @@ struct CronStatus {
 CronStatus collect_cron_status(Store& store, const CronStatusQuery& query);
 
 // Prints the section (a table, then a line per job whose hosts run different definitions) to
-// stdout; `with_crontab` adds the NEXT SLOT and CRONTAB columns. Text from the store is escaped.
-void print_cron_status(const CronStatus& status, bool with_crontab);
+// `out`; `with_crontab` adds the NEXT SLOT and CRONTAB columns. Text from the store is escaped.
+void print_cron_status(const CronStatus& status, bool with_crontab, std::ostream& out = std::cout);
 
 // The section as a JSON array, one object per job: every key always present (null when unknown).
 nlohmann::json cron_status_json(const CronStatus& status);

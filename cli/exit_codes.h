@@ -10,6 +10,7 @@ inline constexpr int kExitUsage = 64;        // bad option, duration, name or mi
 inline constexpr int kExitNoInput = 66;      // an input file cannot be read (EX_NOINPUT)
 inline constexpr int kExitUnavailable = 69;  // backend unavailable, permission denied, lock error
 inline constexpr int kExitInternal = 70;     // a bug
+inline constexpr int kExitCantCreate = 73;   // an output file cannot be written (EX_CANTCREAT)
 inline constexpr int kExitBusy = 75;         // the lock is held by someone else (-E changes it)
 inline constexpr int kExitLost = 79;         // the lease was lost while COMMAND ran; it was stopped
 inline constexpr int kExitTimeout = 124;     // --timeout expired; COMMAND's group was stopped

@@ -105,7 +105,7 @@ nlohmann::json run_record_json(const RunRecord& r) {
   return j;
 }
 
-void print_columns(const std::vector<std::vector<std::string>>& rows) {
+void print_columns(const std::vector<std::vector<std::string>>& rows, std::ostream& out) {
   if (rows.empty()) {
     return;
   }
@@ -123,7 +123,7 @@ void print_columns(const std::vector<std::vector<std::string>>& rows) {
         line += std::string(width[i] - row[i].size() + 2, ' ');
       }
     }
-    std::cout << line << "\n";
+    out << line << "\n";
   }
 }
 

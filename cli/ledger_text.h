@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,9 +41,10 @@ std::string run_exit(const RunRecord& r);
 // durations in milliseconds.
 nlohmann::json run_record_json(const RunRecord& r);
 
-// Prints `rows` to stdout as columns two blanks apart (the first row is the header); cells are
+// Prints `rows` to `out` as columns two blanks apart (the first row is the header); cells are
 // printed as they are: escape text from the store before.
-void print_columns(const std::vector<std::vector<std::string>>& rows);
+void print_columns(const std::vector<std::vector<std::string>>& rows,
+                   std::ostream& out = std::cout);
 
 }  // namespace heartlock::cli
 

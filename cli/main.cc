@@ -12,6 +12,7 @@
 #include "events.h"
 #include "exit_codes.h"
 #include "help.h"
+#include "lock_metrics.h"
 #include "run_command.h"
 #include "schedule_command.h"
 #include "signals.h"
@@ -71,6 +72,22 @@ int main(int argc, char** argv) {
   status->add_flag("--cron", status_args.cron,
                    "With --json: an object {\"locks\": [...], \"cron\": [...]} with the cron "
                    "jobs, instead of the array of locks");
+  CLI::Option* watch =
+      status->add_flag("--watch", status_args.watch,
+                       "Redraw the status on the terminal every --interval until q or Ctrl-C");
+  status
+      ->add_option("--interval", status_args.interval,
+                   "With --watch: time between redraws (default 2s, at least 100ms)")
+      ->needs(watch);
+
+  MetricsArgs metrics_args;
+  CLI::App* metrics = app.add_subcommand(
+      "metrics",
+      "Print every lock's state, holder and heartbeat age and token as Prometheus text (for "
+      "node_exporter's textfile collector)");
+  metrics->add_option("name", metrics_args.names, "Lock names (default: every lock)");
+  metrics->add_option("-o,--output", metrics_args.output,
+                      "Write to FILE atomically (a temporary file renamed over it), not stdout");
 
   std::string release_name;
   bool force = false;
@@ -131,6 +148,9 @@ int main(int argc, char** argv) {
     }
     if (status->parsed()) {
       return show_status(status_args, common);
+    }
+    if (metrics->parsed()) {
+      return show_metrics(metrics_args, common);
     }
     if (release->parsed()) {
       return release_lock(release_name, force, common);

@@ -1,8 +1,11 @@
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <sstream>
 
 #include "heartlock/duration.h"
 #include "heartlock/leader.h"
@@ -13,6 +16,7 @@
 #include "crontab_file.h"
 #include "exit_codes.h"
 #include "ledger_text.h"
+#include "status_watch.h"
 
 namespace heartlock::cli {
 namespace {
@@ -21,7 +25,7 @@ std::string age(const std::optional<std::chrono::milliseconds>& d) {
   return d ? format_duration(*d) : "-";
 }
 
-void print_table(const std::vector<LockInfo>& locks) {
+void print_table(const std::vector<LockInfo>& locks, std::ostream& out) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back(
       {"NAME", "STATE", "TOKEN", "HOLDER", "HELD FOR", "HEARTBEAT", "COMMAND", "LOCATION"});
@@ -76,7 +80,7 @@ void print_table(const std::vector<LockInfo>& locks) {
     rows.push_back({printable(info.name), state, token, printable(holder), held, beat,
                     printable(command), printable(where)});
   }
-  print_columns(rows);
+  print_columns(rows, out);
 }
 
 // The lock `name`, or every lock when it is empty.
@@ -112,10 +116,79 @@ void print_json(const std::vector<LockInfo>& locks, bool every_lock, const CronS
   std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
+// The cron section: what it cannot read is a problem of its own, never a failure.
+CronStatus read_cron(Store& store, const StatusArgs& args, const Crontab* crontab,
+                     const std::vector<LockInfo>& locks) {
+  return collect_cron_status(
+      store, {.job = args.name,
+              .crontab = crontab,
+              .locks = args.name.empty() ? &locks : nullptr,
+              .now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())});
+}
+
+// The text `status` prints: the table of locks, then the cron section.
+void print_text(const std::vector<LockInfo>& locks, const CronStatus& cron, bool with_crontab,
+                const Store& store, std::ostream& out) {
+  if (locks.empty()) {
+    out << "no locks in " << store.url() << "\n";
+  } else {
+    print_table(locks, out);
+  }
+  if (!cron.jobs.empty()) {
+    out << "\n";
+    print_cron_status(cron, with_crontab, out);
+  }
+}
+
+// One frame of --watch: the text, with errors and warnings in it (stderr would tear the screen).
+std::string watch_frame(Store& store, const StatusArgs& args, const Crontab* crontab) {
+  std::ostringstream out;
+  auto locks = read_locks(store, args.name);
+  if (!locks) {
+    out << "error: " << printable(locks.error().message) << "\n";
+    return out.str();
+  }
+  const CronStatus cron = read_cron(store, args, crontab, *locks);
+  print_text(*locks, cron, crontab != nullptr, store, out);
+  for (const std::string& problem : cron.problems) {
+    out << "warning: " << printable(problem) << "\n";
+  }
+  return out.str();
+}
+
+// The --watch interval, once the options allow a watch; nullopt (reported) if they do not.
+std::optional<std::chrono::milliseconds> watch_interval(const StatusArgs& args,
+                                                        const CommonArgs& common, Events& events) {
+  if (common.json) {
+    events.error("status --watch draws a table; it cannot be combined with --json");
+    return std::nullopt;
+  }
+  if (::isatty(STDOUT_FILENO) != 1) {
+    events.error(
+        "status --watch needs a terminal on stdout; to record the status, run `heartlock "
+        "status` from a loop or from cron");
+    return std::nullopt;
+  }
+  auto interval = duration_arg(args.interval, "--interval", events);
+  if (interval && *interval < kMinWatchInterval) {
+    events.error("--interval: " + format_duration(*interval) + " is too short; at least " +
+                 format_duration(kMinWatchInterval));
+    return std::nullopt;
+  }
+  return interval;
+}
+
 }  // namespace
 
 int show_status(const StatusArgs& args, const CommonArgs& common) {
   Events events = make_events(common);
+  std::optional<std::chrono::milliseconds> interval;
+  if (args.watch) {
+    interval = watch_interval(args, common, events);
+    if (!interval) {
+      return kExitUsage;
+    }
+  }
   std::optional<Crontab> crontab;
   if (!args.crontab.empty()) {
     auto loaded = load_crontab(args.crontab);
@@ -132,32 +205,27 @@ int show_status(const StatusArgs& args, const CommonArgs& common) {
   if (!store) {
     return code;
   }
+  const Crontab* cron_file = crontab ? &*crontab : nullptr;
+  if (interval) {
+    const std::string title = "heartlock status " +
+                              (args.name.empty() ? "" : printable(args.name) + " ") + "(" +
+                              store->url() + ")";
+    return watch_on_terminal(title, *interval,
+                             [&] { return watch_frame(*store, args, cron_file); });
+  }
   auto locks = read_locks(*store, args.name);
   if (!locks) {
     events.error(locks.error().message);
     return exit_code_for(locks.error());
   }
-  // The cron section never fails the command: what it cannot read is a warning.
-  CronStatus cron = collect_cron_status(
-      *store, {.job = args.name,
-               .crontab = crontab ? &*crontab : nullptr,
-               .locks = args.name.empty() ? &*locks : nullptr,
-               .now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())});
+  CronStatus cron = read_cron(*store, args, cron_file, *locks);
   for (const std::string& problem : cron.problems) {
     events.emit(LogLevel::warn, "cron_status", problem);
   }
   if (common.json) {
     print_json(*locks, args.name.empty(), cron, args.cron || crontab.has_value());
   } else {
-    if (locks->empty()) {
-      std::cout << "no locks in " << store->url() << "\n";
-    } else {
-      print_table(*locks);
-    }
-    if (!cron.jobs.empty()) {
-      std::cout << "\n";
-      print_cron_status(cron, crontab.has_value());
-    }
+    print_text(*locks, cron, crontab.has_value(), *store, std::cout);
   }
   return kExitOk;
 }

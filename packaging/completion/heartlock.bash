@@ -7,7 +7,7 @@
 
 _heartlock_global_opts="-b --backend -q --quiet -v --verbose --json --log-format --syslog
   --syslog-facility -h --help -V --version"
-_heartlock_subcommands="run status release heartbeat schedule cron history cronlock"
+_heartlock_subcommands="run status metrics release heartbeat schedule cron history cronlock"
 
 # The options of each subcommand.
 _heartlock_sub_opts() {
@@ -16,7 +16,8 @@ _heartlock_sub_opts() {
     echo "-c --command -k --key -n --nonblock -w --wait --ttl --stale-after --min-hold --max-hold --timeout" \
       "--kill-grace --kill-stale -E --conflict-exit-code --heartbeat -h --help"
     ;;
-  status) echo "--cron --crontab -h --help" ;;
+  status) echo "--cron --crontab --watch --interval -h --help" ;;
+  metrics) echo "-o --output -h --help" ;;
   release) echo "--force -h --help" ;;
   heartbeat) echo "-h --help" ;;
   schedule) echo "--tz --from -n --utc -h --help" ;;
@@ -37,7 +38,7 @@ _heartlock_takes_value() {
     run:--heartbeat)
     return 0
     ;;
-  status:--crontab | schedule:--tz | schedule:--from | schedule:-n | history:-n) return 0 ;;
+  status:--crontab | status:--interval | metrics:-o | metrics:--output | schedule:--tz | schedule:--from | schedule:-n | history:-n) return 0 ;;
   cron:--from | cron:--log-format | cron:--metrics-listen | cron:--shutdown-grace | \
     cron:--workers)
     return 0
@@ -67,7 +68,7 @@ _heartlock_complete_value() {
     COMPREPLY=($(compgen -W "user daemon cron local0 local1 local2 local3 local4 local5 local6
       local7" -- "$cur"))
     ;;
-  --crontab)
+  --crontab | -o | --output)
     compopt -o filenames 2>/dev/null
     COMPREPLY=($(compgen -f -- "$cur"))
     ;;

@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../../cli/prometheus_text.h"
+
 namespace heartlock::cli {
 namespace {
 
