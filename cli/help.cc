@@ -29,6 +29,14 @@ constexpr std::string_view kAdminExits =
     "Exit codes: 0 done; 64 usage error; 69 backend unavailable, permission denied or another "
     "lock\nerror; 70 internal error.";
 
+constexpr std::string_view kMetricsExits =
+    "Exit codes: 0 written; 64 usage error; 69 the store cannot be read (the output still says\n"
+    "heartlock_store_up 0); 73 the -o file cannot be written; 70 internal error.";
+
+constexpr std::string_view kStatusExits =
+    "Exit codes: 0 done; 64 usage error; 69 backend unavailable, permission denied or another "
+    "lock\nerror; 70 internal error. --watch: 0 after q, 128+N after signal N (Ctrl-C: 130).";
+
 constexpr std::string_view kReleaseExits =
     "Exit codes: 0 released, or nothing to release; 75 the holder is alive (no --force) or the\n"
     "lease changed meanwhile; 64 usage error; 69 backend unavailable or another lock error; 70\n"
@@ -90,6 +98,12 @@ std::string footer_for(std::string_view name) {
   }
   if (name == "heartbeat") {
     return std::string(kHeartbeatExits);
+  }
+  if (name == "metrics") {
+    return join({kBackends, "", kMetricsExits});
+  }
+  if (name == "status") {
+    return join({kBackends, "", kStatusExits});
   }
   if (name == "release") {
     return join({kBackends, "", kReleaseExits});
