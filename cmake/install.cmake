@@ -58,22 +58,9 @@ if(NOT BUILD_SHARED_LIBS)
   endforeach()
 endif()
 
-# Components: heartlock::redis, heartlock::postgres, heartlock::etcd, one for each backend built
-# in. They are INTERFACE targets on heartlock::heartlock, not libraries of their own: every
-# backend lives in libheartlock, because Store::open picks one by URL from a table compiled into
-# the library (src/open/schemes.cc), so a program that names no backend still opens any URL. What
-# a component adds is the promise, checked by find_package, that its backend was built in.
-set(HEARTLOCK_COMPONENTS "")
-foreach(backend IN ITEMS redis postgres etcd)
-  string(TOUPPER ${backend} upper)
-  if(HEARTLOCK_WITH_${upper})
-    list(APPEND HEARTLOCK_COMPONENTS ${backend})
-    add_library(heartlock_component_${backend} INTERFACE)
-    add_library(heartlock::${backend} ALIAS heartlock_component_${backend})
-    target_link_libraries(heartlock_component_${backend} INTERFACE heartlock)
-    set_target_properties(heartlock_component_${backend} PROPERTIES EXPORT_NAME ${backend})
-    install(TARGETS heartlock_component_${backend} EXPORT heartlockTargets)
-  endif()
+# Components (src/CMakeLists.txt): heartlock::redis, heartlock::postgres, heartlock::etcd.
+foreach(backend IN LISTS HEARTLOCK_COMPONENTS)
+  install(TARGETS heartlock_component_${backend} EXPORT heartlockTargets)
 endforeach()
 
 set(config_dir ${CMAKE_INSTALL_LIBDIR}/cmake/heartlock)
