@@ -21,6 +21,12 @@ demo: build
 test: deps
 	@scripts/test.sh
 
+# libheartlock built shared (BUILD_SHARED_LIBS=ON, the library alone), installed and used through
+# find_package: slower than the package tests of `make test` (tests/package/shared_build.sh).
+.PHONY: test-package-shared
+test-package-shared: deps
+	@JOBS=$(JOBS) tests/package/shared_build.sh
+
 # The torture runs of `make test` (every backend, faults on every side), TORTURE_SECONDS each;
 # then the scheduler's multi-process fault tests, their members running SCHEDULER_SECONDS.
 TORTURE_SECONDS ?= 120

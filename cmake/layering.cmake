@@ -19,12 +19,28 @@ function(heartlock_part part)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/include ${arg_INCLUDES})
   target_compile_features(${target} PRIVATE cxx_std_23)
   target_link_libraries(${target} PRIVATE ${arg_LIBS} $<BUILD_INTERFACE:heartlock_warnings>)
-  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  # Hidden by default: libheartlock exports what include/heartlock/ marks HEARTLOCK_API.
+  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON
+                        CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
 
-  # The objects go into libheartlock, and so do the libraries they need (exported as link-only
-  # dependencies of a static heartlock, as before the split).
-  target_sources(heartlock PRIVATE $<TARGET_OBJECTS:${target}>)
-  target_link_libraries(heartlock PRIVATE ${arg_LIBS})
+  # The objects go into libheartlock (and its other variants, src/CMakeLists.txt), and so do the
+  # libraries they need, in the build tree only: the installed package names them by file
+  # (heartlock_export_libs, cmake/install.cmake), so that its users need no pkg-config module,
+  # CMake package or header of them, and header-only ones (nlohmann_json) not at all.
+  # (A static library links nothing itself: what its users link goes to INTERFACE, where
+  # BUILD_INTERFACE leaves no trace in the export, while PRIVATE would export $<LINK_ONLY:>.)
+  foreach(variant IN LISTS heartlock_variants)
+    target_sources(${variant} PRIVATE $<TARGET_OBJECTS:${target}>)
+    get_target_property(type ${variant} TYPE)
+    foreach(lib IN LISTS arg_LIBS)
+      if(type STREQUAL "STATIC_LIBRARY")
+        target_link_libraries(${variant} INTERFACE $<BUILD_INTERFACE:$<LINK_ONLY:${lib}>>)
+      else()
+        target_link_libraries(${variant} PRIVATE $<BUILD_INTERFACE:${lib}>)
+      endif()
+    endforeach()
+  endforeach()
+  set_property(GLOBAL APPEND PROPERTY HEARTLOCK_PART_LIBS ${arg_LIBS})
 
   set(allowed ${PROJECT_SOURCE_DIR}/include ${CMAKE_CURRENT_SOURCE_DIR}/${part})
   set(below_targets "")

@@ -64,6 +64,7 @@
 #include <string_view>
 
 #include "heartlock/error.h"
+#include "heartlock/export.h"
 
 namespace heartlock {
 
@@ -72,7 +73,7 @@ struct CronPlan;
 }  // namespace detail
 
 // The UTC offset and abbreviation in effect at an instant in a schedule's zone, for display.
-struct ZoneOffset {
+struct HEARTLOCK_API ZoneOffset {
   std::chrono::seconds utc_offset{0};
   std::string abbreviation;  // "CEST", "+0530"
 };
@@ -81,7 +82,7 @@ struct ZoneOffset {
 //
 // Thread-safety: immutable after parse(); all const methods may be called concurrently.
 // Copies are cheap and share the parsed plan.
-class CronSchedule {
+class HEARTLOCK_API CronSchedule {
  public:
   // Parses `expr` (see the syntax above) in the zone `tz` (an IANA name such as
   // "Europe/Berlin"; empty: the system's local zone, /etc/localtime, or UTC if it has none).

@@ -9,14 +9,16 @@
 #include <string>
 #include <string_view>
 
+#include "heartlock/export.h"
+
 namespace heartlock {
 
 // The lower-case hex SHA-256 of `data` (64 characters).
-std::string sha256_hex(std::string_view data);
+HEARTLOCK_API std::string sha256_hex(std::string_view data);
 
 // The lower-case hex MD5 of `data` (32 characters). For compatible names only, never for
 // security.
-std::string md5_hex(std::string_view data);
+HEARTLOCK_API std::string md5_hex(std::string_view data);
 
 }  // namespace heartlock
 

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "heartlock/error.h"
+#include "heartlock/export.h"
 
 namespace heartlock {
 
@@ -14,10 +15,10 @@ namespace heartlock {
 // ("1.5s", "0.5m"), exact to the millisecond: a part finer than that ("1.5ms", "0.0001s") is
 // rejected, never rounded. A bare number is rejected (its unit would be a guess) with a hint
 // ("missing unit: write 90s or 90ms"). Errc::invalid_argument with the reason; at most ten years.
-[[nodiscard]] Result<std::chrono::milliseconds> parse_duration(std::string_view text);
+[[nodiscard]] HEARTLOCK_API Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 // Prints a duration compactly: "450ms", "12s", "5m30s", "2h", "3d4h".
-std::string format_duration(std::chrono::milliseconds d);
+HEARTLOCK_API std::string format_duration(std::chrono::milliseconds d);
 
 }  // namespace heartlock
 

@@ -4,10 +4,29 @@
 #ifndef HEARTLOCK_ERROR_H_
 #define HEARTLOCK_ERROR_H_
 
+#include <version>
+
+// heartlock's API returns std::expected (C++23). Where the standard library does not offer it,
+// stop here with the reason rather than with pages of errors further down. The usual cause is
+// clang up to 15 with libstdc++ 12 or 13 (Debian 12's clang++-14 with g++ 12's headers):
+// libstdc++ enables <expected> only when __cpp_concepts >= 202002L, which those clangs do not
+// claim, because they lack P0848 (conditionally trivial special member functions); libstdc++'s
+// std::expected selects its destructor with requires-clauses, which clang 14 resolves to the
+// deleted one, so even forcing the macro does not help. clang 16 implements P0848: there,
+// -U__cpp_concepts -D__cpp_concepts=202002L is enough (the fuzz preset does that). libc++ has
+// <expected> from LLVM 16, but the library itself is built against libstdc++. A Result type of
+// our own would not help: the library's symbols are compiled with std::expected.
+#if !defined(__cpp_lib_expected) || __cpp_lib_expected < 202202L
+#error \
+    "heartlock needs C++23 std::expected: -std=c++23 with g++ >= 12, or with clang++ >= 16 (and libstdc++ before clang 19: -U__cpp_concepts -D__cpp_concepts=202002L). clang++ 14 and 15 cannot compile libstdc++'s <expected>; heartlock/error.h says why."
+#endif
+
 #include <expected>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "heartlock/export.h"
 
 namespace heartlock {
 
@@ -23,11 +42,11 @@ enum class Errc {
 };
 
 // Returns a stable lower-case name ("invalid_argument", ...).
-std::string_view to_string(Errc code) noexcept;
+HEARTLOCK_API std::string_view to_string(Errc code) noexcept;
 
 // An error code with a message that carries its context, e.g.
 // "file lock jobs/nightly in /run/lock/heartlock: permission denied".
-struct Error {
+struct HEARTLOCK_API Error {
   Errc code = Errc::internal;
   std::string message;
 };

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "heartlock/export.h"
+
 namespace heartlock {
 
 // "run.<program>.<first 16 hex of SHA-256>", where the hash covers every argument with its length
@@ -16,11 +18,11 @@ namespace heartlock {
 // valid lock name (validate_name). This rule is stable: changing it would let two versions run
 // the same job at once.
 // REQUIRES: !argv.empty().
-std::string job_key(const std::vector<std::string>& argv);
+HEARTLOCK_API std::string job_key(const std::vector<std::string>& argv);
 
 // The command line quoted for a POSIX shell, for display (the `command` of LeaseOptions): plain
 // arguments as they are, others in single quotes, so that argument boundaries stay visible.
-std::string shell_quote(const std::vector<std::string>& argv);
+HEARTLOCK_API std::string shell_quote(const std::vector<std::string>& argv);
 
 }  // namespace heartlock
 

@@ -10,6 +10,7 @@
 
 #include "heartlock/clock.h"
 #include "heartlock/error.h"
+#include "heartlock/export.h"
 #include "heartlock/lease.h"
 #include "heartlock/options.h"
 #include "heartlock/store.h"
@@ -31,7 +32,7 @@ namespace heartlock {
 // Ownership: move-only; owns the Lease. The destructor resigns (best effort, never throws).
 // Thread-safety: token(), stop_token(), lost(), lost_reason(), valid_until() and heartbeat() may
 // be called from any thread at any time; resign() is serialised internally.
-class Leadership {
+class HEARTLOCK_API Leadership {
  public:
   // REQUIRES: `lease` is held, taken on the election's lock.
   explicit Leadership(Lease lease) noexcept;
@@ -83,7 +84,7 @@ class Leadership {
 //
 // Thread-safety: all methods may be called concurrently (each campaign is its own acquisition).
 // Lifetime: `store` must outlive the Election and every Leadership it returned.
-class Election {
+class HEARTLOCK_API Election {
  public:
   Election(Store& store, std::string name, LeaseOptions options = {});
 
@@ -112,11 +113,11 @@ class Election {
 
 // The LeaseOptions::command an Election gives its leases: "leader of NAME", or
 // "leader of NAME: COMMAND" for a non-empty `command`.
-std::string leader_command(std::string_view name, std::string_view command);
+HEARTLOCK_API std::string leader_command(std::string_view name, std::string_view command);
 
 // Whether `info` is (or was last) held by an Election's leader: its holder's command carries the
 // mark of leader_command() for this lock's name.
-bool is_leader_lock(const LockInfo& info) noexcept;
+HEARTLOCK_API bool is_leader_lock(const LockInfo& info) noexcept;
 
 }  // namespace heartlock
 

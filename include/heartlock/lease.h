@@ -12,6 +12,7 @@
 
 #include "heartlock/clock.h"
 #include "heartlock/error.h"
+#include "heartlock/export.h"
 #include "heartlock/options.h"
 
 namespace heartlock {
@@ -31,10 +32,10 @@ enum class LockState {
 };
 
 // Returns a stable lower-case name ("free", "held", ...).
-std::string_view to_string(LockState state) noexcept;
+HEARTLOCK_API std::string_view to_string(LockState state) noexcept;
 
 // Who holds (or last held) a lock. Ages are measured on a clock that does not jump.
-struct Holder {
+struct HEARTLOCK_API Holder {
   std::string owner;  // unique per acquisition: host:pid:random
   std::string host;
   std::int64_t pid = 0;
@@ -42,8 +43,8 @@ struct Holder {
   std::chrono::system_clock::time_point since;  // wall time of acquisition, for display only
   std::optional<std::chrono::milliseconds> heartbeat_age;
   std::optional<std::chrono::milliseconds> renew_age;
-  std::chrono::milliseconds ttl = 0ms;
-  std::chrono::milliseconds stale_after = 0ms;
+  std::chrono::milliseconds ttl = std::chrono::milliseconds(0);
+  std::chrono::milliseconds stale_after = std::chrono::milliseconds(0);
   std::string command;
   std::optional<std::chrono::sys_seconds> slot;
   // Held by something that wrote no heartlock record (e.g. util-linux flock(1)), or by a process
@@ -52,7 +53,7 @@ struct Holder {
 };
 
 // The state of one lock, as inspect() and list() see it, and what "busy" carries.
-struct LockInfo {
+struct HEARTLOCK_API LockInfo {
   std::string name;
   LockState state = LockState::free;
   std::optional<Holder> holder;  // the current or last holder, when known
@@ -68,7 +69,7 @@ struct LockInfo {
 // the Store that made it only on the file backend; do not rely on it.
 // Thread-safety: heartbeat(), lost(), lost_reason(), token() and stop_token() may be called from
 // any thread at any time; renew() and release() are serialised internally.
-class Lease {
+class HEARTLOCK_API Lease {
  public:
   explicit Lease(std::shared_ptr<detail::LeaseState> state) noexcept;
   Lease(Lease&& other) noexcept;
@@ -129,7 +130,7 @@ class Lease {
 
 // The answer of try_acquire/acquire: a held Lease, or busy with the current holder.
 // Thread-safety: none; a value type.
-class Acquired {
+class HEARTLOCK_API Acquired {
  public:
   explicit Acquired(Lease lease) noexcept : value_(std::move(lease)) {}
   explicit Acquired(LockInfo busy) noexcept : value_(std::move(busy)) {}

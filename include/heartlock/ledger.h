@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "heartlock/error.h"
+#include "heartlock/export.h"
 #include "heartlock/store.h"
 
 namespace heartlock {
@@ -36,10 +37,10 @@ enum class RunState {
 };
 
 // Returns a stable lower-case name ("running", ...).
-std::string_view to_string(RunState state) noexcept;
+HEARTLOCK_API std::string_view to_string(RunState state) noexcept;
 
 // One ledger entry: the record of one slot of one job.
-struct RunRecord {
+struct HEARTLOCK_API RunRecord {
   using time_point = std::chrono::system_clock::time_point;
 
   std::string job;
@@ -60,22 +61,23 @@ struct RunRecord {
 
 // The entry as JSON text (what the store keeps); at most kMaxRunRecordBytes: long text fields
 // are shortened to fit.
-std::string encode_run_record(const RunRecord& record);
+HEARTLOCK_API std::string encode_run_record(const RunRecord& record);
 
 // Reads an entry the store returned. Errc::invalid_argument (with the job and slot) for text that
 // is not a ledger entry.
-[[nodiscard]] Result<RunRecord> decode_run_record(const RunRecordText& text);
+[[nodiscard]] HEARTLOCK_API Result<RunRecord> decode_run_record(const RunRecordText& text);
 
 // Writes `record` as the ledger entry of its job and slot (replacing any), kept for `retention`.
 // Errors as Store::put_run_record.
-[[nodiscard]] Result<void> record_run(Store& store, const RunRecord& record,
-                                      std::chrono::seconds retention = kDefaultSlotRetention);
+[[nodiscard]] HEARTLOCK_API Result<void> record_run(
+    Store& store, const RunRecord& record, std::chrono::seconds retention = kDefaultSlotRetention);
 
 // The latest entries, newest slot first, at most `limit`: of `job`, or of every job when empty.
 // An entry that cannot be read is reported as a failed record whose detail says why, not dropped.
 // Errors as Store::run_records.
-[[nodiscard]] Result<std::vector<RunRecord>> run_history(Store& store, std::string_view job,
-                                                         std::size_t limit);
+[[nodiscard]] HEARTLOCK_API Result<std::vector<RunRecord>> run_history(Store& store,
+                                                                       std::string_view job,
+                                                                       std::size_t limit);
 
 }  // namespace heartlock
 

@@ -34,6 +34,7 @@
 
 #include "heartlock/cron.h"
 #include "heartlock/error.h"
+#include "heartlock/export.h"
 #include "heartlock/options.h"
 
 namespace heartlock {
@@ -44,7 +45,7 @@ class Store;
 // test's own. Slots are wall-clock instants, so this is a wall clock.
 //
 // Thread-safety: every method may be called from any thread at any time.
-class SchedulerClock {
+class HEARTLOCK_API SchedulerClock {
  public:
   using time_point = std::chrono::system_clock::time_point;
   virtual ~SchedulerClock() = default;
@@ -61,7 +62,7 @@ class SchedulerClock {
 // The system's wall clock. Sleeps are a timerfd on CLOCK_REALTIME, cancelled when the clock is
 // set, so a sleep ends at the wall-clock instant asked for also across a clock change or a
 // suspend. Shared: one instance serves every scheduler.
-std::shared_ptr<SchedulerClock> system_scheduler_clock();
+HEARTLOCK_API std::shared_ptr<SchedulerClock> system_scheduler_clock();
 
 // What a run came to.
 enum class RunStatus {
@@ -73,9 +74,9 @@ enum class RunStatus {
 };
 
 // Returns a stable lower-case name ("done", ...).
-std::string_view to_string(RunStatus status) noexcept;
+HEARTLOCK_API std::string_view to_string(RunStatus status) noexcept;
 
-struct RunOutcome {
+struct HEARTLOCK_API RunOutcome {
   RunStatus status = RunStatus::done;
   std::string detail;  // why, in words (empty for done)
   // wrap::timeout gave up waiting: the job's thread may still run. Never retried; and the
@@ -91,7 +92,7 @@ struct RunOutcome {
 };
 
 // One run of a job, as the job and its wrappers see it.
-struct ScheduledRun {
+struct HEARTLOCK_API ScheduledRun {
   std::string job;                     // the job's name
   std::chrono::sys_seconds slot;       // the scheduled fire time, UTC: the run's identity
   std::stop_token stop;                // requested: stop soon (scheduler stopping, job removed,
@@ -118,7 +119,7 @@ enum class MissedPolicy {
   run_all,   // a run for each missed slot, oldest first, at most MissedRuns::max_runs (the latest)
 };
 
-struct MissedRuns {
+struct HEARTLOCK_API MissedRuns {
   MissedPolicy policy = MissedPolicy::skip;
   // A slot whose timer comes up to this long after it still runs (it is late, not missed).
   std::chrono::seconds grace = std::chrono::seconds(60);
@@ -132,15 +133,15 @@ struct MissedRuns {
 };
 
 // One job of a scheduler.
-struct JobOptions {
+struct HEARTLOCK_API JobOptions {
   std::string name;  // unique in the scheduler; the key of its locks and slot records
   CronSchedule schedule;
   JobFn run;
-  MissedRuns missed;
+  MissedRuns missed{};
 };
 
 // The counters of one job since it was added.
-struct JobStats {
+struct HEARTLOCK_API JobStats {
   std::uint64_t done = 0;
   std::uint64_t failed = 0;
   std::uint64_t skipped = 0;
@@ -150,23 +151,23 @@ struct JobStats {
   std::optional<std::chrono::sys_seconds> next_slot;  // the next slot it is waiting for
 };
 
-struct SchedulerOptions {
+struct HEARTLOCK_API SchedulerOptions {
   // Worker threads: at most this many runs at once; more wait in order (and may be late).
   std::size_t workers = 4;
-  std::shared_ptr<SchedulerClock> clock;  // null: system_scheduler_clock()
-  LogSink log;                            // may be empty
+  std::shared_ptr<SchedulerClock> clock{};  // null: system_scheduler_clock()
+  LogSink log{};                            // may be empty
   // Called after every run, on the worker that ran it, last (after the log and on_store_error).
   // Must not block for long.
-  std::function<void(const ScheduledRun&, const RunOutcome&)> on_outcome;
+  std::function<void(const ScheduledRun&, const RunOutcome&)> on_outcome{};
   // Called for every store_error outcome, after it was logged and counted.
-  std::function<void(const ScheduledRun&, const RunOutcome&)> on_store_error;
+  std::function<void(const ScheduledRun&, const RunOutcome&)> on_store_error{};
 };
 
 // Scheduler: the timer thread, the worker pool and the jobs.
 //
 // Lifetime: the destructor stops (see stop()). Thread-safety: every method may be called from any
 // thread, also from inside a running job (except stop(), which waits for the runs).
-class Scheduler {
+class HEARTLOCK_API Scheduler {
  public:
   explicit Scheduler(SchedulerOptions options = {});
   ~Scheduler();

@@ -12,19 +12,20 @@
 #include <vector>
 
 #include "heartlock/error.h"
+#include "heartlock/export.h"
 #include "heartlock/lease.h"
 #include "heartlock/options.h"
 
 namespace heartlock {
 
 // The answer of Store::claim_slot.
-struct SlotClaim {
+struct HEARTLOCK_API SlotClaim {
   bool won = false;        // this caller is the first for the slot: it runs the job
   std::string claimed_by;  // who was first ("host:pid"), when known
 };
 
 // One entry of a store's run ledger (Store::put_run_record), as the store keeps it.
-struct RunRecordText {
+struct HEARTLOCK_API RunRecordText {
   std::string job;
   std::chrono::sys_seconds slot;
   std::string data;  // what put_run_record stored: opaque to the store (heartlock/ledger.h)
@@ -43,7 +44,7 @@ inline constexpr std::chrono::seconds kDefaultSlotRetention{7 * 24 * 3600};
 //
 // Thread-safety: all methods may be called concurrently.
 // Lifetime: a Store must outlive every Lease it returned.
-class Store {
+class HEARTLOCK_API Store {
  public:
   // Opens a store from a URL (docs/redis.md, docs/postgres.md and docs/etcd.md give each
   // backend's parameters):
@@ -145,11 +146,11 @@ class Store {
 
 // The file URL used when none is given: $HEARTLOCK_DIR, else /run/lock/heartlock when writable,
 // else $XDG_RUNTIME_DIR/heartlock, else /tmp/heartlock-<uid>.
-std::string default_file_url();
+HEARTLOCK_API std::string default_file_url();
 
 // Checks a lock name: non-empty, at most kMaxNameLength bytes, no NUL. Errc::invalid_argument.
 inline constexpr std::size_t kMaxNameLength = 512;
-[[nodiscard]] Result<void> validate_name(std::string_view name);
+[[nodiscard]] HEARTLOCK_API Result<void> validate_name(std::string_view name);
 
 }  // namespace heartlock
 
