@@ -148,7 +148,8 @@ class HEARTLOCK_API Store {
 // else $XDG_RUNTIME_DIR/heartlock, else /tmp/heartlock-<uid>.
 HEARTLOCK_API std::string default_file_url();
 
-// Checks a lock name: non-empty, at most kMaxNameLength bytes, no NUL. Errc::invalid_argument.
+// Checks a lock name: non-empty, at most kMaxNameLength bytes, no NUL or other control character
+// (below 0x20, or 0x7f), valid UTF-8. Errc::invalid_argument naming the first fault.
 inline constexpr std::size_t kMaxNameLength = 512;
 [[nodiscard]] HEARTLOCK_API Result<void> validate_name(std::string_view name);
 
