@@ -7,6 +7,9 @@
 
 _heartlock_global_opts="-b --backend -q --quiet -v --verbose --json --log-format --syslog
   --syslog-facility -h --help -V --version"
+# The global options a subcommand accepts too (after its name): all but -h and -V.
+_heartlock_shared_opts="-b --backend -q --quiet -v --verbose --json --log-format --syslog
+  --syslog-facility"
 _heartlock_subcommands="run status metrics release heartbeat schedule cron history cronlock"
 
 # The options of each subcommand.
@@ -126,7 +129,7 @@ _heartlock() {
   i=$((i + 1))
   while [ "$i" -lt "$COMP_CWORD" ]; do
     word=${COMP_WORDS[i]}
-    if _heartlock_takes_value "$sub" "$word"; then
+    if _heartlock_takes_value "$sub" "$word" || _heartlock_takes_value "" "$word"; then
       i=$((i + 2))
       continue
     fi
@@ -146,8 +149,10 @@ _heartlock() {
 
   if _heartlock_takes_value "$sub" "$prev"; then
     _heartlock_complete_value "$sub" "$prev" "$cur"
+  elif _heartlock_takes_value "" "$prev"; then
+    _heartlock_complete_value "" "$prev" "$cur"
   elif [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "$(_heartlock_sub_opts "$sub")" -- "$cur"))
+    COMPREPLY=($(compgen -W "$(_heartlock_sub_opts "$sub") $_heartlock_shared_opts" -- "$cur"))
   else
     case $sub in
     cron)

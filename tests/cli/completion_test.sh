@@ -47,6 +47,11 @@ expect "heartlock h" "heartbeat history"
 expect "heartlock run -w " "forever"
 expect "heartlock schedule -n 3 --u" "--utc"
 expect "heartlock -b redis" "redis-sentinel:// redis:// rediss://"
+# The global options after a subcommand's name (CLI11 accepts them there).
+expect "heartlock status --sys" "--syslog --syslog-facility"
+expect "heartlock run -b redis" "redis-sentinel:// redis:// rediss://"
+expect "heartlock run -b /tmp --heartbeat e" "explicit"
+expect "heartlock metrics --syslog-facility loc" "local0 local1 local2 local3 local4 local5 local6 local7"
 
 # File names for `cron FILE` and `status --crontab FILE`.
 dir=$(mktemp -d)
