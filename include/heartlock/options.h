@@ -93,6 +93,11 @@ using LogSink = std::function<void(LogLevel, std::string_view)>;
 // Options for Store::open.
 struct HEARTLOCK_API StoreOptions {
   LogSink log{};  // may be empty: no logging
+  // A hint that the store is closed right after its first release (`heartlock run`), so nothing
+  // is worth keeping for a next acquisition. On etcd a release then revokes the lease, which
+  // deletes the key with it: one write, where deleting the key and keeping the lease for the next
+  // acquire costs two by the time the store closes. Any number of acquisitions still works.
+  bool single_use = false;
 };
 
 }  // namespace heartlock

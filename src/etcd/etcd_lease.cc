@@ -1,5 +1,7 @@
 #include "etcd_lease.h"
 
+#include <algorithm>
+
 #include "etcd_replies.h"
 
 namespace heartlock::detail {
@@ -78,7 +80,10 @@ Result<std::optional<LostReason>> EtcdLease::renew_checked() {
 
 Result<std::optional<LostReason>> EtcdLease::release_checked(std::chrono::nanoseconds hold_for) {
   auto hold = std::chrono::ceil<milliseconds>(hold_for);
-  return hold.count() > 0 ? release_holding(hold) : release_key();
+  if (hold.count() > 0) {
+    return release_holding(hold);
+  }
+  return spares_ != nullptr ? release_key() : release_revoking();
 }
 
 Result<std::optional<LostReason>> EtcdLease::release_holding(milliseconds hold) {
@@ -144,6 +149,36 @@ Result<std::optional<LostReason>> EtcdLease::release_key() {
     return std::optional<LostReason>(why_lost());
   }
   spares_->put(ttl_s_, {lease_, refreshed_});
+  return std::optional<LostReason>();
+}
+
+Result<std::optional<LostReason>> EtcdLease::release_revoking() {
+  // Revoking deletes the keys on the lease, and only those: the key if it is still ours, never a
+  // newer holder's (on a lease of its own). That alone does not say whether the key was still
+  // ours, so first ask which keys the lease holds -- a read, no raft proposal. Held when asked,
+  // the lock was ours until the job had finished; a revoke that then finds the lease gone (it
+  // expired just now) is reported as before, from the key's state.
+  auto r = client_->call("lease/timetolive", {{"ID", std::to_string(lease_)}, {"keys", true}});
+  if (!r) {
+    return std::unexpected(r.error());
+  }
+  auto keys = reply_array(*r, "keys", client_->endpoint());
+  if (!keys) {
+    return std::unexpected(keys.error());
+  }
+  const std::string ours = base64_encode(key_);
+  const bool held = std::ranges::any_of(
+      **keys, [&](const json& k) { return k.is_string() && k.get<std::string>() == ours; });
+  auto revoked = client_->call("lease/revoke", {{"ID", std::to_string(lease_)}});
+  if (!held) {
+    return std::optional<LostReason>(why_lost());
+  }
+  if (!revoked) {
+    if (revoked.error().code == Errc::invalid_argument) {  // "requested lease not found"
+      return std::optional<LostReason>(why_lost());
+    }
+    return std::unexpected(revoked.error());
+  }
   return std::optional<LostReason>();
 }
 

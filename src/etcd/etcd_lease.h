@@ -42,14 +42,16 @@ class LeaseSpares {
 };
 
 // A lease on etcd: keepalive to renew; release deletes the key, fenced, and hands the lease back
-// as a spare (or, with min_hold, moves the key to a lease of that length).
+// as a spare -- or, with no spares to hand it to (a single_use store), revokes the lease, which
+// deletes the key with it. With min_hold, release moves the key to a lease of that length.
 //
 // Thread-safety: none needed; LeaseState serialises calls. Shares the store's client and spares
 // (shared_ptr), so it may outlive the store.
 class EtcdLease final : public BackendLease {
  public:
   // `key` holds the lock under etcd lease `lease` (of `ttl_s`), created at revision `token`;
-  // `refreshed`: the start of the grant or keepalive the lease counts from.
+  // `refreshed`: the start of the grant or keepalive the lease counts from. `spares` null: the
+  // lease is not kept after its release (release_revoking).
   EtcdLease(std::shared_ptr<EtcdClient> client, std::shared_ptr<LeaseSpares> spares,
             std::string key, long long lease, long long ttl_s, std::uint64_t token,
             BootTime refreshed)
@@ -78,6 +80,8 @@ class EtcdLease final : public BackendLease {
   Result<std::optional<LostReason>> release_holding(std::chrono::milliseconds hold);
   // Deletes the key if it is still ours and keeps our lease as a spare.
   Result<std::optional<LostReason>> release_key();
+  // Revokes our lease if the key is still on it (a read, then one write): the key goes with it.
+  Result<std::optional<LostReason>> release_revoking();
   // Our lease is gone: did someone else take the key, or did it simply expire?
   LostReason why_lost();
 

@@ -18,7 +18,9 @@
 // its create revision and lease) and keeps the still-young lease as a spare; the next acquire
 // with the same ttl uses it, so acquire and release are one request each, like a bare Txn. A busy
 // attempt keeps its lease the same way. Spares nobody takes expire by themselves (no key is
-// attached) and are revoked when the store closes.
+// attached) and are revoked when the store closes. A store opened single_use (StoreOptions; the
+// CLI's `run`) keeps no spare on release: it revokes the lease, key and all, in one write, where a
+// delete now and a revoke at close are two.
 #ifndef HEARTLOCK_ETCD_ETCD_STORE_H_
 #define HEARTLOCK_ETCD_ETCD_STORE_H_
 
@@ -103,6 +105,7 @@ class EtcdStore final : public LeasingStore {
   }
   std::string location(std::string_view name) const { return url() + " " + lock_key(name); }
 
+  const bool single_use_;  // StoreOptions::single_use: releases revoke, keep no spare
   const std::string prefix_;
   std::shared_ptr<EtcdClient> client_;
   std::shared_ptr<LeaseSpares> spares_;
