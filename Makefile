@@ -28,9 +28,10 @@ SCHEDULER_SECONDS ?= 60
 torture: build
 	@TORTURE_SECONDS=$(TORTURE_SECONDS) SCHEDULER_SECONDS=$(SCHEDULER_SECONDS) scripts/torture.sh build/dev
 
+# A release build without the test suites (the benchmarks need none of them).
 bench:
 	@scripts/install-deps.sh servers
-	@cmake --preset release >/dev/null
+	@cmake --preset release -DHEARTLOCK_BUILD_TESTS=OFF >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 	@scripts/bench.sh build/release
 

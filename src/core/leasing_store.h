@@ -26,7 +26,8 @@ struct ClaimRequest {
   const LeaseOptions& options;  // validated
   std::string owner;
   // The waiter of this acquire (made by release_waiter(), so of the backend's own type), armed
-  // before this try; nullptr for try_acquire. A try may keep state in it for the next one.
+  // before this try; nullptr for try_acquire and for the first try of a waiting acquire (a waiter
+  // is made only once that try found the lock busy). A try may keep state in it for the next one.
   ReleaseWaiter* waiter = nullptr;
 };
 
@@ -81,8 +82,8 @@ class LeasingStore : public Store {
   // try_acquire and acquire; nullopt: try once.
   Result<Acquired> acquire_until(std::string_view name, const LeaseOptions& options,
                                  std::optional<BootTime> deadline, std::stop_token stop);
-  // The waiting loop: arm, try, and wait for a release or next_look() until the deadline or a
-  // stop. Returns the last try's answer.
+  // The waiting loop: one try; when busy, arm, try, and wait for a release or next_look() until
+  // the deadline or a stop. Returns the last try's answer.
   Result<Attempt> claim_waiting(ClaimRequest& request, BootTime deadline, std::stop_token stop);
 
   StoreOptions options_;
