@@ -119,7 +119,9 @@ CommandTime time_command(const std::vector<std::string>& argv) {
   rusage usage{};
   ::wait4(pid, &status, 0, &usage);
   const double wall = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
-  auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + t.tv_usec; };
+  auto us = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
+  };
   return {.wall = wall, .cpu = us(usage.ru_utime) + us(usage.ru_stime)};
 }
 
