@@ -28,12 +28,13 @@ SCHEDULER_SECONDS ?= 60
 torture: build
 	@TORTURE_SECONDS=$(TORTURE_SECONDS) SCHEDULER_SECONDS=$(SCHEDULER_SECONDS) scripts/torture.sh build/dev
 
-# A release build without the test suites (the benchmarks need none of them).
+# A release build of its own without the test suites (the benchmarks need none of them), in
+# build/bench: build/release keeps its tests.
 bench:
 	@scripts/install-deps.sh servers
-	@cmake --preset release -DHEARTLOCK_BUILD_TESTS=OFF >/dev/null
-	@cmake --build --preset release -j $(JOBS)
-	@scripts/bench.sh build/release
+	@cmake --preset bench >/dev/null
+	@cmake --build --preset bench -j $(JOBS)
+	@scripts/bench.sh build/bench
 
 # Every fuzz target for FUZZ_SECONDS each (docs/fuzzing.md); crash inputs go to fuzz/regressions/.
 FUZZ_SECONDS ?= 60

@@ -45,11 +45,13 @@ Result<Attempt> LeasingStore::claim_waiting(ClaimRequest& request, BootTime dead
                                             std::stop_token stop) {
   // One plain try first: the lock is free nearly always, and setting up a waiter can cost more
   // than the try (PostgreSQL: a session of its own and LISTEN). Only when busy is the waiter
-  // armed, and the loop below tries again after arming it, so no release is missed.
-  auto first = claim(request);
-  if (!first || std::holds_alternative<Claim>(*first) || boot_now() >= deadline ||
-      stop.stop_requested()) {
-    return first;
+  // armed, and the loop below tries again after arming it, so a release in between is not missed.
+  if (!arm_before_first_try()) {
+    auto first = claim(request);
+    if (!first || std::holds_alternative<Claim>(*first) || boot_now() >= deadline ||
+        stop.stop_requested()) {
+      return first;
+    }
   }
   auto waiter = release_waiter(request.name);
   request.waiter = waiter.get();

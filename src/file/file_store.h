@@ -65,6 +65,10 @@ class FileStore final : public LeasingStore {
   Result<void> break_lock(std::string_view name, std::uint64_t token) override;
   Result<Attempt> claim(const ClaimRequest& request) override;
   std::unique_ptr<ReleaseWaiter> release_waiter(std::string_view name) override;
+  // True: a plain try that finds the lock busy closes its own fd to the lock file, a close event
+  // that wakes every waiter watching the directory for one more try each; the Waiter keeps that
+  // fd open instead, and costs little to make (an inotify watch from the pool).
+  bool arm_before_first_try() const override { return true; }
 
  private:
   class Waiter;  // inotify on the directory, and the lock file kept open between tries

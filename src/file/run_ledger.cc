@@ -166,15 +166,13 @@ Result<void> FileStore::put_run_record(std::string_view job, std::chrono::sys_se
   const std::string prefix = run_prefix(job);
   // The scan for expired entries runs only when one may be due (expiry_scans.h).
   const std::string scan_key = "run:" + prefix;
-  if (expiry_scans_.scan_due(scan_key, oldest_kept, retention.count())) {
-    if (auto oldest = remove_old_runs(prefix, oldest_kept)) {
-      expiry_scans_.scanned(scan_key, *oldest);
-    }
+  const long long now_s = now.time_since_epoch().count();
+  if (expiry_scans_.scan_due(scan_key, now_s, oldest_kept, retention.count())) {
+    expiry_scans_.scanned(scan_key, now_s, remove_old_runs(prefix, oldest_kept));
   }
   if (slot.time_since_epoch().count() < oldest_kept) {
     return {};  // already past its retention: nothing to keep
   }
-  expiry_scans_.added(scan_key, slot.time_since_epoch().count());
   const std::string file = run_file(prefix, slot);
   std::string content(job);
   content += '\0';
@@ -208,6 +206,8 @@ Result<void> FileStore::put_run_record(std::string_view job, std::chrono::sys_se
     return fail(e == EPERM || e == EACCES ? Errc::permission_denied : Errc::unavailable,
                 "cannot rename over " + path_of(file) + ": " + errno_text(e));
   }
+  // Only now that the file is there: a scan beginning before this would miss it otherwise.
+  expiry_scans_.added(scan_key, slot.time_since_epoch().count());
   return {};
 }
 

@@ -89,10 +89,9 @@ Result<SlotClaim> FileStore::claim_slot(std::string_view job, std::chrono::sys_s
   const std::string prefix = slot_prefix(job);
   // The scan for expired slot files runs only when one may be due (expiry_scans.h).
   const std::string scan_key = "slot:" + prefix;
-  if (expiry_scans_.scan_due(scan_key, oldest_kept, retention.count())) {
-    if (auto oldest = remove_old_slots(dir_->fd(), prefix, oldest_kept)) {
-      expiry_scans_.scanned(scan_key, *oldest);
-    }
+  const long long now_s = now.time_since_epoch().count();
+  if (expiry_scans_.scan_due(scan_key, now_s, oldest_kept, retention.count())) {
+    expiry_scans_.scanned(scan_key, now_s, remove_old_slots(dir_->fd(), prefix, oldest_kept));
   }
   if (slot.time_since_epoch().count() < oldest_kept) {
     return SlotClaim{.won = false, .claimed_by = "(slot older than the retention)"};
@@ -101,7 +100,10 @@ Result<SlotClaim> FileStore::claim_slot(std::string_view job, std::chrono::sys_s
       prefix + std::to_string(slot.time_since_epoch().count()) + std::string(kSlotSuffix);
   int fd = ::openat(dir_->fd(), file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                     0600);
-  expiry_scans_.added(scan_key, slot.time_since_epoch().count());
+  const int open_errno = errno;
+  if (fd >= 0 || open_errno == EEXIST) {
+    expiry_scans_.added(scan_key, slot.time_since_epoch().count());  // a file is there now
+  }
   if (fd >= 0) {
     const std::string me = slot_claimant() + "\n";
     bool written = ::write(fd, me.data(), me.size()) == static_cast<ssize_t>(me.size());
@@ -111,9 +113,9 @@ Result<SlotClaim> FileStore::claim_slot(std::string_view job, std::chrono::sys_s
     }
     return SlotClaim{.won = true, .claimed_by = slot_claimant()};
   }
-  if (errno != EEXIST) {
-    return fail(errno == EACCES ? Errc::permission_denied : Errc::unavailable,
-                "cannot create " + path_ + "/" + file + ": " + errno_message(errno));
+  if (open_errno != EEXIST) {
+    return fail(open_errno == EACCES ? Errc::permission_denied : Errc::unavailable,
+                "cannot create " + path_ + "/" + file + ": " + errno_message(open_errno));
   }
   SlotClaim lost;
   fd = ::openat(dir_->fd(), file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
