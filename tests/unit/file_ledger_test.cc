@@ -85,6 +85,26 @@ TEST_F(FileLedgerTest, OneWriteRemovesABoundedNumberOfOldEntries) {
   EXPECT_EQ(entries("nightly"), 1U);
 }
 
+// A write scans the directory only when an expired file may be there (src/file/expiry_scans.h):
+// one it knows of, or, every 64 writes or retention/16 of wall time, one another process wrote.
+TEST_F(FileLedgerTest, AnOldEntryAnotherProcessWroteIsRemovedWithinSixtyFourWrites) {
+  const sys_seconds base = now();
+  // The first write finds the directory empty; the second scans once more and learns of the first.
+  ASSERT_THAT(store_->put_run_record("nightly", base, "first", 1h), IsOk());
+  ASSERT_THAT(store_->put_run_record("nightly", base, "first", 1h), IsOk());
+  const std::string foreign = entry_path("nightly", base - 2h);
+  write_file(foreign, std::string("nightly\0x", 9));
+  for (int i = 0; i < 63; ++i) {
+    ASSERT_THAT(store_->put_run_record("nightly", base - std::chrono::seconds(i), "d", 1h), IsOk());
+  }
+  struct stat kept {};
+  ASSERT_EQ(::lstat(foreign.c_str(), &kept), 0) << "63 writes within the grace: no scan yet";
+  ASSERT_THAT(store_->put_run_record("nightly", base - 63s, "d", 1h), IsOk());
+  struct stat st {};
+  EXPECT_NE(::lstat(foreign.c_str(), &st), 0) << "expired, and found by a rescan";
+  EXPECT_EQ(entries("nightly"), 64U);
+}
+
 TEST_F(FileLedgerTest, ACorruptFileIsReportedAsItsText) {
   const sys_seconds slot = now();
   write_file(entry_path("nightly", slot), "garbage without a name");
