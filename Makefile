@@ -34,19 +34,21 @@ SCHEDULER_SECONDS ?= 60
 torture: build
 	@TORTURE_SECONDS=$(TORTURE_SECONDS) SCHEDULER_SECONDS=$(SCHEDULER_SECONDS) scripts/torture.sh build/dev
 
+# A release build of its own without the test suites (the benchmarks need none of them), in
+# build/bench: build/release keeps its tests.
 bench:
 	@scripts/install-deps.sh servers
-	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS)
-	@bash -o pipefail -c 'scripts/bench.sh build/release | tee build/release/bench-results.txt'
+	@cmake --preset bench >/dev/null
+	@cmake --build --preset bench -j $(JOBS)
+	@bash -o pipefail -c 'scripts/bench.sh build/bench | tee build/bench/bench-results.txt'
 
-# Plots of the last `make bench` (build/release/bench-results.txt; BENCH_RESULTS=FILE for another)
-# into build/release/bench-report/: ratios and latencies against their targets, and the time and
+# Plots of the last `make bench` (build/bench/bench-results.txt; BENCH_RESULTS=FILE for another)
+# into build/bench/bench-report/: ratios and latencies against their targets, and the time and
 # CPU time per operation of every benchmark (scripts/bench_report.py).
-BENCH_RESULTS ?= build/release/bench-results.txt
+BENCH_RESULTS ?= build/bench/bench-results.txt
 bench-report:
 	@scripts/install-deps.sh bench-report
-	@python3 scripts/bench_report.py $(BENCH_RESULTS) build/release/bench-report
+	@python3 scripts/bench_report.py $(BENCH_RESULTS) build/bench/bench-report
 
 # The lease state diagram: docs/lease-states.dot rendered into docs/lease-states.svg (committed).
 docs:

@@ -1,5 +1,5 @@
-// What the benchmarks share: a reporter that prints as usual and keeps each benchmark's real time,
-// so main() can print ratios against the floor measured in the same run.
+// What the benchmarks share: a reporter that prints as usual and keeps each benchmark's real and
+// CPU time, so main() can print ratios against the floor measured in the same run.
 #ifndef HEARTLOCK_BENCH_BENCH_REPORT_H_
 #define HEARTLOCK_BENCH_BENCH_REPORT_H_
 
@@ -22,6 +22,7 @@ class Collector : public benchmark::ConsoleReporter {
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const auto& run : runs) {
       times_[run.benchmark_name()] = run.GetAdjustedRealTime();
+      cpu_[run.benchmark_name()] = run.GetAdjustedCPUTime();
     }
     ConsoleReporter::ReportRuns(runs);
   }
@@ -30,9 +31,16 @@ class Collector : public benchmark::ConsoleReporter {
     auto it = times_.find(name);
     return it == times_.end() ? 0 : it->second;
   }
+  // CPU time of `name` in its benchmark's unit (the process's, for benchmarks registered with
+  // MeasureProcessCPUTime(), else the benchmark thread's), 0 if it did not run.
+  double cpu(const std::string& name) const {
+    auto it = cpu_.find(name);
+    return it == cpu_.end() ? 0 : it->second;
+  }
 
  private:
   std::map<std::string, double> times_;
+  std::map<std::string, double> cpu_;
 };
 
 // Median time in ms from release() to a waiter (blocked in acquire() on another store of `url`)

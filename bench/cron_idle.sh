@@ -4,9 +4,9 @@
 # HEARTLOCK_BENCH_CRON_IDLE_SECONDS (default 20) of wall time, RSS (VmRSS, VmHWM), threads, and
 # the time from exec to the daemon's "loaded" event. Against floors in the same run: the same daemon with 1 job, and `sleep`.
 # All variants run at once (idle processes barely compete), each on a store of its own.
-# Usage: bench/cron_idle.sh [BUILD_DIR]   (default build/release)
+# Usage: bench/cron_idle.sh [BUILD_DIR]   (default build/bench)
 set -euo pipefail
-build=${1:-build/release}
+build=${1:-build/bench}
 bin=$(realpath "$build/bin/heartlock")
 seconds=${HEARTLOCK_BENCH_CRON_IDLE_SECONDS:-20}
 # shellcheck source=bench/bench_lib.sh

@@ -5,9 +5,9 @@
 # twice or not at all is a violation). Floors in the same run, at the same time: one daemon on the file
 # backend with the same job, and a shell loop that sleeps to each whole second and runs the same
 # command. The redis-server is the bench's own: a free loopback port, a temporary directory.
-# Usage: bench/cron_lateness.sh [BUILD_DIR]   (default build/release)
+# Usage: bench/cron_lateness.sh [BUILD_DIR]   (default build/bench)
 set -euo pipefail
-build=${1:-build/release}
+build=${1:-build/bench}
 bin=$(realpath "$build/bin/heartlock")
 seconds=${HEARTLOCK_BENCH_CRON_LATENESS_SECONDS:-30}
 # shellcheck source=bench/bench_lib.sh

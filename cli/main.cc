@@ -37,6 +37,14 @@ int main(int argc, char** argv) {
     }
   }
 
+  // `heartlock --version` alone, before the CLI11 tree of every subcommand is built: it prints
+  // what CLI11's version flag prints, without its start-up cost (docs/benchmarks.md).
+  if (argc == 2 &&
+      (std::string_view(argv[1]) == "--version" || std::string_view(argv[1]) == "-V")) {
+    std::cout << heartlock::kVersion << std::endl;
+    return 0;
+  }
+
   CLI::App app{
       "heartlock: run jobs once, never twice at the same time; leases with heartbeats "
       "and fencing tokens"};

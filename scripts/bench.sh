@@ -3,7 +3,7 @@
 # measured in the same run. The Redis, PostgreSQL and etcd benchmarks get servers of their own on
 # free loopback ports, in temporary directories, stopped at the end.
 set -euo pipefail
-build=${1:-build/release}
+build=${1:-build/bench}
 if [ -z "${HEARTLOCK_BENCH_SKIP_FILE:-}" ]; then "$build/bench/file_benchmark" --benchmark_min_time=1; fi
 echo
 "$build/bench/cron_benchmark" --benchmark_min_time=1  # next_after/s: items_per_second

@@ -3,7 +3,7 @@
 
 Usage: bench_report.py RESULTS OUTDIR
 
-RESULTS is the saved output of `make bench` (build/release/bench-results.txt). Two kinds of line
+RESULTS is the saved output of `make bench` (build/bench/bench-results.txt). Two kinds of line
 are read, everything else is skipped, so added columns and new lines do not break the report:
 
 - Google Benchmark rows: `NAME  TIME UNIT  CPU UNIT  ITERATIONS [counters...]`;

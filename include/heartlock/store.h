@@ -107,8 +107,10 @@ class HEARTLOCK_API Store {
   // sharing this store wins, and every later caller learns who did -- at most one run per slot,
   // also when hosts' schedulers fire at slightly different times. `slot` is the *scheduled* fire
   // time in UTC (whole seconds), never the time of the call. Records are kept for `retention`
-  // after their slot and then removed; a slot already older than `retention` is never won
-  // (its record may be gone). Errc::invalid_argument for a bad job name or retention.
+  // after their slot and then removed: on the file backend by the first claim for the job, from
+  // any process, made with that retention at least retention + retention/16 after the slot (or
+  // by an earlier one). A slot already older than `retention` is never won (its record may be
+  // gone). Errc::invalid_argument for a bad job name or retention.
   [[nodiscard]] virtual Result<SlotClaim> claim_slot(
       std::string_view job, std::chrono::sys_seconds slot,
       std::chrono::seconds retention = kDefaultSlotRetention) = 0;
@@ -116,11 +118,12 @@ class HEARTLOCK_API Store {
   // The latest slot claimed for `job` (by claim_slot, from any process or host sharing this
   // store) whose record is still kept, or nullopt if none is: what a scheduler asks after an
   // outage to decide which runs it missed. Records past their retention may be reported until a
-  // later claim for the job removes them; on Redis, where they expire on their own, a job whose
-  // claims used different retentions may report its latest slot until the longest-kept record of
-  // those claims expires. Cheap: one indexed lookup (a scan of the job's slot files on the file
-  // backend). Errc::invalid_argument for a bad job name (as claim_slot), Errc::unavailable if the
-  // store did not answer (on Redlock: fewer than a majority of the nodes).
+  // later claim for the job removes them (file backend: see claim_slot for which one); on Redis,
+  // where they expire on their own, a job whose claims used different retentions may report its
+  // latest slot until the longest-kept record of those claims expires. Cheap: one indexed lookup
+  // (a scan of the job's slot files on the file backend). Errc::invalid_argument for a bad job
+  // name (as claim_slot), Errc::unavailable if the store did not answer (on Redlock: fewer than a
+  // majority of the nodes).
   [[nodiscard]] virtual Result<std::optional<std::chrono::sys_seconds>> last_slot(
       std::string_view job) = 0;
 

@@ -43,6 +43,16 @@ Result<void> LeasingStore::break_lease(std::string_view name, std::uint64_t toke
 
 Result<Attempt> LeasingStore::claim_waiting(ClaimRequest& request, BootTime deadline,
                                             std::stop_token stop) {
+  // One plain try first: the lock is free nearly always, and setting up a waiter can cost more
+  // than the try (PostgreSQL: a session of its own and LISTEN). Only when busy is the waiter
+  // armed, and the loop below tries again after arming it, so a release in between is not missed.
+  if (!arm_before_first_try()) {
+    auto first = claim(request);
+    if (!first || std::holds_alternative<Claim>(*first) || boot_now() >= deadline ||
+        stop.stop_requested()) {
+      return first;
+    }
+  }
   auto waiter = release_waiter(request.name);
   request.waiter = waiter.get();
   const StopWake wake(std::move(stop));

@@ -26,7 +26,8 @@ struct ClaimRequest {
   const LeaseOptions& options;  // validated
   std::string owner;
   // The waiter of this acquire (made by release_waiter(), so of the backend's own type), armed
-  // before this try; nullptr for try_acquire. A try may keep state in it for the next one.
+  // before this try; nullptr for try_acquire and for the plain first try of a waiting acquire
+  // (LeasingStore::arm_before_first_try). A try may keep state in it for the next one.
   ReleaseWaiter* waiter = nullptr;
 };
 
@@ -59,9 +60,16 @@ class LeasingStore : public Store {
   // over an expired or deadlocked holder.
   [[nodiscard]] virtual Result<Attempt> claim(const ClaimRequest& request) = 0;
 
-  // How a waiter for `name` learns that it was released. Called once per waiting acquire.
-  // Default: no notification, the waiter sleeps until next_look().
+  // How a waiter for `name` learns that it was released. Called at most once per waiting
+  // acquire: before its first try if arm_before_first_try(), else only once a first, plain try
+  // found the lock busy. Default: no notification, the waiter sleeps until next_look().
   [[nodiscard]] virtual std::unique_ptr<ReleaseWaiter> release_waiter(std::string_view name);
+
+  // Whether a waiting acquire makes and arms its waiter before its first try. Default false: the
+  // first try is a plain one, since a waiter can cost more than a try (a session and LISTEN, a
+  // SUBSCRIBE connection) and the lock is usually free. A backend whose plain try, when busy,
+  // disturbs the waiters already waiting says true.
+  virtual bool arm_before_first_try() const { return false; }
 
   // inspect() and break_lease() after check_name(). REQUIRES: check_name(name) passed.
   [[nodiscard]] virtual Result<LockInfo> inspect_lock(std::string_view name) = 0;
@@ -81,8 +89,9 @@ class LeasingStore : public Store {
   // try_acquire and acquire; nullopt: try once.
   Result<Acquired> acquire_until(std::string_view name, const LeaseOptions& options,
                                  std::optional<BootTime> deadline, std::stop_token stop);
-  // The waiting loop: arm, try, and wait for a release or next_look() until the deadline or a
-  // stop. Returns the last try's answer.
+  // The waiting loop: one plain try (unless arm_before_first_try()); when busy, arm, try, and
+  // wait for a release or next_look() until the deadline or a stop. Returns the last try's
+  // answer.
   Result<Attempt> claim_waiting(ClaimRequest& request, BootTime deadline, std::stop_token stop);
 
   StoreOptions options_;

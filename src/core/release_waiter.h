@@ -65,7 +65,9 @@ bool wait_readable(int fd, BootTime until, const StopWake& stop);
 
 // The "released" notification of one Store::acquire: armed before each try, so that a release
 // between the try and the wait is not missed, then waited on. A backend makes one per waiting
-// acquire (LeasingStore::release_waiter) and may hand it state from its try through
+// acquire, before its first try or once a first, plain try found the lock busy
+// (LeasingStore::release_waiter, arm_before_first_try; the try after arming is the one the
+// notification covers), and may hand it state from its try through
 // ClaimRequest::waiter (a lock file kept open, the revision seen).
 //
 // Thread-safety: none; used by one acquire at a time. Owned by LeasingStore's waiting loop.

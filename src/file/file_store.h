@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "../core/leasing_store.h"
+#include "expiry_scans.h"
 #include "file_lease.h"
 #include "lock_file.h"
 
@@ -64,6 +65,10 @@ class FileStore final : public LeasingStore {
   Result<void> break_lock(std::string_view name, std::uint64_t token) override;
   Result<Attempt> claim(const ClaimRequest& request) override;
   std::unique_ptr<ReleaseWaiter> release_waiter(std::string_view name) override;
+  // True: a plain try that finds the lock busy closes its own fd to the lock file, a close event
+  // that wakes every waiter watching the directory for one more try each; the Waiter keeps that
+  // fd open instead, and costs little to make (an inotify watch from the pool).
+  bool arm_before_first_try() const override { return true; }
 
  private:
   class Waiter;  // inotify on the directory, and the lock file kept open between tries
@@ -107,8 +112,9 @@ class FileStore final : public LeasingStore {
                    bool locked_known, bool locked);
   Result<LockInfo> inspect_file(std::string_view name, const std::string& file);
   // Removes up to a bounded number of the ledger entries of the job whose file names start with
-  // `prefix` and whose slot is before `oldest_kept` (epoch seconds); best effort.
-  void remove_old_runs(const std::string& prefix, long long oldest_kept);
+  // `prefix` and whose slot is before `oldest_kept` (epoch seconds); best effort. Returns the
+  // oldest slot left (max() if none), nullopt if the directory could not be read.
+  std::optional<long long> remove_old_runs(const std::string& prefix, long long oldest_kept);
   std::string path_of(const std::string& file) const { return path_ + "/" + file; }
   Record new_record(const ClaimRequest& request, std::uint64_t token, BootTime now) const;
 
@@ -122,6 +128,8 @@ class FileStore final : public LeasingStore {
   // waiters reuse them instead of paying that after every handoff.
   std::mutex watches_mu_;
   std::vector<UniqueFd> idle_watches_;
+  // When claim_slot and put_run_record scan for their job's expired files.
+  ExpiryScans expiry_scans_;
 };
 
 }  // namespace heartlock::detail

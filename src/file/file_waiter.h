@@ -18,7 +18,7 @@ namespace heartlock::detail {
 // outlive it.
 class FileStore::Waiter final : public ReleaseWaiter {
  public:
-  // Set up before the first try, so no release is missed.
+  // Set up before the first try (FileStore::arm_before_first_try), so no release is missed.
   explicit Waiter(FileStore& store) : store_(store), watch_(store.take_watch()) {}
   ~Waiter() override { store_.return_watch(std::move(watch_)); }
   Waiter(const Waiter&) = delete;

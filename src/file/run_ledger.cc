@@ -27,6 +27,8 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <limits>
+#include <optional>
 #include <vector>
 
 #include "../core/process_identity.h"
@@ -162,9 +164,14 @@ Result<void> FileStore::put_run_record(std::string_view job, std::chrono::sys_se
   const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   const long long oldest_kept = (now - retention).time_since_epoch().count();
   const std::string prefix = run_prefix(job);
-  remove_old_runs(prefix, oldest_kept);
+  // The scan for expired entries runs only when one may be due (expiry_scans.h).
+  const std::string scan_key = "run:" + prefix;
+  const long long now_s = now.time_since_epoch().count();
+  if (expiry_scans_.scan_due(scan_key, now_s, oldest_kept, retention.count())) {
+    expiry_scans_.scanned(scan_key, now_s, remove_old_runs(prefix, oldest_kept));
+  }
   if (slot.time_since_epoch().count() < oldest_kept) {
-    return {};  // already past its retention: nothing to keep (and any older entry is gone)
+    return {};  // already past its retention: nothing to keep
   }
   const std::string file = run_file(prefix, slot);
   std::string content(job);
@@ -199,21 +206,28 @@ Result<void> FileStore::put_run_record(std::string_view job, std::chrono::sys_se
     return fail(e == EPERM || e == EACCES ? Errc::permission_denied : Errc::unavailable,
                 "cannot rename over " + path_of(file) + ": " + errno_text(e));
   }
+  // Only now that the file is there: a scan beginning before this would miss it otherwise.
+  expiry_scans_.added(scan_key, slot.time_since_epoch().count());
   return {};
 }
 
-void FileStore::remove_old_runs(const std::string& prefix, long long oldest_kept) {
+std::optional<long long> FileStore::remove_old_runs(const std::string& prefix,
+                                                    long long oldest_kept) {
   auto runs = scan_runs(dir_->fd(), prefix);
   if (!runs) {
-    return;  // best effort: the write that follows reports a directory it cannot use
+    return std::nullopt;  // best effort: the write that follows reports a directory it cannot use
   }
   std::size_t removed = 0;
+  long long oldest = std::numeric_limits<long long>::max();
   for (const RunFile& run : *runs) {
     if (run.slot < oldest_kept && removed < kMaxRemovedPerPut) {
       ::unlinkat(dir_->fd(), run.name.c_str(), 0);
       ++removed;
+    } else {
+      oldest = std::min(oldest, run.slot);
     }
   }
+  return oldest;
 }
 
 // Newest slot first: the files are sorted by the slot in their names, and only the newest are

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <charconv>
 #include <functional>
+#include <limits>
+#include <optional>
 #include <system_error>
 #include <vector>
 
@@ -59,13 +61,19 @@ Result<void> for_each_slot(int dir, const std::string& prefix, Visit&& visit) {
   return {};
 }
 
-// Removes this job's slot files older than the retention (best effort).
-void remove_old_slots(int dir, const std::string& prefix, long long oldest_kept) {
-  (void)for_each_slot(dir, prefix, [&](std::string_view file, long long slot) {
+// Removes this job's slot files older than the retention (best effort). Returns the oldest slot
+// left (max() if none), or nullopt if the directory could not be read.
+std::optional<long long> remove_old_slots(int dir, const std::string& prefix,
+                                          long long oldest_kept) {
+  long long oldest = std::numeric_limits<long long>::max();
+  auto scanned = for_each_slot(dir, prefix, [&](std::string_view file, long long slot) {
     if (slot < oldest_kept) {
       ::unlinkat(dir, std::string(file).c_str(), 0);
+    } else {
+      oldest = std::min(oldest, slot);
     }
   });
+  return scanned ? std::optional(oldest) : std::nullopt;
 }
 
 }  // namespace
@@ -79,7 +87,12 @@ Result<SlotClaim> FileStore::claim_slot(std::string_view job, std::chrono::sys_s
   const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   const long long oldest_kept = (now - retention).time_since_epoch().count();
   const std::string prefix = slot_prefix(job);
-  remove_old_slots(dir_->fd(), prefix, oldest_kept);
+  // The scan for expired slot files runs only when one may be due (expiry_scans.h).
+  const std::string scan_key = "slot:" + prefix;
+  const long long now_s = now.time_since_epoch().count();
+  if (expiry_scans_.scan_due(scan_key, now_s, oldest_kept, retention.count())) {
+    expiry_scans_.scanned(scan_key, now_s, remove_old_slots(dir_->fd(), prefix, oldest_kept));
+  }
   if (slot.time_since_epoch().count() < oldest_kept) {
     return SlotClaim{.won = false, .claimed_by = "(slot older than the retention)"};
   }
@@ -87,6 +100,10 @@ Result<SlotClaim> FileStore::claim_slot(std::string_view job, std::chrono::sys_s
       prefix + std::to_string(slot.time_since_epoch().count()) + std::string(kSlotSuffix);
   int fd = ::openat(dir_->fd(), file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                     0600);
+  const int open_errno = errno;
+  if (fd >= 0 || open_errno == EEXIST) {
+    expiry_scans_.added(scan_key, slot.time_since_epoch().count());  // a file is there now
+  }
   if (fd >= 0) {
     const std::string me = slot_claimant() + "\n";
     bool written = ::write(fd, me.data(), me.size()) == static_cast<ssize_t>(me.size());
@@ -96,9 +113,9 @@ Result<SlotClaim> FileStore::claim_slot(std::string_view job, std::chrono::sys_s
     }
     return SlotClaim{.won = true, .claimed_by = slot_claimant()};
   }
-  if (errno != EEXIST) {
-    return fail(errno == EACCES ? Errc::permission_denied : Errc::unavailable,
-                "cannot create " + path_ + "/" + file + ": " + errno_message(errno));
+  if (open_errno != EEXIST) {
+    return fail(open_errno == EACCES ? Errc::permission_denied : Errc::unavailable,
+                "cannot create " + path_ + "/" + file + ": " + errno_message(open_errno));
   }
   SlotClaim lost;
   fd = ::openat(dir_->fd(), file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -124,7 +141,7 @@ Result<SlotClaim> FileStore::claim_slot(std::string_view job, std::chrono::sys_s
   return lost;
 }
 
-// A directory scan of the job's slot files, the same one every claim makes to drop old records:
+// A directory scan of the job's slot files, as claims make to drop old records (expiry_scans.h):
 // no second record to keep in step with the slot files (a "last" file would need its own
 // locking for the max and its own expiry), and readdir goes through a few hundred names per
 // getdents call. Only the newest files are stat'ed: in a sticky directory another user may

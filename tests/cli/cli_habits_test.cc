@@ -99,12 +99,19 @@ TEST_F(CliHabitsTest, DashCLinesExcludeEachOther) {
   EXPECT_EQ(run({"run", "-c", line}).exit_code, 75);
 }
 
+// `-V` and `--version` alone are answered before CLI11 parses (cli/main.cc); with another option
+// before them CLI11's version flag answers: both must print the same.
 TEST_F(CliHabitsTest, CapitalVPrintsTheVersion) {
   auto v = run({"-V"});
   auto version = run({"--version"});
+  auto through_cli11 = run({"-q", "--version"});
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_FALSE(v.out.empty());
   EXPECT_EQ(v.out, version.out);
+  EXPECT_EQ(through_cli11.exit_code, 0);
+  EXPECT_EQ(through_cli11.out, version.out);
+  EXPECT_EQ(run({"-q", "-V"}).out, version.out);
+  EXPECT_EQ(version.err, through_cli11.err);
 }
 
 TEST_F(CliHabitsTest, AMistypedSubcommandGetsASuggestion) {

@@ -77,12 +77,34 @@ TEST_F(FileLedgerTest, OneWriteRemovesABoundedNumberOfOldEntries) {
   for (int i = 0; i < 100; ++i) {
     write_file(entry_path("nightly", old + std::chrono::seconds(i)), std::string("nightly\0x", 9));
   }
-  ASSERT_THAT(store_->put_run_record("nightly", now(), "new", 10s), IsOk());
+  // One slot for both writes: two now()s a second apart would leave two fresh entries.
+  const sys_seconds slot = now();
+  ASSERT_THAT(store_->put_run_record("nightly", slot, "new", 10s), IsOk());
   const std::size_t left = entries("nightly");
   EXPECT_LT(left, 101U);
   EXPECT_GT(left, 1U);
-  ASSERT_THAT(store_->put_run_record("nightly", now(), "new", 10s), IsOk());
+  ASSERT_THAT(store_->put_run_record("nightly", slot, "new", 10s), IsOk());
   EXPECT_EQ(entries("nightly"), 1U);
+}
+
+// A write scans the directory only when an expired file may be there (src/file/expiry_scans.h):
+// one it knows of, or, every 64 writes or retention/16 of wall time, one another process wrote.
+TEST_F(FileLedgerTest, AnOldEntryAnotherProcessWroteIsRemovedWithinSixtyFourWrites) {
+  const sys_seconds base = now();
+  // The first write finds the directory empty; the second scans once more and learns of the first.
+  ASSERT_THAT(store_->put_run_record("nightly", base, "first", 1h), IsOk());
+  ASSERT_THAT(store_->put_run_record("nightly", base, "first", 1h), IsOk());
+  const std::string foreign = entry_path("nightly", base - 2h);
+  write_file(foreign, std::string("nightly\0x", 9));
+  for (int i = 0; i < 63; ++i) {
+    ASSERT_THAT(store_->put_run_record("nightly", base - std::chrono::seconds(i), "d", 1h), IsOk());
+  }
+  struct stat kept {};
+  ASSERT_EQ(::lstat(foreign.c_str(), &kept), 0) << "63 writes within the grace: no scan yet";
+  ASSERT_THAT(store_->put_run_record("nightly", base - 63s, "d", 1h), IsOk());
+  struct stat st {};
+  EXPECT_NE(::lstat(foreign.c_str(), &st), 0) << "expired, and found by a rescan";
+  EXPECT_EQ(entries("nightly"), 64U);
 }
 
 TEST_F(FileLedgerTest, ACorruptFileIsReportedAsItsText) {
