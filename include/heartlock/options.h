@@ -93,11 +93,14 @@ using LogSink = std::function<void(LogLevel, std::string_view)>;
 // Options for Store::open.
 struct HEARTLOCK_API StoreOptions {
   LogSink log{};  // may be empty: no logging
-  // A hint that the store is closed right after its first release (`heartlock run`), so nothing
-  // is worth keeping for a next acquisition. On etcd a release then revokes the lease, which
-  // deletes the key with it: one write, where deleting the key and keeping the lease for the next
-  // acquire costs two by the time the store closes. Any number of acquisitions still works.
-  bool single_use = false;
+  // The store is closed soon after its leases are released (`heartlock run` and `heartlock
+  // cronlock` open it so: one acquisition, then the process exits), so keeping anything for a
+  // later acquisition would only cost. What changes is the cost, not what a lease guarantees:
+  // acquisitions after a release work as usual. On etcd a release without min_hold then revokes
+  // the lease -- the key goes with it -- instead of deleting the key and keeping the lease for the
+  // next acquire (revoked when the store closes): one write where the default costs two. Other
+  // backends ignore it.
+  bool short_lived = false;
 };
 
 }  // namespace heartlock

@@ -1,7 +1,5 @@
 #include "etcd_lease.h"
 
-#include <algorithm>
-
 #include "etcd_replies.h"
 
 namespace heartlock::detail {
@@ -46,6 +44,26 @@ std::vector<long long> LeaseSpares::drain(bool all) {
   return out;
 }
 
+bool is_lease_not_found(const Error& error) {
+  return error.code == Errc::invalid_argument &&
+         error.message.find("requested lease not found") != std::string::npos;
+}
+
+Result<std::optional<LostReason>> revoke_release_outcome(
+    const Result<bool>& ours, const Result<void>& revoked,
+    const std::function<LostReason()>& why_lost) {
+  if (!ours) {
+    return std::unexpected(ours.error());
+  }
+  if (!*ours) {
+    return std::optional<LostReason>(why_lost());
+  }
+  if (!revoked && !is_lease_not_found(revoked.error())) {
+    return std::unexpected(revoked.error());
+  }
+  return std::optional<LostReason>();
+}
+
 Result<std::optional<LostReason>> EtcdLease::renew(BootTime) {
   return guarded(*client_, [&] { return renew_checked(); });
 }
@@ -75,6 +93,7 @@ Result<std::optional<LostReason>> EtcdLease::renew_checked() {
     refreshed_ = start;
     return std::optional<LostReason>();
   }
+  lease_gone_ = true;
   return std::optional<LostReason>(why_lost());
 }
 
@@ -83,7 +102,7 @@ Result<std::optional<LostReason>> EtcdLease::release_checked(std::chrono::nanose
   if (hold.count() > 0) {
     return release_holding(hold);
   }
-  return spares_ != nullptr ? release_key() : release_revoking();
+  return release_by_ == ReleaseBy::revoke ? release_revoking() : release_key();
 }
 
 Result<std::optional<LostReason>> EtcdLease::release_holding(milliseconds hold) {
@@ -153,33 +172,38 @@ Result<std::optional<LostReason>> EtcdLease::release_key() {
 }
 
 Result<std::optional<LostReason>> EtcdLease::release_revoking() {
-  // Revoking deletes the keys on the lease, and only those: the key if it is still ours, never a
-  // newer holder's (on a lease of its own). That alone does not say whether the key was still
-  // ours, so first ask which keys the lease holds -- a read, no raft proposal. Held when asked,
-  // the lock was ours until the job had finished; a revoke that then finds the lease gone (it
-  // expired just now) is reported as before, from the key's state.
-  auto r = client_->call("lease/timetolive", {{"ID", std::to_string(lease_)}, {"keys", true}});
+  if (lease_gone_) {
+    return std::optional<LostReason>(why_lost());  // the key, if still ours, went with the lease
+  }
+  // Revoking deletes the keys on our lease and only those: ours if it still is, never a newer
+  // holder's (on a lease of its own). Whether the lock was still ours is asked first, with a
+  // linearizable read of the key (no raft proposal). The revoke is sent whatever the read found
+  // -- not ours or no answer -- so that our lease does not linger to its ttl.
+  auto ours = key_is_ours();
+  auto r = client_->call("lease/revoke", {{"ID", std::to_string(lease_)}});
+  auto revoked = r ? Result<void>() : Result<void>(std::unexpected(r.error()));
+  return revoke_release_outcome(ours, revoked, [this] { return why_lost(); });
+}
+
+Result<bool> EtcdLease::key_is_ours() {
+  auto r = client_->call("kv/range", {{"key", base64_encode(key_)}});
   if (!r) {
     return std::unexpected(r.error());
   }
-  auto keys = reply_array(*r, "keys", client_->endpoint());
-  if (!keys) {
-    return std::unexpected(keys.error());
+  const std::string server = client_->endpoint();
+  auto kv = first_kv(*r, server);
+  if (!kv) {
+    return std::unexpected(kv.error());
   }
-  const std::string ours = base64_encode(key_);
-  const bool held = std::ranges::any_of(
-      **keys, [&](const json& k) { return k.is_string() && k.get<std::string>() == ours; });
-  auto revoked = client_->call("lease/revoke", {{"ID", std::to_string(lease_)}});
-  if (!held) {
-    return std::optional<LostReason>(why_lost());
+  if (*kv == nullptr) {
+    return false;
   }
-  if (!revoked) {
-    if (revoked.error().code == Errc::invalid_argument) {  // "requested lease not found"
-      return std::optional<LostReason>(why_lost());
-    }
-    return std::unexpected(revoked.error());
+  auto created = reply_int(**kv, "create_revision", server, 0, kMaxInt64);
+  auto lease = reply_int(**kv, "lease", server, 0, kMaxInt64);
+  if (!created || !lease) {
+    return std::unexpected(!created ? created.error() : lease.error());
   }
-  return std::optional<LostReason>();
+  return *created == static_cast<long long>(token_) && *lease == lease_;
 }
 
 LostReason EtcdLease::why_lost() {
