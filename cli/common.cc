@@ -37,14 +37,15 @@ int exit_code_for(const Error& error) {
   }
 }
 
-std::unique_ptr<Store> open_store(const CommonArgs& args, Events& events, int& exit_code) {
+std::unique_ptr<Store> open_store(const CommonArgs& args, Events& events, int& exit_code,
+                                  bool short_lived) {
   std::string url = args.backend;
   if (url.empty()) {
     if (const char* env = std::getenv("HEARTLOCK_BACKEND"); env != nullptr) {
       url = env;
     }
   }
-  auto store = Store::open(url, StoreOptions{.log = events.sink()});
+  auto store = Store::open(url, StoreOptions{.log = events.sink(), .short_lived = short_lived});
   if (!store) {
     events.error(store.error().message);
     exit_code = exit_code_for(store.error());

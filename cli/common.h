@@ -33,8 +33,10 @@ Events make_events(const CommonArgs& args);
 int exit_code_for(const Error& error);
 
 // Opens the store the arguments name; reports the error and returns nullptr on failure, with the
-// exit code in `exit_code`.
-std::unique_ptr<Store> open_store(const CommonArgs& args, Events& events, int& exit_code);
+// exit code in `exit_code`. `short_lived`: the process exits soon after its lease is
+// released (StoreOptions::short_lived).
+std::unique_ptr<Store> open_store(const CommonArgs& args, Events& events, int& exit_code,
+                                  bool short_lived = false);
 
 // Parses the value of `option` as a duration; reports and returns nullopt if it is not one.
 std::optional<std::chrono::milliseconds> duration_arg(const std::string& text,

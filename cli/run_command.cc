@@ -297,7 +297,8 @@ int run_job(const RunSettings& s, const CommonArgs& common,
   }
 
   int code = 0;
-  auto store = open_store(common, events, code);
+  // One acquisition, released right before the process exits: nothing to keep for a next one.
+  auto store = open_store(common, events, code, /*short_lived=*/true);
   if (!store) {
     return err(code);
   }

@@ -76,6 +76,9 @@ if [ -x "$build/bench/etcd_benchmark" ]; then
   echo
   export HEARTLOCK_BENCH_ETCD_URL="etcd://127.0.0.1:$port"
   "$build/bench/etcd_benchmark" --benchmark_min_time=1
+  # `heartlock run` against `etcdctl lock`: wall, CPU and etcd writes per run.
+  echo
+  "$here/bench/etcd_cli.sh" "$build" "127.0.0.1:$port" || echo "etcd_cli: failed; going on"
 fi
 
 # The cron daemon's per-slot work before its command starts, on the file backend and on each

@@ -13,7 +13,7 @@ packages=(
   util-linux procps openssl scdoc file
 )
 if [ "${1:-}" = servers ]; then
-  packages+=(redis-server postgresql etcd-server pgbouncer faketime)
+  packages+=(redis-server postgresql etcd-server etcd-client pgbouncer faketime)
 fi
 if [ "${1:-}" = fuzz ]; then
   packages+=(clang-16 libclang-rt-16-dev libfuzzer-16-dev)

@@ -93,6 +93,14 @@ using LogSink = std::function<void(LogLevel, std::string_view)>;
 // Options for Store::open.
 struct HEARTLOCK_API StoreOptions {
   LogSink log{};  // may be empty: no logging
+  // The store is closed soon after its leases are released (`heartlock run` and `heartlock
+  // cronlock` open it so: one acquisition, then the process exits), so keeping anything for a
+  // later acquisition would only cost. What changes is the cost, not what a lease guarantees:
+  // acquisitions after a release work as usual. On etcd a release without min_hold then revokes
+  // the lease -- the key goes with it -- instead of deleting the key and keeping the lease for the
+  // next acquire (revoked when the store closes): one write where the default costs two. Other
+  // backends ignore it.
+  bool short_lived = false;
 };
 
 }  // namespace heartlock

@@ -44,6 +44,26 @@ std::vector<long long> LeaseSpares::drain(bool all) {
   return out;
 }
 
+bool is_lease_not_found(const Error& error) {
+  return error.code == Errc::invalid_argument &&
+         error.message.find("requested lease not found") != std::string::npos;
+}
+
+Result<std::optional<LostReason>> revoke_release_outcome(
+    const Result<bool>& ours, const Result<void>& revoked,
+    const std::function<LostReason()>& why_lost) {
+  if (!ours) {
+    return std::unexpected(ours.error());
+  }
+  if (!*ours) {
+    return std::optional<LostReason>(why_lost());
+  }
+  if (!revoked && !is_lease_not_found(revoked.error())) {
+    return std::unexpected(revoked.error());
+  }
+  return std::optional<LostReason>();
+}
+
 Result<std::optional<LostReason>> EtcdLease::renew(BootTime) {
   return guarded(*client_, [&] { return renew_checked(); });
 }
@@ -73,12 +93,16 @@ Result<std::optional<LostReason>> EtcdLease::renew_checked() {
     refreshed_ = start;
     return std::optional<LostReason>();
   }
+  lease_gone_ = true;
   return std::optional<LostReason>(why_lost());
 }
 
 Result<std::optional<LostReason>> EtcdLease::release_checked(std::chrono::nanoseconds hold_for) {
   auto hold = std::chrono::ceil<milliseconds>(hold_for);
-  return hold.count() > 0 ? release_holding(hold) : release_key();
+  if (hold.count() > 0) {
+    return release_holding(hold);
+  }
+  return release_by_ == ReleaseBy::revoke ? release_revoking() : release_key();
 }
 
 Result<std::optional<LostReason>> EtcdLease::release_holding(milliseconds hold) {
@@ -145,6 +169,41 @@ Result<std::optional<LostReason>> EtcdLease::release_key() {
   }
   spares_->put(ttl_s_, {lease_, refreshed_});
   return std::optional<LostReason>();
+}
+
+Result<std::optional<LostReason>> EtcdLease::release_revoking() {
+  if (lease_gone_) {
+    return std::optional<LostReason>(why_lost());  // the key, if still ours, went with the lease
+  }
+  // Revoking deletes the keys on our lease and only those: ours if it still is, never a newer
+  // holder's (on a lease of its own). Whether the lock was still ours is asked first, with a
+  // linearizable read of the key (no raft proposal). The revoke is sent whatever the read found
+  // -- not ours or no answer -- so that our lease does not linger to its ttl.
+  auto ours = key_is_ours();
+  auto r = client_->call("lease/revoke", {{"ID", std::to_string(lease_)}});
+  auto revoked = r ? Result<void>() : Result<void>(std::unexpected(r.error()));
+  return revoke_release_outcome(ours, revoked, [this] { return why_lost(); });
+}
+
+Result<bool> EtcdLease::key_is_ours() {
+  auto r = client_->call("kv/range", {{"key", base64_encode(key_)}});
+  if (!r) {
+    return std::unexpected(r.error());
+  }
+  const std::string server = client_->endpoint();
+  auto kv = first_kv(*r, server);
+  if (!kv) {
+    return std::unexpected(kv.error());
+  }
+  if (*kv == nullptr) {
+    return false;
+  }
+  auto created = reply_int(**kv, "create_revision", server, 0, kMaxInt64);
+  auto lease = reply_int(**kv, "lease", server, 0, kMaxInt64);
+  if (!created || !lease) {
+    return std::unexpected(!created ? created.error() : lease.error());
+  }
+  return *created == static_cast<long long>(token_) && *lease == lease_;
 }
 
 LostReason EtcdLease::why_lost() {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,8 +42,32 @@ class LeaseSpares {
   std::vector<long long> stale_;       // guarded by mu_
 };
 
-// A lease on etcd: keepalive to renew; release deletes the key, fenced, and hands the lease back
-// as a spare (or, with min_hold, moves the key to a lease of that length).
+// How an EtcdLease ends when released without min_hold (StoreOptions::short_lived picks it).
+enum class ReleaseBy {
+  // A txn deletes the key if its create revision and lease are still ours; the lease is kept as a
+  // spare for the next acquire and revoked when the store closes (a write each).
+  delete_key,
+  // A read checks that the key is still ours, then revoking the lease deletes the key with it
+  // (one write): for a store closed soon after, which would only revoke the spare.
+  revoke,
+};
+
+// Whether etcd's answer to lease/revoke (or keepalive) is "requested lease not found": the lease
+// has been revoked or has expired.
+bool is_lease_not_found(const Error& error);
+
+// What a release by revoke reports, from its two requests: `ours`, the check whether the key was
+// still ours (on our lease at our create revision) before the revoke; `revoked`, the revoke's
+// answer. A failed check is the error; a key no longer ours is lost (why_lost() says how). A
+// revoke that finds the lease gone after the key was found ours is a clean release -- the key was
+// ours when checked and went with the lease (an earlier attempt of the same revoke that did land,
+// or the lease expiring in between, after the job had ended). Any other failed revoke is the error.
+Result<std::optional<LostReason>> revoke_release_outcome(
+    const Result<bool>& ours, const Result<void>& revoked,
+    const std::function<LostReason()>& why_lost);
+
+// A lease on etcd: keepalive to renew; release without min_hold ends it as `release_by` says;
+// with min_hold, it moves the key to a lease of that length.
 //
 // Thread-safety: none needed; LeaseState serialises calls. Shares the store's client and spares
 // (shared_ptr), so it may outlive the store.
@@ -51,10 +76,11 @@ class EtcdLease final : public BackendLease {
   // `key` holds the lock under etcd lease `lease` (of `ttl_s`), created at revision `token`;
   // `refreshed`: the start of the grant or keepalive the lease counts from.
   EtcdLease(std::shared_ptr<EtcdClient> client, std::shared_ptr<LeaseSpares> spares,
-            std::string key, long long lease, long long ttl_s, std::uint64_t token,
-            BootTime refreshed)
+            ReleaseBy release_by, std::string key, long long lease, long long ttl_s,
+            std::uint64_t token, BootTime refreshed)
       : client_(std::move(client)),
         spares_(std::move(spares)),
+        release_by_(release_by),
         key_(std::move(key)),
         lease_(lease),
         ttl_s_(ttl_s),
@@ -78,16 +104,24 @@ class EtcdLease final : public BackendLease {
   Result<std::optional<LostReason>> release_holding(std::chrono::milliseconds hold);
   // Deletes the key if it is still ours and keeps our lease as a spare.
   Result<std::optional<LostReason>> release_key();
+  // Checks that the key is still ours (a read), then revokes our lease, the key with it (one
+  // write); the revoke is sent whatever the check found, unless the lease is known to be gone.
+  Result<std::optional<LostReason>> release_revoking();
+  // Whether the key is still ours: it exists at our create revision on our lease (a
+  // linearizable read).
+  Result<bool> key_is_ours();
   // Our lease is gone: did someone else take the key, or did it simply expire?
   LostReason why_lost();
 
   std::shared_ptr<EtcdClient> client_;
   std::shared_ptr<LeaseSpares> spares_;
+  const ReleaseBy release_by_;
   const std::string key_;
   const long long lease_;
   const long long ttl_s_;
   const std::uint64_t token_;
-  BootTime refreshed_;  // start of the last grant or keepalive that succeeded
+  BootTime refreshed_;       // start of the last grant or keepalive that succeeded
+  bool lease_gone_ = false;  // a keepalive found the lease gone (revoked or expired)
 };
 
 }  // namespace heartlock::detail

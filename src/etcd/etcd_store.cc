@@ -46,7 +46,8 @@ Result<std::unique_ptr<Store>> open_etcd_store(std::string_view url, StoreOption
 }
 
 EtcdStore::EtcdStore(EtcdUrl url, StoreOptions options)
-    : LeasingStore(std::move(options)),
+    : LeasingStore(options),
+      release_by_(options.short_lived ? ReleaseBy::revoke : ReleaseBy::delete_key),
       prefix_(url.prefix),
       client_(std::make_shared<EtcdClient>(std::move(url))),
       spares_(std::make_shared<LeaseSpares>()) {}
@@ -143,7 +144,7 @@ Result<std::pair<Attempt, long long>> EtcdStore::claimed(const ClaimRequest& req
     // The put's revision is the key's create revision: the fencing token.
     return std::pair{Attempt(Claim{
                          .lease = std::make_unique<EtcdLease>(
-                             client_, spares_, lock_key(request.name), lease, ttl_s,
+                             client_, spares_, release_by_, lock_key(request.name), lease, ttl_s,
                              static_cast<std::uint64_t>(revision), start),
                          .token = static_cast<std::uint64_t>(revision),
                          .location = location(request.name),

@@ -18,7 +18,10 @@
 // its create revision and lease) and keeps the still-young lease as a spare; the next acquire
 // with the same ttl uses it, so acquire and release are one request each, like a bare Txn. A busy
 // attempt keeps its lease the same way. Spares nobody takes expire by themselves (no key is
-// attached) and are revoked when the store closes.
+// attached) and are revoked when the store closes. A store opened short_lived (StoreOptions; the
+// CLI's `run` and `cronlock`) keeps no spare on release: it checks that the key is still ours (a
+// read) and revokes the lease, key and all, in one write, where a delete now and a revoke at close
+// are two (EtcdLease, ReleaseBy::revoke).
 #ifndef HEARTLOCK_ETCD_ETCD_STORE_H_
 #define HEARTLOCK_ETCD_ETCD_STORE_H_
 
@@ -30,13 +33,12 @@
 
 #include "../core/leasing_store.h"
 #include "etcd_client.h"
+#include "etcd_lease.h"
 
 namespace heartlock::detail {
 
 // Errc::invalid_argument for a bad URL; connects lazily.
 Result<std::unique_ptr<Store>> open_etcd_store(std::string_view url, StoreOptions options);
-
-class LeaseSpares;
 
 // The store over one etcd cluster. Files: acquire here (etcd_store.cc), the holder's record and
 // its lease's time to live (etcd_describe.cc), list and break (etcd_admin.cc), schedule slots
@@ -103,6 +105,7 @@ class EtcdStore final : public LeasingStore {
   }
   std::string location(std::string_view name) const { return url() + " " + lock_key(name); }
 
+  const ReleaseBy release_by_;  // from StoreOptions::short_lived
   const std::string prefix_;
   std::shared_ptr<EtcdClient> client_;
   std::shared_ptr<LeaseSpares> spares_;

@@ -35,6 +35,7 @@ struct Backend {
   std::string name;
   // Returns a URL for a new, empty place to keep locks.
   std::function<std::string(const testing::TempDir&)> new_url;
+  StoreOptions options{};  // every store a test opens is opened with these
 };
 
 void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
@@ -44,7 +45,7 @@ class StoreContract : public ::testing::TestWithParam<Backend> {
   void SetUp() override { url_ = GetParam().new_url(dir_); }
 
   std::unique_ptr<Store> open() {
-    auto store = Store::open(url_);
+    auto store = Store::open(url_, GetParam().options);
     EXPECT_THAT(store, IsOk());
     return store ? std::move(*store) : nullptr;
   }
@@ -442,7 +443,7 @@ TEST_P(StoreContract, ThreeProcessesRacingForEachSlotOneWinsIt) {
   std::vector<testing::Child> racers;
   for (int p = 0; p < 3; ++p) {
     racers.push_back(testing::Child::fork([&]() -> int {
-      auto store = Store::open(url_);
+      auto store = Store::open(url_, GetParam().options);
       if (!store) {
         return 2;
       }
@@ -574,6 +575,20 @@ INSTANTIATE_TEST_SUITE_P(Etcd, StoreContract,
                                                      return testing::shared_etcd().url() +
                                                             "?prefix=" + p;
                                                    }}),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+// A short-lived store (as `heartlock run` opens one): releases revoke the lease instead of keeping
+// it as a spare. The same contract.
+INSTANTIATE_TEST_SUITE_P(EtcdShortLived, StoreContract,
+                         ::testing::Values(Backend{.name = "etcd_short_lived",
+                                                   .new_url =
+                                                       [](const testing::TempDir&) {
+                                                         std::string p = testing::unique_prefix();
+                                                         p.back() = '/';
+                                                         return testing::shared_etcd().url() +
+                                                                "?prefix=" + p;
+                                                       },
+                                                   .options = {.short_lived = true}}),
                          [](const auto& param_info) { return param_info.param.name; });
 #endif
 
