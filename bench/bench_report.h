@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <thread>
@@ -42,6 +43,20 @@ class Collector : public benchmark::ConsoleReporter {
   std::map<std::string, double> times_;
   std::map<std::string, double> cpu_;
 };
+
+// Prints the CPU line that follows a wall ratio: "  CPU (process) / the floor's", ours / floor and
+// the target, in the format of the wall ratio lines (scripts/bench_report.py reads both); "n/a"
+// when the floor is 0 (below the clock's resolution, or the floor did not run). Client-side CPU
+// only: a server's CPU is another process's.
+inline void print_cpu_ratio(double ours, double floor, double target) {
+  const char* what = "  CPU (process) / the floor's";
+  if (floor <= 0) {
+    std::printf("%-58s %9s %-2s  target <= %.3gx  (floor %.0f)\n", what, "n/a", "", target, floor);
+    return;
+  }
+  std::printf("%-58s %9.3f x   target <= %.3gx  %s\n", what, ours / floor, target,
+              ours / floor <= target ? "ok" : "MISSED");
+}
 
 // Median time in ms from release() to a waiter (blocked in acquire() on another store of `url`)
 // holding the lock, over `rounds`. `settle`: how long the waiter gets to start waiting (its

@@ -8,7 +8,8 @@ are read, everything else is skipped, so added columns and new lines do not brea
 
 - Google Benchmark rows: `NAME  TIME UNIT  CPU UNIT  ITERATIONS [counters...]`;
 - target lines of our benchmarks: `WHAT  VALUE UNIT  target <= N[UNIT]  ok|MISSED`
-  (also `target < N`; a line without a target is skipped).
+  (also `target < N`; a line without a target is skipped). An indented target line (the
+  `  CPU (process) / the floor's` line under a wall ratio) is named after the line above it.
 
 Writes into OUTDIR: ratios.svg (every ratio against its target), latencies.svg (every ms figure
 against its target), times.svg (time and CPU time per operation of every benchmark, log scale),
@@ -37,11 +38,14 @@ def parse(lines):
     benchmarks, targets = [], []
     for raw in lines:
         line = ANSI.sub("", raw).rstrip("\n")
-        m = TARGET_LINE.match(line)
+        m = TARGET_LINE.match(line.lstrip())
         if m:
             unit = m.group("unit") or m.group("tunit") or ""
+            what = m.group("what").strip()
+            if line[:1].isspace() and targets:
+                what = f"{targets[-1]['what']}: {what}"
             targets.append({
-                "what": m.group("what").strip(),
+                "what": what,
                 "value": float(m.group("value")),
                 "unit": unit,
                 "target": float(m.group("target")),

@@ -97,7 +97,9 @@ SELECT req.name, EXISTS (SELECT 1 FROM upd WHERE upd.name = req.name),
 FROM req)sql",
                      table, channel);
   // With a hold left the row keeps its owner (state released) until expires_at; otherwise it is
-  // freed and waiters are notified (delivered at commit).
+  // freed and waiters are notified (delivered at commit). The third column (was the row free
+  // already?) is read only when the update found nothing: NOT EXISTS (upd) is a one-time filter,
+  // so a release that succeeds does not look the row up a second time.
   s.release = fill_sql(R"sql(
 WITH upd AS (
   UPDATE {T} SET
@@ -108,7 +110,8 @@ WITH upd AS (
   RETURNING name),
 notified AS (SELECT pg_notify({C}, name) FROM upd WHERE $3::bigint <= 0)
 SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM notified),
-       COALESCE((SELECT owner IS NULL FROM {T} WHERE name = $1), true))sql",
+       COALESCE((SELECT owner IS NULL FROM {T} WHERE name = $1 AND NOT EXISTS (SELECT FROM upd)),
+                true))sql",
                        table, channel);
   s.break_lease = fill_sql(R"sql(
 WITH upd AS (

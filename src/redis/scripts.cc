@@ -11,6 +11,12 @@ namespace {
   "local t = redis.call('TIME')\n" \
   "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
+// Scripts that write times or tokens into a hash pass them as strings made with
+// string.format('%d'), the same digits: a Lua number given to redis.call is printed with
+// snprintf("%.17g") by Redis 7.0, about 2 600 instructions each (~13 000 of the ~90 000 a native
+// acquire cost the server; docs/benchmarks.md, issue 14), an integer format a few hundred.
+#define HEARTLOCK_LUA_NOW_S "local now_s = string.format('%d', now)\n"
+
 // ---- heartlock's layout: KEYS[1] is the lock hash (KEYS[2] names the same key) ----
 
 // Takes the lock only if no key exists, and counts the fencing token in the same step, so a
@@ -21,10 +27,11 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return {0, redis.call('HGETALL', KEYS[1]), redis.call('PTTL', KEYS[1]), now}
 end
 local token = redis.call('INCR', KEYS[3])
-redis.call('HSET', KEYS[1], 'state', 'held', 'owner', ARGV[1], 'token', token,
+)lua" HEARTLOCK_LUA_NOW_S R"lua(
+redis.call('HSET', KEYS[1], 'state', 'held', 'owner', ARGV[1], 'token', string.format('%d', token),
   'host', ARGV[3], 'pid', ARGV[4], 'command', ARGV[5], 'ttl_ms', ARGV[2],
   'stale_after_ms', ARGV[6], 'slot', ARGV[7],
-  'acquired_ms', now, 'renewed_ms', now, 'heartbeat_ms', now)
+  'acquired_ms', now_s, 'renewed_ms', now_s, 'heartbeat_ms', now_s)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {1, token, now}
 )lua";
@@ -36,7 +43,8 @@ local owner = redis.call('HGET', KEYS[1], 'owner')
 if not owner then return 0 end
 if owner ~= ARGV[1] then return -1 end
 )lua" HEARTLOCK_LUA_NOW R"lua(
-redis.call('HSET', KEYS[1], 'renewed_ms', now, 'heartbeat_ms', now - tonumber(ARGV[3]))
+redis.call('HSET', KEYS[1], 'renewed_ms', string.format('%d', now),
+  'heartbeat_ms', string.format('%d', now - tonumber(ARGV[3])))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 )lua";
@@ -102,9 +110,11 @@ return 1
   "  return (d + 1) * 1000 - now\n"                                   \
   "end\n"                                                             \
   "local function put(d)\n"                                           \
-  "  redis.call('SET', KEYS[1], d, 'PXAT', (d + 1) * 1000)\n"         \
-  "  redis.call('HSET', KEYS[2], 'deadline_s', d)\n"                  \
-  "  redis.call('PEXPIREAT', KEYS[2], (d + 1) * 1000)\n"              \
+  "  local ds = string.format('%d', d)\n"                             \
+  "  local at = string.format('%d', (d + 1) * 1000)\n"                \
+  "  redis.call('SET', KEYS[1], ds, 'PXAT', at)\n"                    \
+  "  redis.call('HSET', KEYS[2], 'deadline_s', ds)\n"                 \
+  "  redis.call('PEXPIREAT', KEYS[2], at)\n"                          \
   "end\n"
 
 constexpr std::string_view kCronlockAcquire = HEARTLOCK_LUA_NOW HEARTLOCK_LUA_CRONLOCK_HOLDER R"lua(
@@ -114,10 +124,11 @@ if v and (tonumber(v) == nil or free_in(v) > 0) then
 end
 local token = redis.call('INCR', KEYS[3])
 redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[2], 'state', 'held', 'owner', ARGV[1], 'token', token,
+)lua" HEARTLOCK_LUA_NOW_S R"lua(
+redis.call('HSET', KEYS[2], 'state', 'held', 'owner', ARGV[1], 'token', string.format('%d', token),
   'host', ARGV[3], 'pid', ARGV[4], 'command', ARGV[5], 'ttl_ms', ARGV[2],
   'stale_after_ms', ARGV[6], 'slot', ARGV[7],
-  'acquired_ms', now, 'renewed_ms', now, 'heartbeat_ms', now)
+  'acquired_ms', now_s, 'renewed_ms', now_s, 'heartbeat_ms', now_s)
 put(math.floor((now + tonumber(ARGV[2])) / 1000))
 return {1, token, now}
 )lua";
@@ -134,7 +145,8 @@ return {1, token, now}
 
 constexpr std::string_view kCronlockRenew =
     HEARTLOCK_LUA_NOW HEARTLOCK_LUA_CRONLOCK_HOLDER HEARTLOCK_LUA_CRONLOCK_MINE R"lua(
-redis.call('HSET', KEYS[2], 'renewed_ms', now, 'heartbeat_ms', now - tonumber(ARGV[3]))
+redis.call('HSET', KEYS[2], 'renewed_ms', string.format('%d', now),
+  'heartbeat_ms', string.format('%d', now - tonumber(ARGV[3])))
 put(math.max(tonumber(v), math.floor((now + tonumber(ARGV[2])) / 1000)))
 return 1
 )lua";
@@ -270,6 +282,7 @@ return out
 #undef HEARTLOCK_LUA_RUN_KEY
 #undef HEARTLOCK_LUA_CRONLOCK_MINE
 #undef HEARTLOCK_LUA_CRONLOCK_HOLDER
+#undef HEARTLOCK_LUA_NOW_S
 #undef HEARTLOCK_LUA_NOW
 
 const RedisScript& make(std::string_view source) {
