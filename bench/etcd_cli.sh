@@ -7,7 +7,8 @@
 # session lease) costs a proposal of its own when it does. Then heartlock's wall and CPU as
 # ratios of etcdctl's.
 # Never fails `make bench` for want of a tool or a metric: without etcdctl it says so and stops;
-# without curl or the metrics it says so and times the runs without counting writes.
+# without curl or the metrics it says so and times the runs without counting writes, and a read
+# of the metrics that fails midway stops the counting from there on (said, never a wrong count).
 # Usage: bench/etcd_cli.sh BUILD HOST:PORT [RUNS]   (RUNS: HEARTLOCK_BENCH_CLI_RUNS, 20)
 set -euo pipefail
 build=$1
@@ -30,8 +31,12 @@ metric() {
     awk -v m="$1" '$1 == m { printf "%d\n", $2; exit }'
 }
 proposals() { metric etcd_server_proposals_committed_total; }
+# Leases granted and not yet ended, or nothing if either counter cannot be read.
 leases_alive() {
-  echo $(($(metric etcd_debugging_lease_granted_total) - $(metric etcd_debugging_lease_revoked_total)))
+  local granted revoked
+  granted=$(metric etcd_debugging_lease_granted_total)
+  revoked=$(metric etcd_debugging_lease_revoked_total)
+  if [ -n "$granted" ] && [ -n "$revoked" ]; then echo $((granted - revoked)); fi
 }
 
 # Writes are counted only if every counter it needs is there.
@@ -50,6 +55,21 @@ else
   done
 fi
 
+# count VAR READER: sets VAR to what READER (proposals, leases_alive) prints while counting. A
+# read that comes back empty (curl failed, etcd went away) stops the counting for the rest of
+# the run, said once: a write count made of a missing read would be wrong, not just absent.
+count() {
+  [ "$counting" = 1 ] || return 0
+  local value
+  value=$("$2")
+  if [ -z "$value" ]; then
+    echo "etcd_cli: a read of $endpoint/metrics failed: writes per run no longer counted"
+    counting=0
+    return 0
+  fi
+  printf -v "$1" '%s' "$value"
+}
+
 work_file=$(mktemp)
 trap 'rm -f "$work_file" "$work_file".*' EXIT
 
@@ -66,9 +86,10 @@ children_cpu_us() {
 # Waits until no more leases are alive than $1: leases left to expire end within their ttl
 # (etcdctl's session: 10 s) and a little.
 settle() {
-  [ "$counting" = 1 ] || return 0
-  local waited=0
-  while [ "$(leases_alive)" -gt "$1" ] && [ "$waited" -lt 300 ]; do
+  local waited=0 alive=0
+  while [ "$counting" = 1 ] && [ "$waited" -lt 300 ]; do
+    count alive leases_alive
+    if [ "$counting" != 1 ] || [ "$alive" -le "$1" ]; then break; fi
     sleep 0.1
     waited=$((waited + 1))
   done
@@ -80,10 +101,8 @@ measure() {
   local label=$1
   shift
   local alive0=0 p0=0 p1=0 p2=0 c0 c1 t0 t1 failed=0
-  if [ "$counting" = 1 ]; then
-    alive0=$(leases_alive)
-    p0=$(proposals)
-  fi
+  count alive0 leases_alive
+  count p0 proposals
   children_cpu_us >"$work_file.c0"
   t0=$(date +%s%N)
   for _ in $(seq "$runs"); do
@@ -91,11 +110,9 @@ measure() {
   done
   t1=$(date +%s%N)
   children_cpu_us >"$work_file.c1"
-  if [ "$counting" = 1 ]; then
-    p1=$(proposals)
-    settle "$alive0"
-    p2=$(proposals)
-  fi
+  count p1 proposals
+  settle "$alive0"
+  count p2 proposals
   c0=$(<"$work_file.c0")
   c1=$(<"$work_file.c1")
   awk -v l="$label" -v n="$runs" -v w=$((t1 - t0)) -v c=$((c1 - c0)) -v a=$((p1 - p0)) \
@@ -113,7 +130,7 @@ measure() {
 echo "A CLI run on etcd at $endpoint, $runs runs each (per run; CPU: user+sys with children)"
 # Warm-up: the page cache, etcd's first leases; then etcdctl's lease must end before counting.
 alive=0
-if [ "$counting" = 1 ]; then alive=$(leases_alive); fi
+count alive leases_alive
 "$heartlock" run -b "etcd://$endpoint" -q -n -k bench-cli -- true >/dev/null 2>&1 || true
 etcdctl --endpoints="$endpoint" lock bench-cli-etcdctl true >/dev/null 2>&1 || true
 settle "$alive"

@@ -120,6 +120,48 @@ TEST_F(CronlockTest, GraceLeavesADeadlineCronlockHonours) {
   EXPECT_EQ(cronlock({"true"}, {{"CRONLOCK_KEY", "g"}}).exit_code, 200);
 }
 
+// The scripts hand Redis times and deadlines as strings they format themselves: every stored value
+// must be the exact integer, and each key's server expiry exactly the instant the deadline ends.
+// A width-limited format (Lua 5.1's '%d' is a C long, 32 bits on a 32-bit server) once stored a
+// saturated PXAT, a key already expired: the acquire succeeded and nothing was held.
+TEST_F(CronlockTest, StoredDeadlinesAndTimesAreExactIntegers) {
+  const std::string key = "cronlock.exact";
+  std::ofstream(dir_.file("read.redis"))
+      << "MULTI\nGET " << key << "\nPEXPIRETIME " << key << "\nPEXPIRETIME " << key
+      << ":heartlock\nHMGET " << key
+      << ":heartlock deadline_s acquired_ms renewed_ms ttl_ms\nEXEC\n";
+  const std::string read = "redis-cli -p " + std::to_string(server_.port()) + " --raw < " +
+                           dir_.file("read.redis") + " | grep -v -x -e OK -e QUEUED";
+  const long long before_ms = now() * 1000;
+  auto held = cronlock({"sh", "-c", read}, {{"CRONLOCK_KEY", "exact"}, {"CRONLOCK_GRACE", "30"}});
+  const long long after_ms = (now() + 1) * 1000;
+  ASSERT_EQ(held.exit_code, 0) << held.err;
+  std::istringstream lines(held.out);
+  std::vector<std::string> v;
+  for (std::string line; std::getline(lines, line);) {
+    ASSERT_FALSE(line.empty() || line.find_first_not_of("0123456789") != std::string::npos)
+        << "not a plain integer: '" << line << "' in\n"
+        << held.out;
+    v.push_back(line);
+  }
+  ASSERT_EQ(v.size(), 7u) << held.out;
+  const long long deadline = std::stoll(v[0]);
+  EXPECT_EQ(std::stoll(v[1]), (deadline + 1) * 1000) << "the key expires when cronlock frees it";
+  EXPECT_EQ(std::stoll(v[2]), (deadline + 1) * 1000) << "the owner record expires with it";
+  EXPECT_EQ(v[3], v[0]) << "the record names the deadline heartlock wrote";
+  EXPECT_GE(std::stoll(v[4]), before_ms);
+  EXPECT_LE(std::stoll(v[4]), after_ms);
+  EXPECT_GE(std::stoll(v[5]), std::stoll(v[4]));
+  EXPECT_EQ(deadline, (std::stoll(v[5]) + std::stoll(v[6])) / 1000) << held.out;
+
+  // Released with GRACE: the deadline left and its expiry are exact too.
+  const long long graced = std::stoll(redis({"GET", key}));
+  EXPECT_GE(graced, now() + 28);
+  EXPECT_LE(graced, now() + 31);
+  EXPECT_EQ(std::stoll(redis({"PEXPIRETIME", key})), (graced + 1) * 1000);
+  EXPECT_EQ(redis({"HGET", key + ":heartlock", "deadline_s"}), std::to_string(graced));
+}
+
 TEST_F(CronlockTest, TimeoutIs202AndStopsTheCommand) {
   auto r = cronlock({"sleep", "30"}, {{"CRONLOCK_TIMEOUT", "1"}});
   EXPECT_EQ(r.exit_code, 202) << r.err;

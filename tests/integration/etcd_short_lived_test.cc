@@ -83,10 +83,9 @@ long long proposals_committed(int port) {
   return -1;
 }
 
-// The raft writes of one acquire, release and close of a store, on a server nobody else uses.
-long long writes_per_run(const testing::EtcdServer& server, bool short_lived) {
-  // Wait out what etcd proposes of its own after starting (publishing its member, the cluster
-  // version): the count must stand still for a while.
+// The proposal count once it stands still for a while: what etcd proposes of its own after
+// starting (publishing its member, the cluster version) is over.
+long long quiet_proposals(const testing::EtcdServer& server) {
   long long before = proposals_committed(server.port());
   for (int stable = 0, tries = 0; stable < 5 && tries < 100; ++tries) {
     std::this_thread::sleep_for(100ms);
@@ -94,6 +93,19 @@ long long writes_per_run(const testing::EtcdServer& server, bool short_lived) {
     stable = now == before ? stable + 1 : 0;
     before = now;
   }
+  return before;
+}
+
+// How many leases the server has, alive ones only (revoked and expired ones are not listed).
+std::size_t leases_alive(detail::EtcdClient& client) {
+  auto r = client.call("lease/leases", nlohmann::json::object());
+  EXPECT_TRUE(r.has_value()) << r.error().message;
+  return r && r->contains("leases") ? (*r)["leases"].size() : 0;
+}
+
+// The raft writes of one acquire, release and close of a store, on a server nobody else uses.
+long long writes_per_run(const testing::EtcdServer& server, bool short_lived) {
+  const long long before = quiet_proposals(server);
   {
     auto store = open_with(server.url(), short_lived);
     auto held = store->try_acquire("writes", {.ttl = 30s});
@@ -131,6 +143,8 @@ TEST(EtcdShortLivedTest, AKeyDeletedUnderItsHolderIsLostAndTheNewHolderKeepsIt) 
   // Deleted behind the holder's back, its lease left alive (`etcdctl del`, or a forced release
   // whose revoke has not landed yet), and taken by someone else.
   auto client = raw_client(server);
+  const long long old_lease = lease_of(client, "short-lived-deleted");
+  ASSERT_NE(old_lease, 0);
   ASSERT_TRUE(client
                   .call("kv/deleterange",
                         {{"key", detail::base64_encode("heartlock/lock/short-lived-deleted")}})
@@ -138,8 +152,14 @@ TEST(EtcdShortLivedTest, AKeyDeletedUnderItsHolderIsLostAndTheNewHolderKeepsIt) 
   auto other = testing::open_store(server.url());
   auto next = other->try_acquire("short-lived-deleted", {});
   ASSERT_THAT(next, IsAcquired());
+  const long long new_lease = lease_of(client, "short-lived-deleted");
+  ASSERT_NE(new_lease, old_lease);
   EXPECT_THAT(held->lease().release(), HasErrc(Errc::lost));
   EXPECT_EQ(held->lease().lost_reason(), LostReason::taken_over);
+  // The old holder's lease is revoked all the same (it holds nothing of the new holder's), so
+  // it does not outlive the run; the new holder's lease is untouched.
+  EXPECT_EQ(lease_ttl(client, old_lease), -1);
+  EXPECT_GT(lease_ttl(client, new_lease), 0);
   auto info = other->inspect("short-lived-deleted");
   ASSERT_TRUE(info.has_value());
   ASSERT_TRUE(info->holder.has_value());
@@ -193,6 +213,25 @@ TEST(EtcdShortLivedTest, AcquireReleaseCloseIsThreeWritesNotFour) {
   EXPECT_EQ(writes_per_run(server, true), 3);
   // lease/grant, the put txn, the delete txn, and the spare's lease/revoke at close.
   EXPECT_EQ(writes_per_run(server, false), 4);
+}
+
+// `heartlock run` acquires once and exits: it opens its store short_lived, so its release is the
+// lease's revoke. Opened otherwise, the release would delete the key (a fourth write) and keep
+// the lease as a spare until the store closed at exit.
+TEST(EtcdShortLivedTest, HeartlockRunReleasesByRevokeInThreeWrites) {
+  testing::EtcdServer server;
+  auto client = raw_client(server);
+  ASSERT_EQ(leases_alive(client), 0u);
+  const long long before = quiet_proposals(server);
+  ASSERT_GE(before, 0) << "no etcd_server_proposals_committed_total";
+  auto r = testing::run_command({testing::heartlock_binary(), "run", "-b", server.url(), "-n", "-k",
+                                 "cli-run", "--", "sh", "-c", "echo ran"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ran\n");
+  EXPECT_EQ(proposals_committed(server.port()) - before, 3)
+      << "lease/grant, the put txn, lease/revoke";
+  EXPECT_EQ(leases_alive(client), 0u);
+  EXPECT_EQ(lease_of(client, "cli-run"), 0);
 }
 
 // A release's outcome as text: "released", "lost REASON" or "error CODE".
