@@ -69,7 +69,8 @@ void BM_HeartlockAcquireRelease(benchmark::State& state) {
 BENCHMARK(BM_HeartlockAcquireRelease)->Unit(benchmark::kMicrosecond)->MeasureProcessCPUTime();
 
 // Store::last_slot with state.range(0) slot files of the job in the directory and as many of
-// another job's: a scan of them all. (Larger counts take longer to set up: claim_slot still
+// another job's: the job's latest-slot file and a stat of the slot file it names (until issue 14:
+// a scan of them all). (Larger counts take longer to set up: claim_slot still
 // scans the directory for old records now and then, every 64 claims of a job at the latest; see
 // src/file/expiry_scans.h.)
 void BM_LastSlot(benchmark::State& state) {

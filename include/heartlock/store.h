@@ -121,9 +121,9 @@ class HEARTLOCK_API Store {
   // later claim for the job removes them (file backend: see claim_slot for which one); on Redis,
   // where they expire on their own, a job whose claims used different retentions may report its
   // latest slot until the longest-kept record of those claims expires. Cheap: one indexed lookup
-  // (a scan of the job's slot files on the file backend). Errc::invalid_argument for a bad job
-  // name (as claim_slot), Errc::unavailable if the store did not answer (on Redlock: fewer than a
-  // majority of the nodes).
+  // (file backend: a per-job file its claims keep; a scan of the slot files if it names none).
+  // Errc::invalid_argument for a bad job name (as claim_slot), Errc::unavailable if the store did
+  // not answer (on Redlock: fewer than a majority of the nodes).
   [[nodiscard]] virtual Result<std::optional<std::chrono::sys_seconds>> last_slot(
       std::string_view job) = 0;
 

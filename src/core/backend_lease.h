@@ -55,6 +55,11 @@ class BackendLease {
   // must stay open as long as the BackendLease lives; it may change after a renew().
   virtual int watch_fd() const { return -1; }
 
+  // When this lease must be renewed next at the latest, whatever its schedule says: the keepalive
+  // renews it then (the file backend starts its watch in the first renew() from kArmDelay on).
+  // BootTime::max(): only the schedule counts. Read after construction and after each renew().
+  virtual BootTime check_by() const { return BootTime::max(); }
+
   // A new close-on-exec descriptor on the open file whose kernel lock is the lease (file
   // backend), or -1 (Errno-style failures also give -1). See Lease::dup_lock_fd.
   virtual int dup_lock_fd() const { return -1; }

@@ -65,6 +65,7 @@ void Keepalive::wake() const {
 }
 
 void Keepalive::add(const std::shared_ptr<LeaseState>& lease, BootTime due) {
+  bool wake_timer = true;
   {
     std::lock_guard lock(mu_);
     if (live_.size() >= sweep_at_) {
@@ -73,15 +74,21 @@ void Keepalive::add(const std::shared_ptr<LeaseState>& lease, BootTime due) {
       sweep_at_ = std::max<std::size_t>(64, live_.size() * 2);
       watch_dirty_ = true;
     }
-    deadlines_.emplace(lease->valid_until() - notice_lead(lease->options().ttl), lease);
+    const BootTime deadline = lease->valid_until() - notice_lead(lease->options().ttl);
+    deadlines_.emplace(deadline, lease);
     const int fd = lease->watch_fd();
     live_[lease.get()] = Watched{lease, fd, due_.emplace(due, lease)};
     watch_dirty_ = watch_dirty_ || fd >= 0;
     if (!timer_.joinable()) {
       timer_ = std::jthread([this](const std::stop_token& stop) { run_timer(stop); });
     }
+    // A sleeping timer that wakes no later than this lease's first tick and deadline finds it
+    // then; a new fd to poll needs it now. (A sweep's dirty watch list can wait for that too.)
+    wake_timer = fd >= 0 || due < sleeping_until_ || deadline < sleeping_until_;
   }
-  wake();
+  if (wake_timer) {
+    wake();
+  }
 }
 
 void Keepalive::schedule_locked(const std::shared_ptr<LeaseState>& lease, BootTime at) {
@@ -207,6 +214,16 @@ void Keepalive::run_timer(const std::stop_token& stop) {
       continue;
     }
 
+    // Entries of leases released and dropped since stay behind until their time: not worth
+    // waking for. (A dropped lease's live_ entry still names its erased due_ entry; nothing
+    // reads that iterator before the sweep removes it or an add() for a new lease at the same
+    // address replaces it.)
+    while (!due_.empty() && due_.begin()->second.expired()) {
+      due_.erase(due_.begin());
+    }
+    while (!deadlines_.empty() && deadlines_.begin()->second.expired()) {
+      deadlines_.erase(deadlines_.begin());
+    }
     BootTime next = BootTime::max();
     if (!due_.empty()) {
       next = due_.begin()->first;
@@ -228,9 +245,11 @@ void Keepalive::run_timer(const std::stop_token& stop) {
       fds.push_back(pollfd{fd, POLLIN, 0});
     }
     const timespec timeout = timeout_until(next);
+    sleeping_until_ = next;
     lock.unlock();
     int n = ::ppoll(fds.data(), fds.size(), &timeout, nullptr);
     lock.lock();
+    sleeping_until_ = BootTime::min();
     if (n <= 0) {
       continue;
     }

@@ -9,7 +9,8 @@
 //   batches (Redis, PostgreSQL lease mode) renew in one round trip per group, the others one by
 //   one; a hung renewal occupies one worker and is bounded by its lease's deadline, so others go
 //   on meanwhile.
-// Registering a lease is a mutex and two map inserts: acquisition stays cheap.
+// Registering a lease is a mutex and three map inserts, and no wake-up of the timer unless the
+// lease is due before the timer wakes anyway or has a watch fd: acquisition stays cheap.
 #ifndef HEARTLOCK_CORE_KEEPALIVE_H_
 #define HEARTLOCK_CORE_KEEPALIVE_H_
 
@@ -92,6 +93,9 @@ class Keepalive {
   // An fd that fired is not polled again until its check is done and a short pause has passed,
   // so an fd that stays readable (a closed socket) cannot spin the timer.
   std::map<int, BootTime> quiet_until_;
+  // While the timer sleeps in ppoll, when it wakes at the latest; min() while it is awake (it
+  // looks at the maps again before it sleeps). add() need not wake it for a lease due later.
+  BootTime sleeping_until_ = BootTime::min();
   int wake_fd_ = -1;    // eventfd: add(), workers and stop() wake the timer
   std::jthread timer_;  // started on the first add()
 };

@@ -23,6 +23,7 @@ LeaseState::LeaseState(LeaseInit init)
       backend_(std::move(init.backend)),
       last_renewed_(init.acquired_at) {
   watch_fd_.store(backend_ ? backend_->watch_fd() : -1, std::memory_order_release);
+  check_by_ = backend_ ? backend_->check_by() : BootTime::max();
 }
 
 LeaseState::~LeaseState() = default;
@@ -157,7 +158,7 @@ std::optional<BootTime> LeaseState::enforce_deadline(BootTime now) {
 }
 
 std::optional<BootTime> LeaseState::next_due_locked(BootTime now) const {
-  BootTime due = now + interval_;
+  BootTime due = std::min(now + interval_, check_by_);
   if (options_.max_hold.count() > 0) {
     due = std::min(due, acquired_at_ + options_.max_hold);
   }
@@ -232,6 +233,7 @@ Result<void> LeaseState::renew_unlocked_io(std::unique_lock<std::mutex>& lock, B
   }
   Result<void> applied = apply_renewal_locked(now, answer);
   watch_fd_.store(lost_internal_ >= 0 ? -1 : backend->watch_fd(), std::memory_order_release);
+  check_by_ = backend->check_by();
   end_io();
   return applied;
 }
@@ -274,7 +276,7 @@ LeaseState::Plan LeaseState::plan_locked(BootTime now, bool force) {
   }
   // Due after a renew interval; accepted from half of it, so the keepalive can renew leases that
   // fall due close together in one batch.
-  if (force || retry_ || now - last_renewed_ >= interval_ / 2) {
+  if (force || retry_ || now - last_renewed_ >= interval_ / 2 || now >= check_by_) {
     return {.renew = true};
   }
   return {.next = std::max(*next_due_locked(last_renewed_), now)};
@@ -369,6 +371,7 @@ std::vector<std::optional<BootTime>> LeaseState::tick_batch(
         next[due[k]] = lease.after_renewal_locked(now, lease.apply_renewal_locked(now, result));
         lease.watch_fd_.store(lease.lost_internal_ >= 0 ? -1 : backends[k]->watch_fd(),
                               std::memory_order_release);
+        lease.check_by_ = backends[k]->check_by();
         lease.end_io();
       }
     }

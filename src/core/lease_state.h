@@ -161,6 +161,7 @@ class LeaseState {
   bool renewing_ = false;
   std::condition_variable renewed_;
   std::unique_ptr<BackendLease> backend_;  // reset once the backend lease has ended
+  BootTime check_by_ = BootTime::max();    // backend_->check_by() as of the last acquire/renew
   bool retry_ = false;      // the last renewal attempt failed transiently: the next tick retries
   BootTime last_renewed_;   // send time of the last confirmed renewal (or the acquisition)
   int lost_internal_ = -1;  // set at once when lost; what renew/tick/release decide on

@@ -106,11 +106,8 @@ ProcessState& process_state() {
   return *state;
 }
 
-}  // namespace
-
-ProcessIdentity self_identity() {
-  ProcessState& state = process_state();
-  std::lock_guard lock(state.mu);
+// The cached identity, filled on first use (and after fork). REQUIRES: state.mu held.
+const ProcessIdentity& identity_locked(ProcessState& state) {
   ProcessIdentity& cached = state.identity;
   if (cached.pid == 0) {
     std::int64_t pid = ::getpid();
@@ -124,6 +121,14 @@ ProcessIdentity self_identity() {
     cached.start_ticks = start_ticks_of(pid);
   }
   return cached;
+}
+
+}  // namespace
+
+ProcessIdentity self_identity() {
+  ProcessState& state = process_state();
+  std::lock_guard lock(state.mu);
+  return identity_locked(state);
 }
 
 Liveness liveness(std::int64_t pid, std::uint64_t start_ticks, std::string_view boot) {
@@ -169,23 +174,31 @@ std::string random_hex(std::size_t bytes) {
 }
 
 std::string make_owner() {
-  ProcessIdentity self = self_identity();
-  std::uint64_t r = 0;
-  {
-    // A generator seeded once per process from getrandom(2): owner ids need uniqueness, not
-    // secrecy, and a syscall per acquisition would cost more than the rest of it.
-    ProcessState& state = process_state();
-    std::lock_guard lock(state.mu);
-    if (!state.seeded) {
-      std::string seed = random_hex(8);
-      state.rng.seed(std::stoull(seed, nullptr, 16));
-      state.seeded = true;
-    }
-    r = state.rng() & 0xffffffffffffULL;  // 48 bits
+  // A generator seeded once per process from getrandom(2): owner ids need uniqueness, not
+  // secrecy, and a syscall per acquisition would cost more than the rest of it.
+  ProcessState& state = process_state();
+  std::lock_guard lock(state.mu);
+  const ProcessIdentity& self = identity_locked(state);
+  if (!state.seeded) {
+    std::string seed = random_hex(8);
+    state.rng.seed(std::stoull(seed, nullptr, 16));
+    state.seeded = true;
   }
-  char hex[13];
-  std::snprintf(hex, sizeof hex, "%012llx", static_cast<unsigned long long>(r));
-  return self.host + ":" + std::to_string(self.pid) + ":" + hex;
+  std::uint64_t r = state.rng() & 0xffffffffffffULL;  // 48 bits
+  // host:pid:<12 hex digits>, built in one allocation.
+  char pid[24];
+  char* pid_end = std::to_chars(pid, pid + sizeof pid, self.pid).ptr;
+  std::string out;
+  out.reserve(self.host.size() + 1 + static_cast<std::size_t>(pid_end - pid) + 1 + 12);
+  out.append(self.host).push_back(':');
+  out.append(pid, pid_end).push_back(':');
+  static constexpr char kHex[] = "0123456789abcdef";
+  char hex[12];
+  for (int i = 11; i >= 0; --i, r >>= 4) {
+    hex[i] = kHex[r & 15];
+  }
+  out.append(hex, sizeof hex);
+  return out;
 }
 
 }  // namespace heartlock::detail

@@ -4,7 +4,6 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -33,28 +32,11 @@ constexpr std::uint32_t kFileEvents = IN_MOVE_SELF | IN_DELETE_SELF | IN_ATTRIB;
 // rather than by the lock path cannot watch a file that replaced ours in between.
 std::string proc_fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
-// Reads an inotify instance or a timerfd empty (both are non-blocking).
+// Reads an inotify instance empty (it is non-blocking).
 void drain(int fd) {
   alignas(inotify_event) char buf[4096];
   while (::read(fd, buf, sizeof buf) > 0) {
   }
-}
-
-// A timerfd (non-blocking, close-on-exec) that becomes readable at `at` on CLOCK_BOOTTIME, the
-// clock boot_now() reads, so that renew() agrees with it on whether `at` has passed. Invalid if
-// none can be had.
-UniqueFd timer_at(BootTime at) {
-  UniqueFd timer(::timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC));
-  if (!timer) {
-    return timer;
-  }
-  auto s = std::chrono::duration_cast<std::chrono::seconds>(at);
-  itimerspec spec{};
-  spec.it_value = {static_cast<time_t>(s.count()), static_cast<long>((at - s).count())};
-  if (::timerfd_settime(timer.get(), TFD_TIMER_ABSTIME, &spec, nullptr) != 0) {
-    timer.reset();
-  }
-  return timer;
 }
 
 }  // namespace
@@ -120,23 +102,19 @@ void LockDir::return_lease_watch(UniqueFd watch) {
 // `heartlock run -n -- true` about 10 ms slower (3.4 ms -> 13.4 ms median; 3 ms again with
 // this delay). Most such runs end within kArmDelay and so never create an instance; a run that
 // holds longer still pays the wait at exit, a small part of its time. The price: a file or
-// directory moved during a lease's first kArmDelay is noticed when the timer fires and renew()
-// starts the watch and checks the paths, i.e. at most kArmDelay late, where a watched lease notices
-// at once. A timerfd costs nothing to close, and the keepalive polls it like any watch fd.
-FileLease::FileLease(std::shared_ptr<LockDir> dir, std::string file, UniqueFd fd, FileId id,
-                     Record record)
+// directory moved during a lease's first kArmDelay is noticed when the keepalive renews at
+// check_by() and renew() starts the watch and checks the paths, i.e. at most kArmDelay late, where
+// a watched lease notices at once. (That renewal was a timerfd's wake-up until issue 14: three
+// syscalls per acquisition, and a keepalive wake-up to add it to the poll set.)
+FileLease::FileLease(std::shared_ptr<LockDir> dir, std::string file, std::string path, UniqueFd fd,
+                     FileId id, Record record)
     : dir_(std::move(dir)),
       file_(std::move(file)),
-      path_(dir_->path() + "/" + file_),
+      path_(std::move(path)),
       fd_(std::move(fd)),
       id_(id),
       record_(std::move(record)),
-      arm_at_(boot_now() + kArmDelay),
-      arm_timer_(timer_at(arm_at_)) {
-  if (!arm_timer_) {
-    arm();  // nothing would wake the keepalive to start the watch later
-  }
-}
+      arm_at_(boot_now() + kArmDelay) {}
 
 void FileLease::arm() {
   watch_ = dir_->take_lease_watch();
@@ -158,9 +136,7 @@ void FileLease::arm() {
       fd_.reset(above);
     }
   }
-  // Closed only now, so that the instance cannot take the timer's fd number: the keepalive keys
-  // its bookkeeping (a fired fd's rest) by fd number.
-  arm_timer_.reset();
+  armed_ = true;
   if (!watch_) {
     dir_->warn_unwatched();
   }
@@ -216,18 +192,13 @@ Result<std::optional<LostReason>> FileLease::check_in_place() const {
 }
 
 Result<std::optional<LostReason>> FileLease::renew(BootTime last_heartbeat) {
-  // Called when the timer fired, or by the regular schedule before or after. A move before the
-  // watch started raised no event: check_in_place() below is what catches it.
-  if (arm_timer_ && boot_now() >= arm_at_) {
+  // Called at check_by(), or by the regular schedule before or after. A move before the watch
+  // started raised no event: check_in_place() below is what catches it.
+  if (!armed_ && boot_now() >= arm_at_) {
     arm();
   }
-  drain_watch();  // the instance, or the timer while the watch waits (nothing else reads it)
+  drain_watch();
   auto where = check_in_place();
-  if (where && where->has_value()) {
-    // Lost: no renew() follows, so a timer left to fire would stay readable, and be polled in
-    // vain, for as long as the lease is kept. (Nor would the watch serve any purpose now.)
-    arm_timer_.reset();
-  }
   if (!where || where->has_value()) {
     return where;
   }

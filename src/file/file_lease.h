@@ -78,10 +78,11 @@ class FileLease final : public BackendLease {
   // directory is noticed when the watch starts, i.e. at most this late (see file_lease.cc).
   static constexpr std::chrono::milliseconds kArmDelay{100};
 
-  // Takes over `fd`, which holds the flock of inode `id`. Its watch starts kArmDelay from now (at
-  // once if no timer can be had). Check check_in_place() once afterwards: a watch started now
-  // would see nothing that happened before.
-  FileLease(std::shared_ptr<LockDir> dir, std::string file, UniqueFd fd, FileId id, Record record);
+  // Takes over `fd`, which holds the flock of inode `id` and is at `path` (the directory's path
+  // and `file`). Its watch starts at the first renew() from kArmDelay on (check_by()). Check
+  // check_in_place() once afterwards: a watch started now would see nothing that happened before.
+  FileLease(std::shared_ptr<LockDir> dir, std::string file, std::string path, UniqueFd fd,
+            FileId id, Record record);
   ~FileLease() override;
   FileLease(const FileLease&) = delete;
   FileLease& operator=(const FileLease&) = delete;
@@ -91,11 +92,13 @@ class FileLease final : public BackendLease {
   Result<std::optional<LostReason>> renew(BootTime last_heartbeat) override;
   // Never starts the watch.
   Result<std::optional<LostReason>> release(std::chrono::nanoseconds hold_for) override;
-  // For the first kArmDelay, a timerfd that becomes readable when it is over (the renew() it
-  // brings starts the watch). Then the inotify instance: readable once the lock file is renamed,
-  // unlinked or renamed over, or its directory is moved or removed. -1 without inotify (then only
-  // renewals check).
-  int watch_fd() const override { return arm_timer_ ? arm_timer_.get() : watch_.get(); }
+  // Once the watch started, the inotify instance: readable once the lock file is renamed, unlinked
+  // or renamed over, or its directory is moved or removed. -1 before, and without inotify (then
+  // only renewals check).
+  int watch_fd() const override { return watch_.get(); }
+  // Until the watch started, when it is due (kArmDelay after acquisition): the keepalive renews
+  // then, and that renew() starts it. max() after.
+  BootTime check_by() const override { return armed_ ? BootTime::max() : arm_at_; }
   int dup_lock_fd() const override;
 
   // Whether the lock path still names our file and the directory path our directory. nullopt if
@@ -104,10 +107,10 @@ class FileLease final : public BackendLease {
   [[nodiscard]] Result<std::optional<LostReason>> check_in_place() const;
 
  private:
-  // Starts the inotify watch and closes arm_timer_. Afterwards watch_ is the instance, or invalid
-  // if inotify is unavailable (logged once per LockDir).
+  // Starts the inotify watch. Afterwards watch_ is the instance, or invalid if inotify is
+  // unavailable (logged once per LockDir).
   void arm();
-  // Reads and discards whatever the watch (or the timer, before arm()) has queued. The events only
+  // Reads and discards whatever the watch has queued. The events only
   // say "look now"; what counts is check_in_place(), which runs after the drain so that a later
   // event stays queued.
   void drain_watch() const;
@@ -119,7 +122,7 @@ class FileLease final : public BackendLease {
   FileId id_;
   Record record_;
   BootTime arm_at_;     // acquisition + kArmDelay
-  UniqueFd arm_timer_;  // timerfd firing at arm_at_; valid until arm()
+  bool armed_ = false;  // arm() ran
   UniqueFd watch_;      // from dir_->take_lease_watch() in arm(); returned there by the destructor
   int file_wd_ = -1;    // the watch on our lock file inside watch_
 };

@@ -39,6 +39,15 @@ bool contested(const ParsedRecord& previous) {
           previous.record.state == Record::State::held);
 }
 
+// claim_locked's answer when guard_current() failed or found the file replaced (closing `fd`).
+Result<Attempt> replaced_or_error(const Result<std::optional<Guard>>& current, UniqueFd& fd) {
+  if (!current) {
+    return std::unexpected(current.error());
+  }
+  fd.reset();
+  return Attempt(Claim{});
+}
+
 }  // namespace
 
 // The wall clock in microseconds is larger than any counter a lock file reaches in practice.
@@ -111,6 +120,7 @@ LockInfo FileStore::observe(std::string_view name, const std::string& file, int 
 
 Result<Attempt> FileStore::claim(const ClaimRequest& request) {
   const std::string file = lock_file_name(request.name);
+  const std::string path = path_of(file);
   // A waiter's request.waiter is the Waiter release_waiter() made: it keeps the lock file open.
   auto* waiter = static_cast<Waiter*>(request.waiter);
   UniqueFd own_fd;
@@ -120,13 +130,13 @@ Result<Attempt> FileStore::claim(const ClaimRequest& request) {
   bool killed = false;
   for (int reopens = 0; reopens < kMaxReopens;) {
     if (!fd) {
-      auto opened = open_lock_file(dir_->fd(), file, true, path_of(file), id);
+      auto opened = open_lock_file(dir_->fd(), file, true, path, id);
       if (!opened) {
         return std::unexpected(opened.error());
       }
       fd = std::move(*opened);
     }
-    auto done = claim_step(request, file, fd, id, killed);
+    auto done = claim_step(request, file, path, fd, id, killed);
     if (!done) {
       return std::unexpected(done.error());
     }
@@ -139,14 +149,15 @@ Result<Attempt> FileStore::claim(const ClaimRequest& request) {
       ++reopens;
     }
   }
-  return fail(Errc::unavailable, "lock " + path_of(file) + " kept being replaced; gave up");
+  return fail(Errc::unavailable, "lock " + path + " kept being replaced; gave up");
 }
 
 Result<std::optional<Attempt>> FileStore::claim_step(const ClaimRequest& request,
-                                                     const std::string& file, UniqueFd& fd,
+                                                     const std::string& file,
+                                                     const std::string& path, UniqueFd& fd,
                                                      const FileId& id, bool& killed) {
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
-    auto got = claim_locked(request, file, fd, id);
+    auto got = claim_locked(request, file, path, fd, id);
     if (!got) {
       return std::unexpected(got.error());
     }
@@ -159,7 +170,7 @@ Result<std::optional<Attempt>> FileStore::claim_step(const ClaimRequest& request
     return std::optional<Attempt>();
   }
   if (errno != EWOULDBLOCK) {
-    return fail(Errc::unavailable, "flock " + path_of(file) + ": " + errno_text(errno));
+    return fail(Errc::unavailable, "flock " + path + ": " + errno_text(errno));
   }
   return contend(request, file, fd, id, killed);
 }
@@ -198,20 +209,27 @@ Result<std::optional<Attempt>> FileStore::contend(const ClaimRequest& request,
 // Returns a Claim (taking fd), busy within a min_hold (fd kept, unlocked), or a Claim without a
 // lease when the file was replaced meanwhile (fd closed; retry).
 Result<Attempt> FileStore::claim_locked(const ClaimRequest& request, const std::string& file,
-                                        UniqueFd& fd, const FileId& id) {
-  const std::string path = path_of(file);
+                                        const std::string& path, UniqueFd& fd, const FileId& id) {
   // We hold the flock, so nobody writes this file now: no torn read to retry.
   ParsedRecord previous = read_record(fd.get(), false);
-  auto guard = guard_current(fd.get(), id, file, contested(previous));
-  if (!guard) {
-    return std::unexpected(guard.error());
-  }
-  if (!*guard) {
-    fd.reset();
-    return Attempt(Claim{});
+  // Whether the path still names this file is checked up front only where that decides
+  // something: under the guard against a takeover (contested), and before a min_hold is reported
+  // as busy. Otherwise start_lease's look after the write finds a file replaced meanwhile (the
+  // record went to the orphaned inode, which nobody opening the path sees) and we try again.
+  Guard guard;
+  if (contested(previous)) {
+    auto current = guard_current(fd.get(), id, file, true);
+    if (!current || !*current) {
+      return replaced_or_error(current, fd);
+    }
+    guard = std::move(**current);
   }
   BootTime now = boot_now();
-  if (same_boot_grace(previous, now)) {
+  if (same_boot_grace(previous, now)) {  // never contested: no guard held
+    auto current = guard_current(fd.get(), id, file, false);
+    if (!current || !*current) {
+      return replaced_or_error(current, fd);
+    }
     // Keep the fd (a waiter's own close would wake it again at once); just drop the flock.
     ::flock(fd.get(), LOCK_UN);
     Observation seen{.parsed = std::move(previous), .locked = false, .boot_id = boot_id()};
@@ -222,8 +240,8 @@ Result<Attempt> FileStore::claim_locked(const ClaimRequest& request, const std::
   if (auto ok = write_record(fd.get(), record, previous.bytes_read, path); !ok) {
     return std::unexpected(ok.error());
   }
-  (*guard)->unlock();
-  auto lease = start_lease(file, std::move(fd), id, std::move(record));
+  guard.unlock();
+  auto lease = start_lease(file, path, std::move(fd), id, std::move(record));
   if (!lease) {
     return std::unexpected(lease.error());
   }
@@ -271,9 +289,10 @@ std::uint64_t FileStore::next_token(const ParsedRecord& previous, const std::str
   return token;
 }
 
-Result<std::unique_ptr<FileLease>> FileStore::start_lease(const std::string& file, UniqueFd fd,
+Result<std::unique_ptr<FileLease>> FileStore::start_lease(const std::string& file,
+                                                          const std::string& path, UniqueFd fd,
                                                           const FileId& id, Record record) {
-  auto lease = std::make_unique<FileLease>(dir_, file, std::move(fd), id, std::move(record));
+  auto lease = std::make_unique<FileLease>(dir_, file, path, std::move(fd), id, std::move(record));
   auto where = lease->check_in_place();
   if (!where) {
     return std::unexpected(where.error());

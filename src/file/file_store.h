@@ -76,14 +76,16 @@ class FileStore final : public LeasingStore {
   // One try of claim() on the open lock file `fd`: the Attempt to return, or nullopt to try
   // again -- with `fd` closed when the file was replaced under us (open the new one), kept when
   // the flock was interrupted or the stale holder was just killed (`killed` set).
+  // `path`: path_of(file), built once per claim.
   Result<std::optional<Attempt>> claim_step(const ClaimRequest& request, const std::string& file,
-                                            UniqueFd& fd, const FileId& id, bool& killed);
+                                            const std::string& path, UniqueFd& fd, const FileId& id,
+                                            bool& killed);
   // claim_step when somebody else holds the flock: busy, or kill (once) or take over a holder
   // that may be taken over. Same returns as claim_step.
   Result<std::optional<Attempt>> contend(const ClaimRequest& request, const std::string& file,
                                          UniqueFd& fd, const FileId& id, bool& killed);
-  Result<Attempt> claim_locked(const ClaimRequest& request, const std::string& file, UniqueFd& fd,
-                               const FileId& id);
+  Result<Attempt> claim_locked(const ClaimRequest& request, const std::string& file,
+                               const std::string& path, UniqueFd& fd, const FileId& id);
   Result<std::optional<Attempt>> take_over(const ClaimRequest& request, const std::string& file,
                                            int old_fd, const FileId& old_id, const LockInfo& seen);
   // Wraps a lock file we just took in a lease and looks at the paths once more: a move before
@@ -91,8 +93,8 @@ class FileStore final : public LeasingStore {
   // and it checks the paths then), and at once after that. nullptr if the file was replaced or
   // moved meanwhile (fd closed; try again); Errc::unavailable if the directory is no longer at
   // its path.
-  Result<std::unique_ptr<FileLease>> start_lease(const std::string& file, UniqueFd fd,
-                                                 const FileId& id, Record record);
+  Result<std::unique_ptr<FileLease>> start_lease(const std::string& file, const std::string& path,
+                                                 UniqueFd fd, const FileId& id, Record record);
   // Writes `record` to a new file (flocked first if `lock_it`) and renames it over `file`: the
   // one atomic step of a takeover or a broken lease. Never unlinks anything but its own temp.
   Result<UniqueFd> replace_file(const std::string& file, const Record& record, bool lock_it,
@@ -115,7 +117,12 @@ class FileStore final : public LeasingStore {
   // `prefix` and whose slot is before `oldest_kept` (epoch seconds); best effort. Returns the
   // oldest slot left (max() if none), nullopt if the directory could not be read.
   std::optional<long long> remove_old_runs(const std::string& prefix, long long oldest_kept);
-  std::string path_of(const std::string& file) const { return path_ + "/" + file; }
+  std::string path_of(std::string_view file) const {
+    std::string out;
+    out.reserve(path_.size() + 1 + file.size());
+    out.append(path_).append(1, '/').append(file);
+    return out;
+  }
   Record new_record(const ClaimRequest& request, std::uint64_t token, BootTime now) const;
 
   // An inotify watch on the directory for one Waiter, from the pool; back to the pool after.

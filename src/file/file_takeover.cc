@@ -69,7 +69,7 @@ Result<std::optional<Attempt>> FileStore::take_over(const ClaimRequest& request,
   log(LogLevel::warn, "took over lock " + now_seen.name + " from " + now_seen.holder->owner + " (" +
                           std::string(to_string(now_seen.state)) + ": " + now_seen.detail +
                           "); token " + std::to_string(token));
-  auto lease = start_lease(file, std::move(*fd), id, std::move(record));
+  auto lease = start_lease(file, path, std::move(*fd), id, std::move(record));
   if (!lease) {
     return std::unexpected(lease.error());
   }

@@ -185,7 +185,8 @@ ParsedRecord read_record(int fd, bool retry_torn) {
 
 Result<void> write_record(int fd, const Record& record, std::size_t known_size,
                           std::string_view path) {
-  std::string bytes = serialize(record);
+  const RecordBytes serialized(record);
+  const std::string_view bytes = serialized.view();
   ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), 0);
   if (n != static_cast<ssize_t>(bytes.size())) {
     int err = n < 0 ? errno : ENOSPC;

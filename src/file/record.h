@@ -8,8 +8,10 @@
 #ifndef HEARTLOCK_FILE_RECORD_H_
 #define HEARTLOCK_FILE_RECORD_H_
 
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +45,25 @@ struct Record {
   std::optional<std::int64_t> slot;  // seconds since the epoch, UTC
 };
 
+// The serialised bytes of a record, built in place: in an inline buffer when they fit (a typical
+// record is ~350 bytes), on the heap only when a value (a long command line) makes them larger.
+// Thread-safety: none needed (a value). Not copyable or movable: view() points into the object.
+class RecordBytes {
+ public:
+  explicit RecordBytes(const Record& record);
+  RecordBytes(const RecordBytes&) = delete;
+  RecordBytes& operator=(const RecordBytes&) = delete;
+
+  std::string_view view() const noexcept { return {data_, size_}; }
+
+ private:
+  std::array<char, 1024> inline_;
+  std::unique_ptr<char[]> heap_;
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// RecordBytes(record) as a string.
 std::string serialize(const Record& record);
 
 struct ParsedRecord {

@@ -23,6 +23,9 @@ namespace heartlock::detail {
 namespace {
 
 constexpr std::string_view kSlotSuffix = ".slot";
+// "<encoded job>@latest": the latest slot any claim_slot of the job got as far as claiming, as
+// decimal epoch seconds. Not a ".slot" file, so slot scans skip it.
+constexpr std::string_view kLatestName = "latest";
 
 std::string errno_message(int e) { return std::system_category().message(e); }
 
@@ -58,6 +61,61 @@ Result<void> for_each_slot(int dir, const std::string& prefix, Visit&& visit) {
     }
   }
   ::closedir(d);
+  return {};
+}
+
+// Opens the job's latest-slot file read-write (creating it if `create`); an invalid fd if it is
+// missing, not ours (in a sticky directory another user's file tells nothing) or cannot be had.
+// Readers and writers hold its guard (lock_file.h, with its patience) while they use it.
+UniqueFd open_latest(int dir, const std::string& prefix, bool create) {
+  const std::string file = prefix + std::string(kLatestName);
+  UniqueFd fd(::openat(dir, file.c_str(),
+                       O_RDWR | (create ? O_CREAT : 0) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+                       0600));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) {
+    return UniqueFd();
+  }
+  return fd;
+}
+
+// The slot the open latest-slot file `fd` names; nullopt if it is empty or unreadable.
+std::optional<long long> read_latest(int fd) {
+  char buf[32];
+  ssize_t n = ::pread(fd, buf, sizeof buf, 0);
+  long long slot = 0;
+  if (n <= 0) {
+    return std::nullopt;
+  }
+  auto [p, ec] = std::from_chars(buf, buf + n, slot);
+  if (ec != std::errc() || p == buf || p == buf + n || *p != '\n') {
+    return std::nullopt;
+  }
+  return slot;
+}
+
+// Raises the job's latest-slot file to `slot` if it names an earlier one (or none). A file we
+// cannot create or that is not ours is left alone: last_slot then scans, as it does whenever the
+// file does not name an existing slot file. Errc::unavailable only when its guard cannot be had
+// (a process stopped while holding it): the slot file must not be created without it.
+Result<void> raise_latest(int dir, const std::string& prefix, long long slot,
+                          const std::string& where) {
+  UniqueFd fd = open_latest(dir, prefix, true);
+  if (!fd) {
+    return {};
+  }
+  auto guard = take_guard(fd.get(), where);
+  if (!guard) {
+    return std::unexpected(guard.error());
+  }
+  if (auto now = read_latest(fd.get()); now && *now >= slot) {
+    return {};
+  }
+  char buf[32];
+  char* end = std::to_chars(buf, buf + sizeof buf - 1, slot).ptr;
+  *end++ = '\n';
+  // Over a longer old text: readers stop at the first newline.
+  (void)!::pwrite(fd.get(), buf, static_cast<std::size_t>(end - buf), 0);
   return {};
 }
 
@@ -98,6 +156,14 @@ Result<SlotClaim> FileStore::claim_slot(std::string_view job, std::chrono::sys_s
   }
   const std::string file =
       prefix + std::to_string(slot.time_since_epoch().count()) + std::string(kSlotSuffix);
+  // Before the slot file: whoever sees that file also finds the latest-slot file naming it or a
+  // later slot (last_slot). A crash in between leaves it naming a slot without a file, which
+  // last_slot answers with a scan.
+  if (auto raised = raise_latest(dir_->fd(), prefix, slot.time_since_epoch().count(),
+                                 path_ + "/" + prefix + std::string(kLatestName));
+      !raised) {
+    return std::unexpected(raised.error());
+  }
   int fd = ::openat(dir_->fd(), file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                     0600);
   const int open_errno = errno;
@@ -141,16 +207,31 @@ Result<SlotClaim> FileStore::claim_slot(std::string_view job, std::chrono::sys_s
   return lost;
 }
 
-// A directory scan of the job's slot files, as claims make to drop old records (expiry_scans.h):
-// no second record to keep in step with the slot files (a "last" file would need its own
-// locking for the max and its own expiry), and readdir goes through a few hundred names per
-// getdents call. Only the newest files are stat'ed: in a sticky directory another user may
-// create a slot file, which claims nothing (claim_slot refuses it), so it is skipped here too.
+// The latest-slot file first (a read and a stat): every claim_slot raises it before it creates
+// its slot file, so while the file it names exists no later one can. Otherwise (no such file:
+// slots claimed only by an older heartlock, a claimer that crashed in between, or the named
+// slot's file removed past its retention) a directory scan of the job's slot files, as claims
+// make to drop old records. Only slot files we own count: in a sticky directory another user
+// may create one, which claims nothing (claim_slot refuses it).
 Result<std::optional<std::chrono::sys_seconds>> FileStore::last_slot(std::string_view job) {
   if (auto ok = validate_name(job); !ok) {
     return std::unexpected(ok.error());
   }
   const std::string prefix = slot_prefix(job);
+  auto ours = [&](long long slot) {
+    const std::string file = prefix + std::to_string(slot) + std::string(kSlotSuffix);
+    struct stat st {};
+    return ::fstatat(dir_->fd(), file.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           S_ISREG(st.st_mode) && st.st_uid == ::geteuid();
+  };
+  if (UniqueFd latest = open_latest(dir_->fd(), prefix, false)) {
+    // Without its guard (held too long by a stopped process): scan instead.
+    if (auto guard = take_guard(latest.get(), path_ + "/" + prefix + std::string(kLatestName))) {
+      if (auto slot = read_latest(latest.get()); slot && ours(*slot)) {
+        return std::optional(std::chrono::sys_seconds(std::chrono::seconds(*slot)));
+      }
+    }
+  }
   std::vector<long long> found;
   auto scanned = for_each_slot(dir_->fd(), prefix,
                                [&](std::string_view, long long slot) { found.push_back(slot); });
@@ -159,10 +240,7 @@ Result<std::optional<std::chrono::sys_seconds>> FileStore::last_slot(std::string
   }
   std::sort(found.begin(), found.end(), std::greater<>());
   for (long long slot : found) {
-    const std::string file = prefix + std::to_string(slot) + std::string(kSlotSuffix);
-    struct stat st {};
-    if (::fstatat(dir_->fd(), file.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-        st.st_uid == ::geteuid()) {
+    if (ours(slot)) {
       return std::optional(std::chrono::sys_seconds(std::chrono::seconds(slot)));
     }
   }
