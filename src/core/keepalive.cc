@@ -73,15 +73,38 @@ void Keepalive::add(const std::shared_ptr<LeaseState>& lease, BootTime due) {
       sweep_at_ = std::max<std::size_t>(64, live_.size() * 2);
       watch_dirty_ = true;
     }
-    deadlines_.emplace(lease->valid_until() - notice_lead(lease->options().ttl), lease);
+    const BootTime deadline = lease->valid_until() - notice_lead(lease->options().ttl);
+    deadlines_.emplace(deadline, lease);
     const int fd = lease->watch_fd();
     live_[lease.get()] = Watched{lease, fd, due_.emplace(due, lease)};
-    watch_dirty_ = watch_dirty_ || fd >= 0;
+    if (fd >= 0) {
+      watch_locked(lease, fd);
+    }
     if (!timer_.joinable()) {
       timer_ = std::jthread([this](const std::stop_token& stop) { run_timer(stop); });
+      return;  // it starts awake
+    }
+    // The timer, asleep, wakes by itself at timer_sleeps_until_ and then looks at everything
+    // anew: it is woken only if it must act sooner, or poll another fd. An awake one (the time is
+    // BootTime::min()) looks at all of it before it sleeps again. Most acquisitions wake nothing.
+    if (std::min(due, deadline) >= timer_sleeps_until_ && !watch_dirty_) {
+      return;
     }
   }
   wake();
+}
+
+void Keepalive::watch_locked(const std::shared_ptr<LeaseState>& lease, int fd) {
+  if (watch_dirty_ || quiet_until_.contains(fd)) {
+    return;  // the next rebuild (due, or when the rest ends) finds it in live_
+  }
+  auto at = std::find(watch_fds_.begin(), watch_fds_.end(), fd);
+  if (at == watch_fds_.end()) {
+    watch_dirty_ = true;  // an fd the timer does not poll yet
+    return;
+  }
+  // Polled already (every lease of a Redis store shares one): the lease joins the fd's list.
+  watch_leases_[static_cast<std::size_t>(at - watch_fds_.begin())].push_back(lease);
 }
 
 void Keepalive::schedule_locked(const std::shared_ptr<LeaseState>& lease, BootTime at) {
@@ -228,9 +251,11 @@ void Keepalive::run_timer(const std::stop_token& stop) {
       fds.push_back(pollfd{fd, POLLIN, 0});
     }
     const timespec timeout = timeout_until(next);
+    timer_sleeps_until_ = next;
     lock.unlock();
     int n = ::ppoll(fds.data(), fds.size(), &timeout, nullptr);
     lock.lock();
+    timer_sleeps_until_ = BootTime::min();
     if (n <= 0) {
       continue;
     }

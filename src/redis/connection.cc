@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <system_error>
 
 #include <hiredis/hiredis.h>
@@ -26,27 +27,45 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The wire form of a command, formatted by hiredis (binary-safe, length-prefixed).
-std::string format(const RedisCommand& command) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  argv.reserve(command.size());
-  lens.reserve(command.size());
-  for (const auto& arg : command) {
-    argv.push_back(arg.data());
-    lens.push_back(arg.size());
-  }
-  char* out = nullptr;
-  int len = redisFormatCommandArgv(&out, static_cast<int>(argv.size()), argv.data(), lens.data());
-  if (len < 0 || out == nullptr) {
-    return {};
-  }
-  std::string bytes(out, static_cast<std::size_t>(len));
-  redisFreeCommand(out);
-  return bytes;
+// Appends `n` in decimal and CRLF.
+void append_count(std::string& out, std::size_t n) {
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  out.append(digits, end).append("\r\n");
 }
 
 }  // namespace
+
+void append_resp_header(std::string& out, std::size_t count) {
+  out.push_back('*');
+  append_count(out, count);
+}
+
+void append_resp_bulk(std::string& out, std::string_view arg) {
+  out.push_back('$');
+  append_count(out, arg.size());
+  out.append(arg).append("\r\n");
+}
+
+void append_redis_command(std::string& out, const RedisCommand& command) {
+  append_resp_header(out, command.size());
+  for (const auto& arg : command) {
+    append_resp_bulk(out, arg);
+  }
+}
+
+void append_script_call(std::string& out, std::string_view how, std::string_view script,
+                        const RedisArgs& keys, const RedisArgs& args) {
+  append_resp_header(out, 3 + keys.size() + args.size());
+  append_resp_bulk(out, how);
+  append_resp_bulk(out, script);
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, keys.size()).ptr;
+  append_resp_bulk(out, std::string_view(digits, static_cast<std::size_t>(end - digits)));
+  auto bulk = [&out](std::string_view arg) { append_resp_bulk(out, arg); };
+  keys.for_each(bulk);
+  args.for_each(bulk);
+}
 
 std::string errno_message(int err) { return std::system_category().message(err); }
 
@@ -108,7 +127,7 @@ Error RedisConnection::too_large(const std::string& what) {
   return Error{Errc::unavailable, "redis reply from " + where_ + " too large: " + what};
 }
 
-Result<void> RedisConnection::write_all(const std::string& bytes, Clock::time_point deadline) {
+Result<void> RedisConnection::write_all(std::string_view bytes, Clock::time_point deadline) {
   std::size_t done = 0;
   while (done < bytes.size()) {
     if (ssl_ != nullptr) {
@@ -197,6 +216,11 @@ Result<std::optional<RedisReply>> RedisConnection::read_reply(Clock::time_point 
     if (Clock::now() >= deadline) {
       return std::optional<RedisReply>();
     }
+    // Without TLS, wait first: the reply is hardly ever there yet, and a recv that finds nothing
+    // is a system call for nothing.
+    if (ssl_ == nullptr && !wait_fd(fd_, POLLIN, deadline)) {
+      return std::optional<RedisReply>();
+    }
     char buf[16384];
     auto n = read_some(buf, sizeof buf, deadline);
     if (!n) {
@@ -249,8 +273,8 @@ bool RedisConnection::usable_when_idle() {
   return false;
 }
 
-Result<std::vector<RedisReply>> RedisConnection::pipeline(
-    const std::vector<RedisCommand>& commands) {
+template <class Take>
+Result<void> RedisConnection::round_trip(std::string_view request, std::size_t count, Take&& take) {
   if (broken_) {
     return fail(Errc::unavailable, "redis " + where_ + ": connection is broken");
   }
@@ -261,16 +285,10 @@ Result<std::vector<RedisReply>> RedisConnection::pipeline(
     return fail(Errc::unavailable, "redis " + where_ + ": deadline passed (nothing sent)");
   }
   const auto deadline = Clock::now() + budget;
-  std::string bytes;
-  for (const auto& c : commands) {
-    bytes += format(c);
-  }
-  if (auto ok = write_all(bytes, deadline); !ok) {
+  if (auto ok = write_all(request, deadline); !ok) {
     return std::unexpected(ok.error());
   }
-  std::vector<RedisReply> replies;
-  replies.reserve(commands.size());
-  while (replies.size() < commands.size()) {
+  for (std::size_t i = 0; i < count; ++i) {
     auto reply = read_reply(deadline);
     if (!reply) {
       return std::unexpected(reply.error());
@@ -283,21 +301,46 @@ Result<std::vector<RedisReply>> RedisConnection::pipeline(
                                    "ms timeout or of its lease's I/O deadline)"
                              : "")));
     }
-    replies.push_back(std::move(**reply));
+    take(std::move(**reply));
+  }
+  return {};
+}
+
+Result<std::vector<RedisReply>> RedisConnection::pipeline(
+    const std::vector<RedisCommand>& commands) {
+  request_.clear();
+  for (const auto& c : commands) {
+    append_redis_command(request_, c);
+  }
+  std::vector<RedisReply> replies;
+  replies.reserve(commands.size());
+  auto done = round_trip(request_, commands.size(),
+                         [&replies](RedisReply&& r) { replies.push_back(std::move(r)); });
+  if (!done) {
+    return std::unexpected(done.error());
   }
   return replies;
 }
 
-Result<RedisReply> RedisConnection::command(const RedisCommand& command) {
-  auto replies = pipeline({command});
-  if (!replies) {
-    return std::unexpected(replies.error());
+Result<RedisReply> RedisConnection::exchange(std::string_view request) {
+  RedisReply out;
+  auto done = round_trip(request, 1, [&out](RedisReply&& r) { out = std::move(r); });
+  if (!done) {
+    return std::unexpected(done.error());
   }
-  return std::move(replies->front());
+  return out;
+}
+
+Result<RedisReply> RedisConnection::command(const RedisCommand& command) {
+  request_.clear();
+  append_redis_command(request_, command);
+  return exchange(request_);
 }
 
 Result<void> RedisConnection::send(const RedisCommand& command) {
-  return write_all(format(command), capped_deadline(timeout_));
+  request_.clear();
+  append_redis_command(request_, command);
+  return write_all(request_, capped_deadline(timeout_));
 }
 
 Result<std::optional<RedisReply>> RedisConnection::read_push(std::chrono::milliseconds timeout) {
