@@ -1,9 +1,9 @@
 // RedisConnection: one connection to one Redis server.
 //
 // The transport is written here: sockets with connect and I/O timeouts, and TLS through OpenSSL,
-// because Debian 12's hiredis (0.14) has no TLS. Commands are written here too, as RESP arrays of
-// bulk strings (length-prefixed, binary-safe: never parsed by the server as text), straight into
-// a reused buffer; hiredis reads the replies: its reply reader builds RedisReply values directly
+// because Debian 12's hiredis (0.14) has no TLS. hiredis does the protocol: its command formatter
+// (redisFormatCommandArgv, binary-safe, never string concatenation), fed views of the arguments
+// and appended to a reused buffer, and its reply reader, which builds RedisReply values directly
 // and refuses replies larger than any heartlock reads (below): a broken or hostile server cannot
 // make a client allocate without bound.
 #ifndef HEARTLOCK_REDIS_CONNECTION_H_
@@ -64,9 +64,7 @@ class RedisArgs {
   std::span<const std::string> strings_;
 };
 
-// Appends one command to `out` in RESP: an array header, then each argument as a bulk string.
-void append_resp_header(std::string& out, std::size_t count);
-void append_resp_bulk(std::string& out, std::string_view arg);
+// Appends one command to `out` in RESP, formatted by hiredis.
 void append_redis_command(std::string& out, const RedisCommand& command);
 // EVALSHA or EVAL (`how`) of a script (`script`: its sha1 or source) with its KEYS and ARGV.
 void append_script_call(std::string& out, std::string_view how, std::string_view script,
