@@ -65,7 +65,6 @@ void Keepalive::wake() const {
 }
 
 void Keepalive::add(const std::shared_ptr<LeaseState>& lease, BootTime due) {
-  bool wake_timer = true;
   {
     std::lock_guard lock(mu_);
     if (live_.size() >= sweep_at_) {
@@ -78,17 +77,34 @@ void Keepalive::add(const std::shared_ptr<LeaseState>& lease, BootTime due) {
     deadlines_.emplace(deadline, lease);
     const int fd = lease->watch_fd();
     live_[lease.get()] = Watched{lease, fd, due_.emplace(due, lease)};
-    watch_dirty_ = watch_dirty_ || fd >= 0;
+    if (fd >= 0) {
+      watch_locked(lease, fd);
+    }
     if (!timer_.joinable()) {
       timer_ = std::jthread([this](const std::stop_token& stop) { run_timer(stop); });
+      return;  // it starts awake
     }
-    // A sleeping timer that wakes no later than this lease's first tick and deadline finds it
-    // then; a new fd to poll needs it now. (A sweep's dirty watch list can wait for that too.)
-    wake_timer = fd >= 0 || due < sleeping_until_ || deadline < sleeping_until_;
+    // The timer, asleep, wakes by itself at timer_sleeps_until_ and then looks at everything
+    // anew: it is woken only if it must act sooner, or poll another fd. An awake one (the time is
+    // BootTime::min()) looks at all of it before it sleeps again. Most acquisitions wake nothing.
+    if (std::min(due, deadline) >= timer_sleeps_until_ && !watch_dirty_) {
+      return;
+    }
   }
-  if (wake_timer) {
-    wake();
+  wake();
+}
+
+void Keepalive::watch_locked(const std::shared_ptr<LeaseState>& lease, int fd) {
+  if (watch_dirty_ || quiet_until_.contains(fd)) {
+    return;  // the next rebuild (due, or when the rest ends) finds it in live_
   }
+  auto at = std::find(watch_fds_.begin(), watch_fds_.end(), fd);
+  if (at == watch_fds_.end()) {
+    watch_dirty_ = true;  // an fd the timer does not poll yet
+    return;
+  }
+  // Polled already (every lease of a Redis store shares one): the lease joins the fd's list.
+  watch_leases_[static_cast<std::size_t>(at - watch_fds_.begin())].push_back(lease);
 }
 
 void Keepalive::schedule_locked(const std::shared_ptr<LeaseState>& lease, BootTime at) {
@@ -245,11 +261,11 @@ void Keepalive::run_timer(const std::stop_token& stop) {
       fds.push_back(pollfd{fd, POLLIN, 0});
     }
     const timespec timeout = timeout_until(next);
-    sleeping_until_ = next;
+    timer_sleeps_until_ = next;
     lock.unlock();
     int n = ::ppoll(fds.data(), fds.size(), &timeout, nullptr);
     lock.lock();
-    sleeping_until_ = BootTime::min();
+    timer_sleeps_until_ = BootTime::min();
     if (n <= 0) {
       continue;
     }

@@ -9,8 +9,8 @@
 //   batches (Redis, PostgreSQL lease mode) renew in one round trip per group, the others one by
 //   one; a hung renewal occupies one worker and is bounded by its lease's deadline, so others go
 //   on meanwhile.
-// Registering a lease is a mutex and three map inserts, and no wake-up of the timer unless the
-// lease is due before the timer wakes anyway or has a watch fd: acquisition stays cheap.
+// Registering a lease is a mutex and three map inserts, and wakes the timer only when it must act
+// sooner than it planned or poll another fd: acquisition stays cheap.
 #ifndef HEARTLOCK_CORE_KEEPALIVE_H_
 #define HEARTLOCK_CORE_KEEPALIVE_H_
 
@@ -73,6 +73,9 @@ class Keepalive {
   void schedule_locked(const std::shared_ptr<LeaseState>& lease, BootTime at);
   // The fds to poll (after the wake fd), and the leases behind each. mu_ held.
   void rebuild_watch_locked(BootTime now);
+  // A new lease watching `fd`: joins the fd's list if the timer polls it already, else marks the
+  // watch for a rebuild. mu_ held.
+  void watch_locked(const std::shared_ptr<LeaseState>& lease, int fd);
 
   std::mutex mu_;
   std::condition_variable_any work_cv_;
@@ -93,9 +96,8 @@ class Keepalive {
   // An fd that fired is not polled again until its check is done and a short pause has passed,
   // so an fd that stays readable (a closed socket) cannot spin the timer.
   std::map<int, BootTime> quiet_until_;
-  // While the timer sleeps in ppoll, when it wakes at the latest; min() while it is awake (it
-  // looks at the maps again before it sleeps). add() need not wake it for a lease due later.
-  BootTime sleeping_until_ = BootTime::min();
+  // Until when the timer sleeps in ppoll (its next planned look); BootTime::min() while awake.
+  BootTime timer_sleeps_until_ = BootTime::min();
   int wake_fd_ = -1;    // eventfd: add(), workers and stop() wake the timer
   std::jthread timer_;  // started on the first add()
 };

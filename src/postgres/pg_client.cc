@@ -15,6 +15,16 @@ Result<void> PgClient::set_up_locked(PgConnection& c) {
 
 Result<std::vector<PgRow>> PgClient::exec(std::string_view sql,
                                           const std::vector<PgValue>& params) {
+  return exec_any(sql, params);
+}
+
+Result<std::vector<PgRow>> PgClient::exec(std::string_view sql,
+                                          std::span<const char* const> params) {
+  return exec_any(sql, params);
+}
+
+template <class Params>
+Result<std::vector<PgRow>> PgClient::exec_any(std::string_view sql, const Params& params) {
   std::lock_guard lock(mu_);
   for (int attempt = 0;; ++attempt) {
     if (!conn_ || conn_->broken()) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 
 #include "pg_connection.h"
 #include "pg_url.h"
@@ -19,12 +20,16 @@ class PgClient {
   PgClient(PgUrl url, Setup setup) : url_(std::move(url)), setup_(std::move(setup)) {}
 
   Result<std::vector<PgRow>> exec(std::string_view sql, const std::vector<PgValue>& params = {});
+  // The parameters as NUL-terminated text (nullptr: NULL), not copied (the hot statements).
+  Result<std::vector<PgRow>> exec(std::string_view sql, std::span<const char* const> params);
   // A connection of its own (LISTEN, advisory locks), after the setup.
   Result<std::unique_ptr<PgConnection>> connect_new();
   const PgUrl& url() const { return url_; }
 
  private:
   Result<void> set_up_locked(PgConnection& c);
+  template <class Params>
+  Result<std::vector<PgRow>> exec_any(std::string_view sql, const Params& params);
 
   const PgUrl url_;
   const Setup setup_;

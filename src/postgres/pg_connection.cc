@@ -190,6 +190,16 @@ Error PgConnection::connection_error(const std::string& what) {
 
 Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
                                               const std::vector<PgValue>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) {
+    values.push_back(p ? p->c_str() : nullptr);
+  }
+  return exec(sql, std::span<const char* const>(values));
+}
+
+Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
+                                              std::span<const char* const> values) {
   failed_before_running_ = false;
   // A session the server ended while this connection sat idle (pg_terminate_backend, a restart)
   // is found here, before anything is sent on it.
@@ -205,11 +215,7 @@ Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
     return fail(Errc::unavailable, "postgres " + where_ + ": deadline passed (nothing sent)");
   }
   const auto deadline = Clock::now() + budget;
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) {
-    values.push_back(p ? p->c_str() : nullptr);
-  }
+  const int n_params = static_cast<int>(values.size());
   // Statements with parameters are the hot ones (acquire, renew, release): each is prepared once
   // per connection, so the server parses and plans it once, not at every call. Behind a
   // transaction-pooling proxy (pgbouncer before 1.21) a prepared statement may be gone at the next
@@ -217,22 +223,25 @@ Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
   // statement with its text. Names are a hash of the text, so that a session shared through such
   // a proxy never runs another client's statement under our name ("already exists", 42P05, then
   // means the same text).
-  const std::string text(sql);
+  // The prepared statement is found by the text as given; a NUL-terminated copy is made only to
+  // prepare it or send it as text.
   auto send_text = [&] {
-    if (pq_->PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
-                               values.data(), nullptr, nullptr, 0) == 0) {
+    const std::string text(sql);
+    if (pq_->PQsendQueryParams(conn_, text.c_str(), n_params, nullptr, values.data(), nullptr,
+                               nullptr, 0) == 0) {
       failed_before_running_ = true;
       return Result<std::vector<PgRow>>(std::unexpected(connection_error("cannot send")));
     }
     return finish(deadline, budget);
   };
-  if (params.empty() || !prepare_) {
+  if (values.empty() || !prepare_) {
     return send_text();
   }
-  auto it = prepared_.find(text);
+  auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
-    if (pq_->PQsendPrepare(conn_, prepared_name(text).c_str(), text.c_str(),
-                           static_cast<int>(params.size()), nullptr) == 0) {
+    const std::string text(sql);
+    if (pq_->PQsendPrepare(conn_, prepared_name(text).c_str(), text.c_str(), n_params, nullptr) ==
+        0) {
       failed_before_running_ = true;
       return std::unexpected(connection_error("cannot send"));
     }
@@ -241,8 +250,8 @@ Result<std::vector<PgRow>> PgConnection::exec(std::string_view sql,
     }
     it = prepared_.emplace(text, prepared_name(text)).first;
   }
-  if (pq_->PQsendQueryPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()),
-                               values.data(), nullptr, nullptr, 0) == 0) {
+  if (pq_->PQsendQueryPrepared(conn_, it->second.c_str(), n_params, values.data(), nullptr, nullptr,
+                               0) == 0) {
     failed_before_running_ = true;
     return std::unexpected(connection_error("cannot send"));
   }

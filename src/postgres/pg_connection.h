@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,8 @@ class PgConnection {
   // Errc::unavailable ("deadline passed") without sending anything once the I/O deadline has
   // passed; the connection stays usable then.
   Result<std::vector<PgRow>> exec(std::string_view sql, const std::vector<PgValue>& params = {});
+  // The same with the parameters as NUL-terminated text (nullptr: NULL), not copied.
+  Result<std::vector<PgRow>> exec(std::string_view sql, std::span<const char* const> params);
 
   // After LISTEN: reads what arrived on the socket, without blocking (poll socket() to wait);
   // true if one or more notifications came. Errc::unavailable if the session ended.

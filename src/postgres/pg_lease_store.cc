@@ -1,6 +1,7 @@
 #include "pg_lease_store.h"
 
 #include <algorithm>
+#include <array>
 
 #include "../core/process_identity.h"
 #include "../core/slots.h"
@@ -75,8 +76,11 @@ class PgLease final : public BackendLease {
   }
 
   Result<std::optional<LostReason>> release(std::chrono::nanoseconds hold_for) override {
-    auto hold = std::chrono::ceil<milliseconds>(hold_for);
-    auto rows = client_->exec(sql_->release, {name_, owner_, std::to_string(hold.count())});
+    std::array<char, 24> hold{};
+    const char* const params[] = {
+        name_.c_str(), owner_.c_str(),
+        pg_decimal(hold, std::chrono::ceil<milliseconds>(hold_for).count())};
+    auto rows = client_->exec(sql_->release, params);
     if (!rows) {
       return std::unexpected(rows.error());
     }
@@ -212,32 +216,44 @@ PgLeaseStore::PgLeaseStore(PgUrl url, StoreOptions options)
   client_ = std::make_shared<PgClient>(std::move(url), setup);
   ledger_ = std::make_unique<PgLedger>(client_, client_->url());
   batch_ = std::make_shared<PgRenewBatch>(client_, sql_);
+  location_head_ = client_->url().redacted + " " + client_->url().qualified_table() + " name=";
 }
 
 PgLeaseStore::~PgLeaseStore() { stop_keepalive(); }
 
 std::string PgLeaseStore::location(std::string_view name) const {
-  return url() + " " + client_->url().qualified_table() + " name=" + std::string(name);
+  std::string out;
+  out.reserve(location_head_.size() + name.size());
+  return out.append(location_head_).append(name);
 }
 
 Result<Attempt> PgLeaseStore::claim(const ClaimRequest& request) {
   ProcessIdentity self = self_identity();
   const auto& o = request.options;
+  const std::string name(request.name);  // NUL-terminated
+  std::array<char, 24> ttl{};
+  std::array<char, 24> pid{};
+  std::array<char, 24> stale{};
+  std::array<char, 24> slot{};
+  const char* const params[] = {
+      name.c_str(),
+      request.owner.c_str(),
+      pg_decimal(ttl, o.ttl.count()),
+      self.host.c_str(),
+      pg_decimal(pid, self.pid),
+      o.command.c_str(),
+      pg_decimal(stale, o.stale_after.count()),
+      o.slot ? pg_decimal(slot, o.slot->time_since_epoch().count()) : nullptr};
   // The lease's deadline counts from before the statement was sent: the server's expiry was set
   // no earlier than that (see Lease::valid_until).
   const BootTime sent = boot_now();
-  auto rows = client_->exec(
-      sql_->acquire,
-      {std::string(request.name), request.owner, std::to_string(o.ttl.count()), self.host,
-       std::to_string(self.pid), o.command, std::to_string(o.stale_after.count()),
-       o.slot ? PgValue(std::to_string(o.slot->time_since_epoch().count())) : PgValue()});
+  auto rows = client_->exec(sql_->acquire, params);
   if (!rows) {
     return std::unexpected(rows.error());
   }
   if (!rows->empty()) {
     return Attempt(Claim{
-        .lease = std::make_unique<PgLease>(client_, sql_, batch_, std::string(request.name),
-                                           request.owner, o.ttl),
+        .lease = std::make_unique<PgLease>(client_, sql_, batch_, name, request.owner, o.ttl),
         .token = static_cast<std::uint64_t>(to_ll(rows->front()[0])),
         .location = location(request.name),
         .acquired_at = sent,

@@ -63,6 +63,7 @@ class PgLeaseStore final : public LeasingStore {
 
   std::shared_ptr<const LeaseSql> sql_;
   std::shared_ptr<PgClient> client_;
+  std::string location_head_;  // location() without the name
   std::unique_ptr<PgLedger> ledger_;
   std::shared_ptr<PgRenewBatch> batch_;
 };

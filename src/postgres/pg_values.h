@@ -1,7 +1,9 @@
-// Reading the text values of a PostgreSQL row, shared by both modes' files.
+// Reading the text values of a PostgreSQL row, and writing numbers as parameters, shared by both
+// modes' files.
 #ifndef HEARTLOCK_POSTGRES_PG_VALUES_H_
 #define HEARTLOCK_POSTGRES_PG_VALUES_H_
 
+#include <array>
 #include <charconv>
 
 #include "pg_connection.h"
@@ -15,6 +17,12 @@ inline long long to_ll(const PgValue& v) {
     std::from_chars(v->data(), v->data() + v->size(), out);
   }
   return out;
+}
+
+// `v` in decimal, NUL-terminated, written into `buf`: a statement parameter without a string.
+inline const char* pg_decimal(std::array<char, 24>& buf, long long v) {
+  *std::to_chars(buf.data(), buf.data() + buf.size() - 1, v).ptr = '\0';
+  return buf.data();
 }
 
 // Whether a boolean value is true ("t"); NULL is not.

@@ -252,18 +252,17 @@ Result<std::vector<RedisReply>> RedisClient::commands(const std::vector<RedisCom
   });
 }
 
-Result<RedisReply> RedisClient::run(const RedisScript& script, const std::vector<std::string>& keys,
-                                    const std::vector<std::string>& args, Patience patience) {
-  RedisCommand cmd{"EVALSHA", script.sha1, std::to_string(keys.size())};
-  cmd.insert(cmd.end(), keys.begin(), keys.end());
-  cmd.insert(cmd.end(), args.begin(), args.end());
+Result<RedisReply> RedisClient::run(const RedisScript& script, const RedisArgs& keys,
+                                    const RedisArgs& args, Patience patience) {
   return with_connection(patience, [&](RedisConnection& c) -> Result<RedisReply> {
-    auto reply = c.command(cmd);
+    request_.clear();
+    append_script_call(request_, "EVALSHA", script.sha1, keys, args);
+    auto reply = c.exchange(request_);
     if (reply && reply->is_error() && reply->str.starts_with("NOSCRIPT")) {
       // First use on this server (or after a restart or SCRIPT FLUSH): send the source once.
-      cmd[0] = "EVAL";
-      cmd[1] = std::string(script.source);
-      reply = c.command(cmd);
+      request_.clear();
+      append_script_call(request_, "EVAL", script.source, keys, args);
+      reply = c.exchange(request_);
     }
     if (!reply) {
       return reply;

@@ -69,8 +69,8 @@ class RedisClient {
   // Runs a script (EVALSHA, or EVAL when the server does not know it yet). Reconnects first if the
   // last call broke the connection, or the server closed it meanwhile. Error replies become
   // Errc::unavailable / permission_denied.
-  Result<RedisReply> run(const RedisScript& script, const std::vector<std::string>& keys,
-                         const std::vector<std::string>& args, Patience patience = Patience::once);
+  Result<RedisReply> run(const RedisScript& script, const RedisArgs& keys, const RedisArgs& args,
+                         Patience patience = Patience::once);
   // Runs plain commands in one round trip; error replies stay values.
   Result<std::vector<RedisReply>> commands(const std::vector<RedisCommand>& commands,
                                            Patience patience = Patience::once);
@@ -112,6 +112,7 @@ class RedisClient {
   std::unique_ptr<RedisConnection> conn_;
   std::unique_ptr<RedisConnection> sentinel_;  // Sentinel mode: the one that last answered
   RedisEndpoint master_;                       // Sentinel mode: where conn_ goes
+  std::string request_;                        // run()'s command in RESP, reused
 };
 
 // The servers of one store: one, or the masters of a Redlock (in the URL's order).

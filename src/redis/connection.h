@@ -2,17 +2,21 @@
 //
 // The transport is written here: sockets with connect and I/O timeouts, and TLS through OpenSSL,
 // because Debian 12's hiredis (0.14) has no TLS. hiredis does the protocol: its command formatter
-// (redisFormatCommandArgv, binary-safe, never string concatenation) and its reply reader, which
-// builds RedisReply values directly and refuses replies larger than any heartlock reads (below):
-// a broken or hostile server cannot make a client allocate without bound.
+// (redisFormatCommandArgv, binary-safe, never string concatenation), fed views of the arguments
+// and appended to a reused buffer, and its reply reader, which builds RedisReply values directly
+// and refuses replies larger than any heartlock reads (below): a broken or hostile server cannot
+// make a client allocate without bound.
 #ifndef HEARTLOCK_REDIS_CONNECTION_H_
 #define HEARTLOCK_REDIS_CONNECTION_H_
 
 #include <chrono>
 #include <cstddef>
+#include <initializer_list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "heartlock/error.h"
@@ -33,6 +37,38 @@ struct RedisReply {
 };
 
 using RedisCommand = std::vector<std::string>;
+
+// Arguments of a command or script (KEYS, ARGV), viewed, not copied: a braced list of strings, a
+// span of views, or a vector of strings. They must outlive the call (a braced list's temporaries
+// do: they live to the end of the full expression).
+class RedisArgs {
+ public:
+  RedisArgs() = default;
+  RedisArgs(std::initializer_list<std::string_view> list) : views_(list.begin(), list.size()) {}
+  RedisArgs(std::span<const std::string_view> views) : views_(views) {}
+  RedisArgs(const std::vector<std::string>& strings) : strings_(strings) {}
+
+  std::size_t size() const { return views_.size() + strings_.size(); }
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::string_view v : views_) {
+      f(v);
+    }
+    for (const std::string& s : strings_) {
+      f(std::string_view(s));
+    }
+  }
+
+ private:
+  std::span<const std::string_view> views_;
+  std::span<const std::string> strings_;
+};
+
+// Appends one command to `out` in RESP, formatted by hiredis.
+void append_redis_command(std::string& out, const RedisCommand& command);
+// EVALSHA or EVAL (`how`) of a script (`script`: its sha1 or source) with its KEYS and ARGV.
+void append_script_call(std::string& out, std::string_view how, std::string_view script,
+                        const RedisArgs& keys, const RedisArgs& args);
 
 // Builds a RedisReply as hiredis's reader parses it, within the limits below (reply_builder.h).
 struct RedisReplyBuilder;
@@ -70,6 +106,8 @@ class RedisConnection {
   // without sending anything, the connection intact, once the I/O deadline has passed.
   Result<std::vector<RedisReply>> pipeline(const std::vector<RedisCommand>& commands);
   Result<RedisReply> command(const RedisCommand& command);
+  // One command already in RESP (append_redis_command, append_script_call), as command() does.
+  Result<RedisReply> exchange(std::string_view request);
 
   // For subscribers: waits up to `timeout` (capped by the I/O deadline) for one pushed reply;
   // nullopt on timeout.
@@ -100,7 +138,11 @@ class RedisConnection {
   Result<void> make_tls_context(const RedisUrl& url);
   // AUTH and SELECT, when the URL asks for them.
   Result<void> log_in(const RedisUrl& url);
-  Result<void> write_all(const std::string& bytes, std::chrono::steady_clock::time_point deadline);
+  Result<void> write_all(std::string_view bytes, std::chrono::steady_clock::time_point deadline);
+  // Sends `request` (`count` commands in RESP) and hands each reply to `take`, in order, all
+  // within one bound (see pipeline()).
+  template <class Take>
+  Result<void> round_trip(std::string_view request, std::size_t count, Take&& take);
   // Reads until the reader has one reply or the deadline passes.
   Result<std::optional<RedisReply>> read_reply(std::chrono::steady_clock::time_point deadline);
   Result<std::size_t> read_some(char* buf, std::size_t size,
@@ -116,6 +158,7 @@ class RedisConnection {
   std::unique_ptr<RedisReplyBuilder> builder_;  // the reader's privdata
   std::chrono::milliseconds timeout_{2000};
   std::string where_;
+  std::string request_;  // pipeline()'s wire form, reused
   bool broken_ = false;
 };
 

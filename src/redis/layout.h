@@ -51,15 +51,14 @@ class RedisLayout {
   RedisLayout(std::string prefix, bool cronlock)
       : prefix_(std::move(prefix)), cronlock_(cronlock) {}
 
-  // KEYS for every script: lock, meta, fence, channel.
+  // KEYS for every script: lock, meta, fence, channel. Each key is one allocation.
   std::vector<std::string> keys(std::string_view name) const {
-    std::string n(name);
     if (cronlock_) {
-      std::string lock = prefix_ + n;
-      return {lock, lock + ":heartlock", lock + ":heartlock:fence", lock + ":heartlock:released"};
+      return {join(name, ""), join(name, ":heartlock"), join(name, ":heartlock:fence"),
+              join(name, ":heartlock:released")};
     }
-    return {prefix_ + "lock:" + n, prefix_ + "lock:" + n, prefix_ + "fence:" + n,
-            prefix_ + "released:" + n};
+    return {join("lock:", name), join("lock:", name), join("fence:", name),
+            join("released:", name)};
   }
   // validate_name(), and in cronlock's layout no ":heartlock" inside (see above).
   Result<void> check_name(std::string_view name) const {
@@ -73,7 +72,9 @@ class RedisLayout {
     }
     return {};
   }
-  std::string lock_key(std::string_view name) const { return keys(name).front(); }
+  std::string lock_key(std::string_view name) const {
+    return cronlock_ ? join(name, "") : join("lock:", name);
+  }
   // The record of one schedule slot of a job (see Store::claim_slot).
   std::string slot_key(std::string_view job, long long slot) const {
     return cronlock_ ? prefix_ + std::string(job) + ":heartlock:slot:" + std::to_string(slot)
@@ -84,7 +85,9 @@ class RedisLayout {
     return cronlock_ ? prefix_ + std::string(job) + ":heartlock:last-slot"
                      : prefix_ + "last-slot:" + std::string(job);
   }
-  std::string channel(std::string_view name) const { return keys(name).back(); }
+  std::string channel(std::string_view name) const {
+    return cronlock_ ? join(name, ":heartlock:released") : join("released:", name);
+  }
 
   // The run ledger (see above). An entry's key is run_key_head() + job + run_key_middle() +
   // epoch: the ledger scripts build it from an index member the same way.
@@ -128,6 +131,14 @@ class RedisLayout {
 
  private:
   static constexpr std::string_view kReserved = ":heartlock";
+
+  // prefix_ + a + b.
+  std::string join(std::string_view a, std::string_view b) const {
+    std::string out;
+    out.reserve(prefix_.size() + a.size() + b.size());
+    out.append(prefix_).append(a).append(b);
+    return out;
+  }
 
   std::string prefix_;
   bool cronlock_;

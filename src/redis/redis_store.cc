@@ -1,8 +1,10 @@
 #include "redis_store.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <optional>
+#include <span>
 
 #include "../core/process_identity.h"
 #include "redis_lease.h"
@@ -90,19 +92,25 @@ RedisStore::~RedisStore() { stop_keepalive(); }
 Result<Attempt> RedisStore::claim(const ClaimRequest& request) {
   ProcessIdentity self = self_identity();
   const auto& o = request.options;
-  const auto keys = layout_.keys(request.name);
-  const std::vector<std::string> args = {
+  auto keys = layout_.keys(request.name);
+  // The arguments as views: the numbers written into buffers on the stack, nothing copied.
+  std::array<char, 24> ttl{};
+  std::array<char, 24> pid{};
+  std::array<char, 24> stale{};
+  std::array<char, 24> slot{};
+  const std::string_view args[] = {
       request.owner,
-      std::to_string(o.ttl.count()),
+      decimal(ttl, o.ttl.count()),
       self.host,
-      std::to_string(self.pid),
+      decimal(pid, self.pid),
       o.command,
-      std::to_string(o.stale_after.count()),
-      o.slot ? std::to_string(o.slot->time_since_epoch().count()) : std::string()};
+      decimal(stale, o.stale_after.count()),
+      o.slot ? decimal(slot, o.slot->time_since_epoch().count()) : std::string_view()};
+  std::string where = url_ + " " + keys.front();  // location(request.name)
   const BootTime start = boot_now();
-  auto votes =
-      count_votes(run_on_all(nodes_, layout_.scripts().acquire, keys, args, Patience::patient),
-                  request.name, location(request.name));
+  auto votes = count_votes(run_on_all(nodes_, layout_.scripts().acquire, keys,
+                                      std::span<const std::string_view>(args), Patience::patient),
+                           request.name, where);
   if (!votes) {
     return std::unexpected(votes.error());
   }
@@ -110,19 +118,21 @@ Result<Attempt> RedisStore::claim(const ClaimRequest& request) {
     if (votes->first_error) {
       return std::unexpected(*votes->first_error);
     }
-    return votes->granted.empty() ? Attempt(std::move(*votes->busy))
-                                  : granted_claim(request, keys, votes->token, start);
+    return votes->granted.empty()
+               ? Attempt(std::move(*votes->busy))
+               : granted_claim(request, std::move(keys), votes->token, start, std::move(where));
   }
   return settle_redlock(request, keys, *votes, start);
 }
 
-Attempt RedisStore::granted_claim(const ClaimRequest& request, const std::vector<std::string>& keys,
-                                  std::uint64_t token, BootTime start) {
+Attempt RedisStore::granted_claim(const ClaimRequest& request, std::vector<std::string> keys,
+                                  std::uint64_t token, BootTime start, std::string where) {
   return Attempt(Claim{
-      .lease = std::make_unique<RedisLease>(nodes_, batch_, watch_, layout_.scripts(), keys,
-                                            request.owner, request.options.ttl, quorum()),
+      .lease =
+          std::make_unique<RedisLease>(nodes_, batch_, watch_, layout_.scripts(), std::move(keys),
+                                       request.owner, request.options.ttl, quorum()),
       .token = token,
-      .location = location(request.name),
+      .location = std::move(where),
       .acquired_at = start,
   });
 }
@@ -147,7 +157,7 @@ Result<Attempt> RedisStore::settle_redlock(const ClaimRequest& request,
                              {request.owner, std::to_string(votes.token)});
     auto ok = quorum_fate(raised, quorum());
     if (ok && !ok->has_value() && boot_now() - start + drift < o.ttl) {
-      return granted_claim(request, keys, votes.token, start);
+      return granted_claim(request, keys, votes.token, start, location(request.name));
     }
     why = "the fencing token could not be recorded on a majority";
   } else if (granted.size() >= quorum()) {

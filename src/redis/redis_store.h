@@ -77,9 +77,9 @@ class RedisStore final : public LeasingStore {
   Result<void> check_name(std::string_view name) const override { return layout_.check_name(name); }
 
  private:
-  // A held lease over `token`, acquired at `start`.
-  Attempt granted_claim(const ClaimRequest& request, const std::vector<std::string>& keys,
-                        std::uint64_t token, BootTime start);
+  // A held lease over `token`, acquired at `start`; `where` is location(request.name).
+  Attempt granted_claim(const ClaimRequest& request, std::vector<std::string> keys,
+                        std::uint64_t token, BootTime start, std::string where);
   // Redlock: holds the lock if a quorum granted it within its validity and took its fencing
   // token; otherwise gives back what was granted and answers busy or unavailable.
   Result<Attempt> settle_redlock(const ClaimRequest& request, const std::vector<std::string>& keys,

@@ -49,8 +49,7 @@ BootTime node_share(std::size_t i, std::size_t n) {
 }
 
 std::vector<Result<RedisReply>> run_on_all(const RedisNodes& nodes, const RedisScript& script,
-                                           const std::vector<std::string>& keys,
-                                           const std::vector<std::string>& args,
+                                           const RedisArgs& keys, const RedisArgs& args,
                                            RedisClient::Patience patience) {
   std::vector<Result<RedisReply>> out;
   out.reserve(nodes.size());

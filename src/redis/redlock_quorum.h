@@ -28,9 +28,8 @@ BootTime node_share(std::size_t i, std::size_t n);
 // Runs `script` on every node in turn, each under its node_share() of the I/O deadline; one
 // answer per node, in order.
 std::vector<Result<RedisReply>> run_on_all(
-    const RedisNodes& nodes, const RedisScript& script, const std::vector<std::string>& keys,
-    const std::vector<std::string>& args,
-    RedisClient::Patience patience = RedisClient::Patience::once);
+    const RedisNodes& nodes, const RedisScript& script, const RedisArgs& keys,
+    const RedisArgs& args, RedisClient::Patience patience = RedisClient::Patience::once);
 
 }  // namespace heartlock::detail
 

@@ -35,8 +35,11 @@ void* RedisReplyBuilder::create_array(const redisReadTask* task, int elements) n
     self->refused = "array of " + std::to_string(elements) + " elements";
     return nullptr;
   }
-  // The elements are counted as they arrive; the table grows with them, not with the header.
-  return self->attach(task, RedisReply{.type = RedisReply::Type::array});
+  // The elements are counted as they arrive; the table grows with them, not with the header
+  // (beyond a few: heartlock's script replies have at most 4, reserved in one allocation).
+  RedisReply array{.type = RedisReply::Type::array};
+  array.elements.reserve(static_cast<std::size_t>(std::clamp(elements, 0, 4)));
+  return self->attach(task, std::move(array));
 } catch (const std::bad_alloc&) {
   return nullptr;
 }

@@ -1,8 +1,9 @@
-// Numbers out of script replies, shared by the Redis store's files. A reply of another shape
-// reads as 0: the callers check shapes where it matters.
+// Numbers out of script replies and into script arguments, shared by the Redis store's files. A
+// reply of another shape reads as 0: the callers check shapes where it matters.
 #ifndef HEARTLOCK_REDIS_REPLY_VALUES_H_
 #define HEARTLOCK_REDIS_REPLY_VALUES_H_
 
+#include <array>
 #include <charconv>
 #include <string_view>
 
@@ -15,6 +16,12 @@ inline long long to_ll(std::string_view s) {
   long long v = 0;
   std::from_chars(s.data(), s.data() + s.size(), v);
   return v;
+}
+
+// `v` in decimal, written into `buf` (which the view points into).
+inline std::string_view decimal(std::array<char, 24>& buf, long long v) {
+  auto end = std::to_chars(buf.data(), buf.data() + buf.size(), v).ptr;
+  return {buf.data(), static_cast<std::size_t>(end - buf.data())};
 }
 
 // An integer reply, or a string holding one; 0 for anything else.
