@@ -45,11 +45,12 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 # Depends: from dpkg-shlibdeps on the linked libraries (glibc; libssl3 and zlib1g when they are not
 # linked statically; libdate-tz3 and libstdc++6 for heartlock-tz.so). What is loaded with dlopen
-# is not seen there: libpq5 (postgres://), libcurl4 (etcd://) and libmicrohttpd12 (`cron
-# --metrics-listen`, which the shipped systemd unit uses) are Recommends: heartlock works without
-# them, and says which library is missing when a backend needs it.
+# is not seen there: libpq5 (postgres://), libcurl4 (etcd://), libmicrohttpd12 (`cron
+# --metrics-listen`, which the shipped systemd unit uses) and libssl3 (rediss://: libssl is loaded
+# on the first TLS connection, src/redis/tls_api.h) are Recommends: heartlock works without them,
+# and says which library is missing when a backend needs it.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libpq5, libcurl4, libmicrohttpd12")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libpq5, libcurl4, libmicrohttpd12, libssl3")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_CURRENT_LIST_DIR}/deb/postinst ${CMAKE_CURRENT_LIST_DIR}/deb/prerm
     ${CMAKE_CURRENT_LIST_DIR}/deb/postrm)

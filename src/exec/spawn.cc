@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -9,6 +10,8 @@
 
 #include <cerrno>
 #include <string_view>
+
+#include <sched.h>
 
 #include "exec/heartbeat_socket.h"
 
@@ -66,6 +69,80 @@ std::vector<char*> c_array(std::vector<std::string>& strings) {
   ::_exit(127);
 }
 
+// The child is started the way posix_spawn starts one: clone(CLONE_VM | CLONE_VFORK) on a stack
+// of its own, sharing our memory while we wait until it has exec'd or failed. fork() copied the
+// page tables of this process (and then every page either side wrote, copy-on-write): ~200 page
+// faults per `heartlock run`, more than all of its start-up (docs/benchmarks.md, issue 14).
+// Sanitizer runtimes cannot follow a child that shares their memory: fork there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSharedMemoryChild = false;
+#else
+constexpr bool kSharedMemoryChild = true;
+#endif
+// The child's stack. execvpe puts a candidate path (up to PATH_MAX) on it and, for a script
+// without #!, a copy of argv (argc + 2 pointers): sized as glibc's posix_spawn sizes its own.
+std::size_t child_stack_size(std::size_t argc) {
+  const std::size_t page = 4096;
+  const std::size_t bytes = 64 * 1024 + (argc + 3) * sizeof(char*);
+  return (bytes + page - 1) / page * page;
+}
+
+struct ChildArgs {
+  const SpawnRequest* request;
+  pid_t parent;
+  char** argv;
+  char** envp;
+  int failed_fd;
+};
+
+// The child sharing our memory. Every signal is blocked (spawn() did that before cloning), so no
+// handler of ours can run here and touch our state; the handlers are reset to the default before
+// exec_child unblocks them (the child has its own copy of the table: no CLONE_SIGHAND).
+int shared_memory_child(void* arg) {
+  const auto* a = static_cast<const ChildArgs*>(arg);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction current {};
+    if (::sigaction(sig, nullptr, &current) == 0 && current.sa_handler != SIG_IGN &&
+        current.sa_handler != SIG_DFL) {
+      struct sigaction dfl {};
+      dfl.sa_handler = SIG_DFL;
+      ::sigaction(sig, &dfl, nullptr);
+    }
+  }
+  exec_child(*a->request, a->parent, a->argv, a->envp, a->failed_fd);
+}
+
+// Starts exec_child in a new process; its pid, or -1 with errno.
+pid_t start_child(const SpawnRequest& request, pid_t parent, char** argv, char** envp,
+                  int failed_fd) {
+  const std::size_t stack_size = child_stack_size(request.argv->size());
+  if (!kSharedMemoryChild) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+      exec_child(request, parent, argv, envp, failed_fd);
+    }
+    return child;
+  }
+  void* stack = ::mmap(nullptr, stack_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
+    return -1;
+  }
+  sigset_t all;
+  sigset_t before;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &before);
+  ChildArgs args{&request, parent, argv, envp, failed_fd};
+  // Returns once the child has exec'd or exited (CLONE_VFORK): its stack is free again then.
+  const pid_t child = ::clone(shared_memory_child, static_cast<char*>(stack) + stack_size,
+                              CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  const int clone_error = errno;
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  ::munmap(stack, stack_size);
+  errno = clone_error;
+  return child;
+}
+
 void reap(pid_t pid) {
   siginfo_t info{};
   while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED) != 0 && errno == EINTR) {
@@ -99,15 +176,16 @@ std::vector<std::string> child_environment(const std::vector<std::string>& extra
   return env;
 }
 
-// fork, not posix_spawn: COMMAND must be known to the watchdog before it runs. posix_spawn
+// Not posix_spawn: COMMAND must be known to the watchdog before it runs. posix_spawn
 // returns only after the exec, and a wrapper killed before it then stored the group left the
 // watchdog knowing of no COMMAND: it freed the lock while COMMAND ran on (a 10-minute torture run
 // hit it once in 2166 kills). Here the child stores its own pid as the group first, after
 // arranging to die with us (PR_SET_PDEATHSIG, kept across the exec) and checking that we have
 // not died already. An exec failure comes back on a close-on-exec pipe.
 //
-// The pidfd is opened right after fork: until we reap it, the child's pid cannot be reused, and
-// since nothing in the process waits for "any child" (no waitpid(-1)), only this job reaps it.
+// The pidfd is opened right after the child starts: until we reap it, the child's pid cannot be
+// reused, and since nothing in the process waits for "any child" (no waitpid(-1)), only this job
+// reaps it.
 Spawned spawn(const SpawnRequest& request) {
   std::vector<std::string> argv_copy = *request.argv;
   std::vector<std::string> env_copy = *request.env;
@@ -120,10 +198,7 @@ Spawned spawn(const SpawnRequest& request) {
     return out;
   }
   const pid_t parent = ::getpid();
-  const pid_t child = ::fork();
-  if (child == 0) {
-    exec_child(request, parent, argv.data(), envp.data(), failed.write.get());
-  }
+  const pid_t child = start_child(request, parent, argv.data(), envp.data(), failed.write.get());
   if (child < 0) {
     out.error = errno;
     return out;

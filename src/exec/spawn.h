@@ -1,4 +1,5 @@
-// Starting COMMAND for a supervisor: fork, its own process group, a pidfd for exactly that child.
+// Starting COMMAND for a supervisor: a child of its own process group (started as posix_spawn
+// starts one, sharing our memory until it execs), a pidfd for exactly that child.
 #ifndef HEARTLOCK_EXEC_SPAWN_H_
 #define HEARTLOCK_EXEC_SPAWN_H_
 
@@ -32,7 +33,7 @@ struct Spawned {
   int error = 0;   // the errno of fork, pidfd_open or exec when pid is -1
 };
 
-// Forks COMMAND, which dies with the calling thread (PR_SET_PDEATHSIG, so the caller must keep
+// Starts COMMAND, which dies with the calling thread (PR_SET_PDEATHSIG, so the caller must keep
 // that thread until COMMAND is reaped), leads a new process group, and runs with no signal
 // blocked. Returns once COMMAND has exec'd or failed to (a failed child is reaped here).
 Spawned spawn(const SpawnRequest& request);

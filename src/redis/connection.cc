@@ -17,13 +17,11 @@
 #include <system_error>
 
 #include <hiredis/hiredis.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "../core/io_deadline.h"
 #include "reply_builder.h"
 #include "socket_io.h"
+#include "tls_api.h"
 
 namespace heartlock::detail {
 namespace {
@@ -115,14 +113,14 @@ void append_script_call(std::string& out, std::string_view how, std::string_view
 
 std::string errno_message(int err) { return std::system_category().message(err); }
 
-std::string ssl_error_text() {
-  unsigned long code = ERR_get_error();
+std::string ssl_error_text(const TlsApi& tls) {
+  unsigned long code = tls.ERR_get_error();
   if (code == 0) {
     return "TLS error";
   }
   char buf[256];
-  ERR_error_string_n(code, buf, sizeof buf);
-  ERR_clear_error();
+  tls.ERR_error_string_n(code, buf, sizeof buf);
+  tls.ERR_clear_error();
   return buf;
 }
 
@@ -150,10 +148,10 @@ bool wait_fd(int fd, short events, Clock::time_point deadline) {
 
 RedisConnection::~RedisConnection() {
   if (ssl_ != nullptr) {
-    SSL_free(static_cast<SSL*>(ssl_));
+    tls_->SSL_free(ssl_);
   }
   if (ssl_ctx_ != nullptr) {
-    SSL_CTX_free(static_cast<SSL_CTX*>(ssl_ctx_));
+    tls_->SSL_CTX_free(ssl_ctx_);
   }
   if (reader_ != nullptr) {
     redisReaderFree(static_cast<redisReader*>(reader_));
@@ -177,18 +175,17 @@ Result<void> RedisConnection::write_all(std::string_view bytes, Clock::time_poin
   std::size_t done = 0;
   while (done < bytes.size()) {
     if (ssl_ != nullptr) {
-      int n = SSL_write(static_cast<SSL*>(ssl_), bytes.data() + done,
-                        static_cast<int>(bytes.size() - done));
+      int n = tls_->SSL_write(ssl_, bytes.data() + done, static_cast<int>(bytes.size() - done));
       if (n > 0) {
         done += static_cast<std::size_t>(n);
         continue;
       }
-      int err = SSL_get_error(static_cast<SSL*>(ssl_), n);
+      int err = tls_->SSL_get_error(ssl_, n);
       if ((err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) &&
           wait_fd(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
         continue;
       }
-      return std::unexpected(transport_error("write failed: " + ssl_error_text()));
+      return std::unexpected(transport_error("write failed: " + ssl_error_text(*tls_)));
     }
     ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
     if (n > 0) {
@@ -210,19 +207,20 @@ Result<std::size_t> RedisConnection::read_some(char* buf, std::size_t size,
                                                Clock::time_point deadline) {
   for (;;) {
     if (ssl_ != nullptr) {
-      int n = SSL_read(static_cast<SSL*>(ssl_), buf, static_cast<int>(size));
+      int n = tls_->SSL_read(ssl_, buf, static_cast<int>(size));
       if (n > 0) {
         return static_cast<std::size_t>(n);
       }
-      int err = SSL_get_error(static_cast<SSL*>(ssl_), n);
+      int err = tls_->SSL_get_error(ssl_, n);
       if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
         if (!wait_fd(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
           return std::size_t{0};  // timeout
         }
         continue;
       }
-      return std::unexpected(transport_error(
-          err == SSL_ERROR_ZERO_RETURN ? "connection closed" : "read failed: " + ssl_error_text()));
+      return std::unexpected(transport_error(err == SSL_ERROR_ZERO_RETURN
+                                                 ? "connection closed"
+                                                 : "read failed: " + ssl_error_text(*tls_)));
     }
     ssize_t n = ::recv(fd_, buf, size, 0);
     if (n > 0) {
@@ -295,18 +293,18 @@ bool RedisConnection::usable_when_idle() {
     return false;
   }
   pollfd p{fd_, POLLIN, 0};
-  if (::poll(&p, 1, 0) <= 0 && (ssl_ == nullptr || SSL_pending(static_cast<SSL*>(ssl_)) == 0)) {
+  if (::poll(&p, 1, 0) <= 0 && (ssl_ == nullptr || tls_->SSL_pending(ssl_) == 0)) {
     return true;  // nothing arrived (or EINTR: the next command finds out)
   }
   if (ssl_ != nullptr) {
     // Reading is the only way to tell a session ticket (consumed, no data) from data or a close.
     char c = 0;
-    int n = SSL_read(static_cast<SSL*>(ssl_), &c, 1);
-    int err = n > 0 ? SSL_ERROR_NONE : SSL_get_error(static_cast<SSL*>(ssl_), n);
+    int n = tls_->SSL_read(ssl_, &c, 1);
+    int err = n > 0 ? SSL_ERROR_NONE : tls_->SSL_get_error(ssl_, n);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
       return true;
     }
-    ERR_clear_error();
+    tls_->ERR_clear_error();
     broken_ = true;
     return false;
   }

@@ -19,11 +19,15 @@
 #include <string_view>
 #include <vector>
 
+#include <openssl/types.h>  // SSL, SSL_CTX (types only: libssl is loaded on first use)
+
 #include "heartlock/error.h"
 
 #include "redis_url.h"
 
 namespace heartlock::detail {
+
+struct TlsApi;
 
 // A reply, copied out of hiredis so its types stay inside this file's .cc.
 struct RedisReply {
@@ -152,8 +156,9 @@ class RedisConnection {
   Error too_large(const std::string& what);
 
   int fd_ = -1;
-  void* ssl_ = nullptr;                         // SSL*
-  void* ssl_ctx_ = nullptr;                     // SSL_CTX*
+  const TlsApi* tls_ = nullptr;  // set with ssl_ctx_: libssl, loaded on first use
+  SSL* ssl_ = nullptr;
+  SSL_CTX* ssl_ctx_ = nullptr;
   void* reader_ = nullptr;                      // redisReader*
   std::unique_ptr<RedisReplyBuilder> builder_;  // the reader's privdata
   std::chrono::milliseconds timeout_{2000};

@@ -12,14 +12,12 @@
 #include <cerrno>
 
 #include <hiredis/hiredis.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "../core/io_deadline.h"
 #include "connection.h"
 #include "reply_builder.h"
 #include "socket_io.h"
+#include "tls_api.h"
 
 namespace heartlock::detail {
 namespace {
@@ -125,59 +123,72 @@ Result<void> RedisConnection::start_tls(const RedisEndpoint& endpoint, const Red
   if (auto ok = make_tls_context(url); !ok) {
     return ok;
   }
-  SSL* ssl = SSL_new(static_cast<SSL_CTX*>(ssl_ctx_));
+  const TlsApi& tls = *tls_;
+  SSL* ssl = tls.SSL_new(ssl_ctx_);
   ssl_ = ssl;
-  SSL_set_fd(ssl, fd_);
+  if (ssl == nullptr) {
+    return fail(Errc::internal, "redis " + where_ + ": " + ssl_error_text(tls));
+  }
+  tls.SSL_set_fd(ssl, fd_);
   if (!is_ip_address(endpoint.host)) {
-    SSL_set_tlsext_host_name(ssl, endpoint.host.c_str());  // SNI
-    SSL_set1_host(ssl, endpoint.host.c_str());             // and check the name
+    // SNI: SSL_set_tlsext_host_name, a macro over SSL_ctrl.
+    tls.SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(endpoint.host.c_str()));
+    tls.SSL_set1_host(ssl, endpoint.host.c_str());  // and check the name
   } else {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), endpoint.host.c_str());
+    tls.X509_VERIFY_PARAM_set1_ip_asc(tls.SSL_get0_param(ssl), endpoint.host.c_str());
   }
   for (;;) {
-    int rc = SSL_connect(ssl);
+    int rc = tls.SSL_connect(ssl);
     if (rc == 1) {
       return {};
     }
-    int err = SSL_get_error(ssl, rc);
+    int err = tls.SSL_get_error(ssl, rc);
     if ((err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) &&
         wait_fd(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
       continue;
     }
-    long verify = SSL_get_verify_result(ssl);
+    long verify = tls.SSL_get_verify_result(ssl);
     if (verify != X509_V_OK) {
-      return fail(Errc::permission_denied,
-                  "redis " + where_ +
-                      ": TLS certificate did not verify: " + X509_verify_cert_error_string(verify));
+      return fail(Errc::permission_denied, "redis " + where_ +
+                                               ": TLS certificate did not verify: " +
+                                               tls.X509_verify_cert_error_string(verify));
     }
     return fail(Errc::unavailable,
-                "redis " + where_ + ": TLS handshake failed: " + ssl_error_text());
+                "redis " + where_ + ": TLS handshake failed: " + ssl_error_text(tls));
   }
 }
 
 Result<void> RedisConnection::make_tls_context(const RedisUrl& url) {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  auto api = tls_api();
+  if (!api) {
+    return fail(Errc::unavailable, "redis " + where_ + ": " + api.error().message);
+  }
+  tls_ = *api;
+  const TlsApi& tls = *tls_;
+  SSL_CTX* ctx = tls.SSL_CTX_new(tls.TLS_client_method());
   ssl_ctx_ = ctx;
   if (ctx == nullptr) {
-    return fail(Errc::internal, "redis " + where_ + ": " + ssl_error_text());
+    return fail(Errc::internal, "redis " + where_ + ": " + ssl_error_text(tls));
   }
   if (url.insecure) {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    tls.SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
   } else {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-    int ok = url.cacert.empty() ? SSL_CTX_set_default_verify_paths(ctx)
-                                : SSL_CTX_load_verify_locations(ctx, url.cacert.c_str(), nullptr);
+    tls.SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    int ok = url.cacert.empty()
+                 ? tls.SSL_CTX_set_default_verify_paths(ctx)
+                 : tls.SSL_CTX_load_verify_locations(ctx, url.cacert.c_str(), nullptr);
     if (ok != 1) {
       return fail(Errc::invalid_argument,
-                  "redis " + where_ + ": cannot load CA certificates: " + ssl_error_text());
+                  "redis " + where_ + ": cannot load CA certificates: " + ssl_error_text(tls));
     }
   }
   if (!url.cert.empty() &&
-      (SSL_CTX_use_certificate_chain_file(ctx, url.cert.c_str()) != 1 ||
-       SSL_CTX_use_PrivateKey_file(ctx, (url.key.empty() ? url.cert : url.key).c_str(),
-                                   SSL_FILETYPE_PEM) != 1)) {
+      (tls.SSL_CTX_use_certificate_chain_file(ctx, url.cert.c_str()) != 1 ||
+       tls.SSL_CTX_use_PrivateKey_file(ctx, (url.key.empty() ? url.cert : url.key).c_str(),
+                                       SSL_FILETYPE_PEM) != 1)) {
     return fail(Errc::invalid_argument,
-                "redis " + where_ + ": cannot load the client certificate: " + ssl_error_text());
+                "redis " + where_ + ": cannot load the client certificate: " + ssl_error_text(tls));
   }
   return {};
 }

@@ -11,8 +11,10 @@ namespace heartlock::detail {
 // strerror-like text of an errno value.
 std::string errno_message(int err);
 
+struct TlsApi;
+
 // The text of OpenSSL's oldest queued error (and clears the queue); "TLS error" if none.
-std::string ssl_error_text();
+std::string ssl_error_text(const TlsApi& tls);
 
 // Milliseconds left until `deadline` for poll(2), never negative.
 int poll_timeout(std::chrono::steady_clock::time_point deadline);

@@ -39,7 +39,7 @@ if readelf -d "$build/bin/heartlock" | grep -q 'NEEDED.*libcrypto'; then
 else
   ! grep -q "libssl" <<<"$depends" || fail "static libcrypto, but Depends has libssl: $depends"
 fi
-[ "$(field Recommends)" = "libpq5, libcurl4, libmicrohttpd12" ] ||
+[ "$(field Recommends)" = "libpq5, libcurl4, libmicrohttpd12, libssl3" ] ||
   fail "Recommends: $(field Recommends)"
 control=$(dpkg-deb -I "$deb")
 for script in postinst prerm postrm; do
