@@ -27,6 +27,9 @@ sigset_t supervised_signals() {
 void block_supervised_signals() {
   sigset_t set = supervised_signals();
   ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // A SIGCHLD ignored by whoever started us (SIG_IGN survives exec) would make the kernel reap
+  // COMMAND before we learn its exit status, and COMMAND would inherit it ignored too.
+  ::signal(SIGCHLD, SIG_DFL);
 }
 
 SignalForwarder::SignalForwarder(std::function<void(int)> on_signal)

@@ -45,7 +45,7 @@ function(heartlock_link_items out)
 endfunction()
 
 # What the parts link, in link order: a library listed twice is kept at its last place, after
-# everything that needs it (libssl.a before libcrypto.a).
+# everything that needs it (libhiredis before libcrypto, ...).
 get_property(part_libs GLOBAL PROPERTY HEARTLOCK_PART_LIBS)
 heartlock_link_items(export_libs ${part_libs})
 list(REVERSE export_libs)

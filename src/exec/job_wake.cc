@@ -68,9 +68,19 @@ void JobLoop::wait_and_handle() {
 // Reaps exactly our child, through its pidfd.
 void JobLoop::reap() {
   siginfo_t info{};
-  if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child_.pidfd.get()), &info,
-               WEXITED | WNOHANG) == 0 &&
-      info.si_pid != 0) {
+  const int rc = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child_.pidfd.get()),
+                          &info, WEXITED | WNOHANG);
+  if (rc == 0 && info.si_pid != 0) {
+    child_status_ = info;
+  } else if (rc != 0 && errno == ECHILD) {
+    // The kernel reaped it already: the process ignores SIGCHLD (an embedding program's choice;
+    // the CLI resets it). The pidfd said it exited; its status is gone. Without this, the loop
+    // would poll a readable pidfd for ever.
+    emit(LogLevel::warn, "exit-status-unknown",
+         "the command exited but its status is unknown (SIGCHLD is ignored in this process, so "
+         "the kernel reaped it): reported as exit status 255");
+    info.si_code = CLD_EXITED;
+    info.si_status = 255;
     child_status_ = info;
   }
 }

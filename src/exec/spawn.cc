@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <string_view>
 
 #include <sched.h>
@@ -95,11 +96,13 @@ struct ChildArgs {
   int failed_fd;
 };
 
-// The child sharing our memory. Every signal is blocked (spawn() did that before cloning), so no
-// handler of ours can run here and touch our state; the handlers are reset to the default before
-// exec_child unblocks them (the child has its own copy of the table: no CLONE_SIGHAND).
-int shared_memory_child(void* arg) {
-  const auto* a = static_cast<const ChildArgs*>(arg);
+// In the child, before exec_child unblocks the signals (start_child blocked them all before the
+// child was made): the handlers this process installed go back to the default, so that none runs
+// in the child -- with CLONE_VM it would touch our state, after a fork an embedding program's
+// (a self-pipe written twice). Ignored signals stay ignored, as across fork and exec. glibc's two
+// internal signals refuse sigaction; nothing in this process sends them (no thread cancellation,
+// no setuid across threads).
+void reset_caught_signals() {
   for (int sig = 1; sig < NSIG; ++sig) {
     struct sigaction current {};
     if (::sigaction(sig, nullptr, &current) == 0 && current.sa_handler != SIG_IGN &&
@@ -109,37 +112,52 @@ int shared_memory_child(void* arg) {
       ::sigaction(sig, &dfl, nullptr);
     }
   }
+}
+
+// The child sharing our memory (it has its own copy of the handler table: no CLONE_SIGHAND).
+int shared_memory_child(void* arg) {
+  const auto* a = static_cast<const ChildArgs*>(arg);
+  reset_caught_signals();
   exec_child(*a->request, a->parent, a->argv, a->envp, a->failed_fd);
 }
 
-// Starts exec_child in a new process; its pid, or -1 with errno.
+// Starts exec_child in a new process with every signal blocked until it has reset the handlers;
+// its pid, or -1 with errno.
 pid_t start_child(const SpawnRequest& request, pid_t parent, char** argv, char** envp,
                   int failed_fd) {
   const std::size_t stack_size = child_stack_size(request.argv->size());
-  if (!kSharedMemoryChild) {
-    const pid_t child = ::fork();
+  void* stack = nullptr;
+  if (kSharedMemoryChild) {
+    stack = ::mmap(nullptr, stack_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+      return -1;
+    }
+  }
+  // Every signal blocked, glibc's own two (thread cancellation, setxid) included, which
+  // pthread_sigmask leaves out: the raw system call, with the kernel's 64-bit mask.
+  std::uint64_t all = ~std::uint64_t{0};
+  std::uint64_t before = 0;
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &before, sizeof all);
+  pid_t child = -1;
+  if (kSharedMemoryChild) {
+    ChildArgs args{&request, parent, argv, envp, failed_fd};
+    // Returns once the child has exec'd or exited (CLONE_VFORK): its stack is free again then.
+    child = ::clone(shared_memory_child, static_cast<char*>(stack) + stack_size,
+                    CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  } else {
+    child = ::fork();
     if (child == 0) {
+      reset_caught_signals();
       exec_child(request, parent, argv, envp, failed_fd);
     }
-    return child;
   }
-  void* stack = ::mmap(nullptr, stack_size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) {
-    return -1;
+  const int start_error = errno;
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &before, nullptr, sizeof before);
+  if (stack != nullptr) {
+    ::munmap(stack, stack_size);
   }
-  sigset_t all;
-  sigset_t before;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &before);
-  ChildArgs args{&request, parent, argv, envp, failed_fd};
-  // Returns once the child has exec'd or exited (CLONE_VFORK): its stack is free again then.
-  const pid_t child = ::clone(shared_memory_child, static_cast<char*>(stack) + stack_size,
-                              CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
-  const int clone_error = errno;
-  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
-  ::munmap(stack, stack_size);
-  errno = clone_error;
+  errno = start_error;
   return child;
 }
 

@@ -124,6 +124,37 @@ std::string ssl_error_text(const TlsApi& tls) {
   return buf;
 }
 
+namespace {
+sigset_t sigpipe_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  return set;
+}
+bool sigpipe_pending() {
+  sigset_t pending;
+  return ::sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+}
+}  // namespace
+
+NoSigpipe::NoSigpipe() {
+  const sigset_t pipe = sigpipe_set();
+  ::pthread_sigmask(SIG_BLOCK, &pipe, &old_);
+  was_pending_ = sigpipe_pending();
+}
+
+NoSigpipe::~NoSigpipe() {
+  const int saved = errno;
+  if (!was_pending_ && sigpipe_pending()) {
+    const sigset_t pipe = sigpipe_set();
+    const timespec now{};
+    while (::sigtimedwait(&pipe, nullptr, &now) < 0 && errno == EINTR) {
+    }
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  errno = saved;
+}
+
 int poll_timeout(Clock::time_point deadline) {
   auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
   return left.count() < 0 ? 0 : static_cast<int>(left.count());
@@ -175,6 +206,7 @@ Result<void> RedisConnection::write_all(std::string_view bytes, Clock::time_poin
   std::size_t done = 0;
   while (done < bytes.size()) {
     if (ssl_ != nullptr) {
+      NoSigpipe no_sigpipe;
       int n = tls_->SSL_write(ssl_, bytes.data() + done, static_cast<int>(bytes.size() - done));
       if (n > 0) {
         done += static_cast<std::size_t>(n);
@@ -207,6 +239,7 @@ Result<std::size_t> RedisConnection::read_some(char* buf, std::size_t size,
                                                Clock::time_point deadline) {
   for (;;) {
     if (ssl_ != nullptr) {
+      NoSigpipe no_sigpipe;
       int n = tls_->SSL_read(ssl_, buf, static_cast<int>(size));
       if (n > 0) {
         return static_cast<std::size_t>(n);
@@ -299,6 +332,7 @@ bool RedisConnection::usable_when_idle() {
   if (ssl_ != nullptr) {
     // Reading is the only way to tell a session ticket (consumed, no data) from data or a close.
     char c = 0;
+    NoSigpipe no_sigpipe;
     int n = tls_->SSL_read(ssl_, &c, 1);
     int err = n > 0 ? SSL_ERROR_NONE : tls_->SSL_get_error(ssl_, n);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {

@@ -124,6 +124,7 @@ Result<void> RedisConnection::start_tls(const RedisEndpoint& endpoint, const Red
     return ok;
   }
   const TlsApi& tls = *tls_;
+  NoSigpipe no_sigpipe;  // the handshake writes too
   SSL* ssl = tls.SSL_new(ssl_ctx_);
   ssl_ = ssl;
   if (ssl == nullptr) {

@@ -10,6 +10,8 @@
 #ifndef HEARTLOCK_REDIS_TLS_API_H_
 #define HEARTLOCK_REDIS_TLS_API_H_
 
+#include <openssl/err.h>
+#include <openssl/opensslv.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -17,33 +19,38 @@
 
 namespace heartlock::detail {
 
-// The libssl and libcrypto functions the Redis transport calls, by their OpenSSL names.
+// The soname below is OpenSSL 3's: headers of another major version must not compile against it.
+static_assert(OPENSSL_VERSION_MAJOR == 3,
+              "tls_api.cc loads libssl.so.3: update it with the headers");
+
+// The libssl and libcrypto functions the Redis transport calls, by their OpenSSL names, typed
+// from the headers' own declarations.
 struct TlsApi {
-  const SSL_METHOD* (*TLS_client_method)();
-  SSL_CTX* (*SSL_CTX_new)(const SSL_METHOD*);
-  void (*SSL_CTX_free)(SSL_CTX*);
-  void (*SSL_CTX_set_verify)(SSL_CTX*, int, SSL_verify_cb);
-  int (*SSL_CTX_set_default_verify_paths)(SSL_CTX*);
-  int (*SSL_CTX_load_verify_locations)(SSL_CTX*, const char*, const char*);
-  int (*SSL_CTX_use_certificate_chain_file)(SSL_CTX*, const char*);
-  int (*SSL_CTX_use_PrivateKey_file)(SSL_CTX*, const char*, int);
-  SSL* (*SSL_new)(SSL_CTX*);
-  void (*SSL_free)(SSL*);
-  int (*SSL_set_fd)(SSL*, int);
-  long (*SSL_ctrl)(SSL*, int, long, void*);  // what SSL_set_tlsext_host_name expands to
-  int (*SSL_set1_host)(SSL*, const char*);
-  X509_VERIFY_PARAM* (*SSL_get0_param)(SSL*);
-  int (*X509_VERIFY_PARAM_set1_ip_asc)(X509_VERIFY_PARAM*, const char*);
-  int (*SSL_connect)(SSL*);
-  int (*SSL_read)(SSL*, void*, int);
-  int (*SSL_write)(SSL*, const void*, int);
-  int (*SSL_pending)(const SSL*);
-  int (*SSL_get_error)(const SSL*, int);
-  long (*SSL_get_verify_result)(const SSL*);
-  const char* (*X509_verify_cert_error_string)(long);
-  unsigned long (*ERR_get_error)();
-  void (*ERR_error_string_n)(unsigned long, char*, std::size_t);
-  void (*ERR_clear_error)();
+  decltype(&::TLS_client_method) TLS_client_method;
+  decltype(&::SSL_CTX_new) SSL_CTX_new;
+  decltype(&::SSL_CTX_free) SSL_CTX_free;
+  decltype(&::SSL_CTX_set_verify) SSL_CTX_set_verify;
+  decltype(&::SSL_CTX_set_default_verify_paths) SSL_CTX_set_default_verify_paths;
+  decltype(&::SSL_CTX_load_verify_locations) SSL_CTX_load_verify_locations;
+  decltype(&::SSL_CTX_use_certificate_chain_file) SSL_CTX_use_certificate_chain_file;
+  decltype(&::SSL_CTX_use_PrivateKey_file) SSL_CTX_use_PrivateKey_file;
+  decltype(&::SSL_new) SSL_new;
+  decltype(&::SSL_free) SSL_free;
+  decltype(&::SSL_set_fd) SSL_set_fd;
+  decltype(&::SSL_ctrl) SSL_ctrl;  // what SSL_set_tlsext_host_name expands to
+  decltype(&::SSL_set1_host) SSL_set1_host;
+  decltype(&::SSL_get0_param) SSL_get0_param;
+  decltype(&::X509_VERIFY_PARAM_set1_ip_asc) X509_VERIFY_PARAM_set1_ip_asc;
+  decltype(&::SSL_connect) SSL_connect;
+  decltype(&::SSL_read) SSL_read;
+  decltype(&::SSL_write) SSL_write;
+  decltype(&::SSL_pending) SSL_pending;
+  decltype(&::SSL_get_error) SSL_get_error;
+  decltype(&::SSL_get_verify_result) SSL_get_verify_result;
+  decltype(&::X509_verify_cert_error_string) X509_verify_cert_error_string;
+  decltype(&::ERR_get_error) ERR_get_error;
+  decltype(&::ERR_error_string_n) ERR_error_string_n;
+  decltype(&::ERR_clear_error) ERR_clear_error;
 };
 
 // Loads libssl.so.3 (and with it libcrypto.so.3), once. Errc::unavailable, with the reason, if it

@@ -68,6 +68,20 @@ TEST_F(CliHabitsTest, DashCRunsTheLineThroughTheShell) {
   EXPECT_EQ(run({"run", "-k", "j", "-c", "kill -TERM $$"}).exit_code, 128 + SIGTERM);
 }
 
+// Started by a program that ignores SIGCHLD (SIG_IGN survives exec), the kernel would reap
+// COMMAND on its own: its exit status lost, and a supervisor waiting for it polled for ever (found
+// by review: 100 % CPU, deaf to SIGTERM, the lock held). The CLI resets SIGCHLD first.
+TEST_F(CliHabitsTest, ACallerThatIgnoresSigchldStillGetsTheExitStatus) {
+  const std::string script =
+      "import os, signal, sys\n"
+      "signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+      "os.execv(sys.argv[1], sys.argv[1:])\n";
+  auto r = testing::run_command({"python3", "-c", script, testing::heartlock_binary(), "run", "-k",
+                                 "sigchld", "--", "sh", "-c", "exit 3"},
+                                env(), 20s);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+}
+
 TEST_F(CliHabitsTest, DashCAndACommandContradict) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"run", "-c", "true", "--", "true"}, {"run", "-c", "true", "echo", "x"}}) {

@@ -10,6 +10,10 @@ fail() { echo "startup_weight: $*" >&2; exit 1; }
 # (Whole outputs first: `grep -q` closing the pipe early would fail the pipeline under pipefail.)
 needed=$(readelf -d "$exe")
 symbols=$(nm "$exe" 2>/dev/null || true)
+if [ -z "$symbols" ]; then
+  echo "startup_weight: $exe has no symbol table (stripped): cannot tell what is linked in"
+  exit 77
+fi
 if grep -q 'NEEDED.*libssl' <<<"$needed"; then
   fail "$exe needs libssl at start-up: load it with dlopen (src/redis/tls_api.h)"
 fi
