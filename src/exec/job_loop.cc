@@ -220,10 +220,19 @@ milliseconds JobLoop::next_wait() const {
   return wait;
 }
 
+bool JobLoop::killed_by_watchdog() const {
+  return watchdog_ && watchdog_->fired() && child_status_ && child_status_->si_code != CLD_EXITED &&
+         child_status_->si_status == SIGKILL;
+}
+
 Outcome JobLoop::outcome() {
-  if (stopping_ == Stop::none && (lease_.lost() || BootClock::now() >= kill_by_)) {
+  if (stopping_ == Stop::none &&
+      (lease_.lost() || BootClock::now() >= kill_by_ || killed_by_watchdog())) {
     // COMMAND ended past the lease's deadline or while it was lost (the watchdog's SIGKILL at the
-    // deadline while this supervisor was not running, or a loss at the moment it exited).
+    // deadline while this supervisor was not running, or a loss at the moment it exited). The
+    // watchdog may also have fired while this supervisor was stopped, and a renewal made after it
+    // resumed, still before the deadline, moved the kill time on: COMMAND was stopped for the
+    // lease all the same (a torture run saw that reported as a SIGKILL, exit 137).
     emit(LogLevel::error, "lost", "lease " + lease_.name() + " was lost while the command ran",
          {{"key", lease_.name()}});
     stopping_ = Stop::lost;

@@ -54,6 +54,8 @@ class JobLoop {
   void read_lost();
   void read_output(Fd& fd, int to);
   Outcome outcome();
+  // COMMAND died of the watchdog's SIGKILL at the lease's kill time.
+  bool killed_by_watchdog() const;
 
   Supervisor& s_;
   const JobSpec& spec_;

@@ -26,6 +26,7 @@ struct WatchdogArgs {
   std::uint64_t blocked;              // signal mask for the watchdog (kernel sigset_t)
   std::atomic<pid_t> group;           // 0 until COMMAND runs
   std::atomic<std::int64_t> kill_at;  // CLOCK_BOOTTIME ns; 0: none
+  std::atomic<bool> fired;            // the kill time came and COMMAND's group was SIGKILLed
 };
 
 namespace {
@@ -104,6 +105,7 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) bool next_wait(Wa
   // The lease's deadline is near and the supervisor has not moved it on: COMMAND goes now.
   const pid_t group = args->group.load(std::memory_order_acquire);
   if (group > 0) {
+    args->fired.store(true, std::memory_order_release);
     ::syscall(SYS_kill, -group, SIGKILL);
     killed = true;  // once; then it only waits for the supervisor
     return false;
@@ -163,8 +165,8 @@ std::unique_ptr<Watchdog> Watchdog::start(int lock_fd, BootClock::time_point kil
     ::munmap(page, sizeof(WatchdogArgs));
     return nullptr;
   }
-  w->args_ =
-      new (page) WatchdogArgs{pipe.read.get(), lock_fd, ::getpid(), ::gettid(), kBlocked, {0}, {0}};
+  w->args_ = new (page)
+      WatchdogArgs{pipe.read.get(), lock_fd, ::getpid(), ::gettid(), kBlocked, {0}, {0}, {false}};
   w->set_kill_at(kill_at);
   w->pipe_ = std::move(pipe.write);
   if (kCloneWatchdog) {
@@ -205,6 +207,8 @@ Watchdog::~Watchdog() {
 }
 
 std::atomic<pid_t>* Watchdog::group() noexcept { return &args_->group; }
+
+bool Watchdog::fired() const noexcept { return args_->fired.load(std::memory_order_acquire); }
 
 void Watchdog::set_kill_at(BootClock::time_point kill_at) noexcept {
   args_->kill_at.store(kill_at.time_since_epoch().count(), std::memory_order_release);

@@ -46,6 +46,10 @@ class Watchdog {
   std::atomic<pid_t>* group() noexcept;
   // Moves the SIGKILL time on.
   void set_kill_at(BootClock::time_point kill_at) noexcept;
+  // Whether the kill time came while COMMAND ran, and the watchdog SIGKILLed its group: the
+  // supervisor had not moved the time on (it was stopped, or its renewals were late), even if a
+  // renewal went through afterwards.
+  bool fired() const noexcept;
   // Tells the watchdog the job is done, and reaps it.
   void finish() noexcept;
 
