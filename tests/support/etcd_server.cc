@@ -83,7 +83,8 @@ void EtcdServer::start() {
   if (pid_ < 0 || !up) {
     throw std::runtime_error(
         "etcd did not start on port " + std::to_string(port_) +
-        " (is etcd-server installed? scripts/install-deps.sh servers); log: " + dir_.file("log"));
+        " (is etcd-server installed? scripts/install-deps.sh servers); its log ends:\n" +
+        file_tail(dir_.file("log")));
   }
 }
 

@@ -146,7 +146,7 @@ void PostgresServer::start() {
       std::chrono::seconds(30));
   if (pid_ < 0 || !up) {
     throw std::runtime_error("postgres did not start on port " + std::to_string(port_) +
-                             "; log: " + dir_.file("server.log"));
+                             "; its log ends:\n" + file_tail(dir_.file("server.log")));
   }
 }
 

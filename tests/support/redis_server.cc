@@ -106,7 +106,8 @@ void RedisServer::start_with(std::vector<std::string> args) {
   if (pid_ < 0 || !up) {
     throw std::runtime_error(
         "redis-server did not start on port " + std::to_string(port_) +
-        " (is it installed? scripts/install-deps.sh servers); log: " + dir_.file("log"));
+        " (is it installed? scripts/install-deps.sh servers); its log ends:\n" +
+        file_tail(dir_.file("log")));
   }
 }
 

@@ -5,13 +5,17 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
 
 #include <stdlib.h>
 
@@ -21,20 +25,61 @@ extern char** environ;
 
 namespace heartlock::testing {
 
-// A port the kernel just handed out for 127.0.0.1 (closed again; racy in theory, fine here).
+// A loopback port for a test server, reserved for the life of this process.
+//
+// Two races made "the kernel's free port" unsafe under `ctest -j`: the kernel hands out the same
+// ephemeral range (ip_local_port_range, 32768-60999 by default) to every outgoing connection, so a
+// parallel test's client could take the port between our check and the server's bind; and two test
+// processes could pick the same port. So ports come from below that range (no connect() ever gets
+// one), and each is claimed with an flock on a file named for it, kept until this process exits:
+// another test process, or another call in this one (an flock conflicts between two open()s of the
+// same file), skips a claimed port. A port something else on the machine listens on fails
+// the bind check and is skipped too.
 int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+  static const std::string dir = [] {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string d =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/heartlock-test-ports";
+    ::mkdir(d.c_str(), 01777);
+    ::chmod(d.c_str(), 01777);  // any user's test run may claim ports in it
+    return d;
+  }();
+  static std::mutex mu;
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  std::lock_guard guard(mu);
+  constexpr int kFirst = 20000;
+  constexpr int kCount = 12000;  // 20000-31999: below the ephemeral range
+  for (int attempt = 0; attempt < 4 * kCount; ++attempt) {
+    const int port = kFirst + static_cast<int>(rng() % kCount);
+    const std::string claim = dir + "/" + std::to_string(port);
+    int lock = ::open(claim.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (lock < 0) {
+      continue;
+    }
+    if (::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+      ::close(lock);  // another test process holds it
+      continue;
+    }
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     ::close(fd);
-    throw std::runtime_error("cannot find a free port");
+    if (!bound) {
+      ::close(lock);
+      continue;
+    }
+    return port;  // `lock` stays open: the claim lasts until the process exits
   }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  throw std::runtime_error("cannot find a free loopback port in 20000-31999");
+}
+
+std::string file_tail(const std::string& path, std::size_t max) {
+  std::ifstream in(path, std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return all.size() > max ? "..." + all.substr(all.size() - max) : all;
 }
 
 // A socket connected to 127.0.0.1:port, or -1.

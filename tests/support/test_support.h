@@ -31,8 +31,8 @@ void PrintTo(const Result<T>& r, std::ostream* os) {
 
 namespace heartlock::testing {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
-// A port the kernel just handed out for 127.0.0.1 (closed again; racy in theory, fine here).
+// A free 127.0.0.1 port below the kernel's ephemeral range, claimed for the life of this process
+// so that no parallel test process or outgoing connection takes it (test_support.cc).
 int free_port();
 
 // A socket connected to 127.0.0.1:port, or -1.
@@ -41,6 +41,11 @@ int connect_loopback(int port);
 // Whether something accepts TCP connections on 127.0.0.1:port.
 bool accepts_connections(int port);
 
+// The last `max` bytes of a file (a server's log, for the message of a test that could not start
+// it: the log's directory is removed with the server).
+std::string file_tail(const std::string& path, std::size_t max = 1500);
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
 class TempDir {
  public:
   TempDir();
