@@ -143,6 +143,9 @@ exec::Outcome supervise(Lease& lease, int lost_fd, const RunSettings& s,
   // reaped them and "is anything of the group left?" was not fooled by zombies. The supervisor
   // waits for exactly its own child now and its group checks ignore zombies (process_group.h);
   // as a subreaper that reaps nobody else we would keep every orphan of a long job as a zombie.
+  // The job's poll loop reads the signals to pass on (those that came while the lock was being
+  // taken, too): no forwarding thread for a process that runs one job.
+  const exec::Fd signals = forwarded_signal_fd();
   exec::Supervisor job(
       lease,
       exec::JobSpec{
@@ -157,9 +160,9 @@ exec::Outcome supervise(Lease& lease, int lost_fd, const RunSettings& s,
                   "HEARTLOCK_OWNER=" + lease.owner(), "HEARTLOCK_BACKEND=" + backend,
                   "HEARTLOCK_LOCATION=" + lease.location()},
           .foreground = true,
+          .signal_fd = signals.get(),
       },
       event_sink(events));
-  SignalForwarder forwarder([&job](int sig) { job.forward_signal(sig); });
   exec::Outcome outcome = job.run(lost_fd);
   if (outcome.kind == exec::Outcome::Kind::spawn_failed) {
     events.error("cannot run '" + command[0] +

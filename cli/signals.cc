@@ -32,6 +32,12 @@ void block_supervised_signals() {
   ::signal(SIGCHLD, SIG_DFL);
 }
 
+exec::Fd forwarded_signal_fd() {
+  sigset_t set = supervised_signals();
+  sigdelset(&set, SIGTTOU);
+  return exec::Fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+}
+
 SignalForwarder::SignalForwarder(std::function<void(int)> on_signal)
     : on_signal_(std::move(on_signal)) {
   const sigset_t set = supervised_signals();

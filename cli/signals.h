@@ -15,6 +15,11 @@ namespace heartlock::cli {
 // thread exists, so that every thread inherits the mask.
 void block_supervised_signals();
 
+// A non-blocking signalfd for the signals a job passes on to COMMAND (SIGTERM, SIGINT, SIGHUP,
+// SIGQUIT; not SIGTTOU), for exec::JobSpec::signal_fd: the job's own poll loop reads it, with no
+// thread of ours. Invalid (-1) if the kernel refuses one; then signals stay pending, unforwarded.
+exec::Fd forwarded_signal_fd();
+
 // While it lives, reads the blocked signals from a signalfd on a thread of its own and hands
 // each (but SIGTTOU) to `on_signal` on that thread: while waiting for the lock, to cancel the
 // wait; while a job runs, to exec::Supervisor::forward_signal. Signals that arrived before it was

@@ -50,6 +50,7 @@ class JobLoop {
   std::chrono::milliseconds next_wait() const;
   void wait_and_handle();
   void reap();
+  void read_signal_fd();
   void forward_signals();
   void read_lost();
   void read_output(Fd& fd, int to);

@@ -52,6 +52,10 @@ struct JobSpec {
   // the foreground; the caller must keep SIGTTOU blocked or ignored (taking it back is done from
   // behind). At most one job of a process may ask for it.
   bool foreground = false;
+  // A signalfd of the caller's (which keeps its signals blocked and owns the fd), or -1: run()
+  // polls it with everything else and passes each signal read from it on as forward_signal()
+  // does. For a process that supervises one job, this spares a thread that only forwards.
+  int signal_fd = -1;
 };
 
 // One thing a supervisor reports: `name` is a stable event name ("lost", "timeout", "kill",

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,13 +21,14 @@
 namespace heartlock::exec {
 
 void JobLoop::wait_and_handle() {
-  pollfd fds[6] = {{child_status_ ? -1 : child_.pidfd.get(), POLLIN, 0},
+  pollfd fds[7] = {{child_status_ ? -1 : child_.pidfd.get(), POLLIN, 0},
                    {s_.wake_.get(), POLLIN, 0},
                    {lost_fd_, POLLIN, 0},
                    {beat_.fd.get(), POLLIN, 0},
                    {out_.read.get(), POLLIN, 0},
-                   {err_.read.get(), POLLIN, 0}};
-  const int n = ::poll(fds, 6, static_cast<int>(next_wait().count()));
+                   {err_.read.get(), POLLIN, 0},
+                   {spec_.signal_fd, POLLIN, 0}};
+  const int n = ::poll(fds, 7, static_cast<int>(next_wait().count()));
   if (n < 0 && errno != EINTR) {
     emit(LogLevel::error, "error", "poll: " + std::system_category().message(errno));
     stop_group(Stop::none, SIGTERM);
@@ -37,7 +39,10 @@ void JobLoop::wait_and_handle() {
   if (fds[0].revents & POLLIN) {
     reap();
   }
-  if (fds[1].revents & POLLIN) {
+  if (fds[6].revents & POLLIN) {
+    read_signal_fd();
+  }
+  if ((fds[1].revents | fds[6].revents) & POLLIN) {
     forward_signals();
   }
   if (fds[2].revents & POLLIN) {
@@ -82,6 +87,14 @@ void JobLoop::reap() {
     info.si_code = CLD_EXITED;
     info.si_status = 255;
     child_status_ = info;
+  }
+}
+
+// Queues what the caller's signalfd holds (JobSpec::signal_fd); forward_signals() passes it on.
+void JobLoop::read_signal_fd() {
+  signalfd_siginfo info{};
+  while (::read(spec_.signal_fd, &info, sizeof info) == sizeof info) {
+    s_.forward_signal(static_cast<int>(info.ssi_signo));
   }
 }
 

@@ -6,7 +6,8 @@
 // Many supervisors may run at once, each on its own thread, in one process: each waits for
 // exactly its own child (a pidfd; nothing waits for "any child"), has its own watchdog, heartbeat
 // socket and wakeup. The process-wide state stays the application's: the signal mask, signal
-// handlers and signalfds (deliver signals meant for a job with forward_signal()), and the
+// handlers and signalfds (deliver signals meant for a job with forward_signal(), or have run()
+// read them from a signalfd: JobSpec::signal_fd), and the
 // subreaper flag (not needed: group checks here ignore zombies).
 //
 // Ownership: the caller owns the Lease, which must outlive run(). Thread-safety: run() once, on a

@@ -21,6 +21,7 @@
 #include <sstream>
 #include <string_view>
 #include <thread>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -433,6 +434,21 @@ TEST_F(CliTest, TermToTheWrapperReachesTheCommand) {
   read_pid("pid");
   wrapper.signal(SIGTERM);
   EXPECT_EQ(wrapper.exit_code(), 7);
+}
+
+// Each signal the wrapper passes on reaches COMMAND from the job's own poll loop (a signalfd,
+// no forwarding thread), the command's handler decides the exit code.
+TEST_F(CliTest, HupIntAndQuitToTheWrapperReachTheCommand) {
+  for (auto [sig, name, code] : {std::tuple{SIGHUP, "HUP", 11}, std::tuple{SIGINT, "INT", 12},
+                                 std::tuple{SIGQUIT, "QUIT", 13}}) {
+    const std::string pid = file(std::string("pid.") + name);
+    auto wrapper = start({"run", "-k", "job", "--", "sh", "-c",
+                          "trap 'exit " + std::to_string(code) + "' " + name + "; echo $$ > " +
+                              pid + "; while :; do sleep 0.05; done"});
+    read_pid(std::string("pid.") + name);
+    wrapper.signal(sig);
+    EXPECT_EQ(wrapper.exit_code(), code) << name;
+  }
 }
 
 // The stop rule does not depend on the wrapper being scheduled: with the wrapper stopped
