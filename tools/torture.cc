@@ -375,8 +375,16 @@ int main(int argc, char** argv) {
   if (config.seed == 0) {
     config.seed = static_cast<unsigned>(Clock::now().time_since_epoch().count());
   }
-  char tmpl[] = "/tmp/heartlock-torture-XXXXXX";
-  const std::string scratch = ::mkdtemp(tmpl);
+  // Under $TMPDIR (else /tmp): a test that expects a failing run (whose directory is kept for
+  // whoever investigates) gives it a directory it removes.
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string tmpl = std::string(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp") +
+                     "/heartlock-torture-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    std::cerr << "heartlock-torture: cannot make a directory " << tmpl << "\n";
+    return 69;
+  }
+  const std::string scratch = tmpl;
   if (config.backend.empty()) {
     config.backend = "file://" + scratch + "/locks";
   }

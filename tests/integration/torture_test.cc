@@ -366,8 +366,10 @@ TEST(TortureAdvisory, SessionsEndedByTheServer) {
 // The checker must be able to fail: workers that do not lock overlap, and a resource that does
 // not check tokens accepts the stale writes of stopped workers.
 TEST(TortureCheckerTest, WorkersWithoutTheLockAreCaught) {
+  testing::TempDir kept;  // the failing run's directory goes in here, and with it
   auto r =
-      testing::run_command({HEARTLOCK_TORTURE, "--workers", "4", "--seconds", "1", "--no-lock"});
+      testing::run_command({HEARTLOCK_TORTURE, "--workers", "4", "--seconds", "1", "--no-lock"},
+                           {{"TMPDIR", kept.path()}});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_GT(field(r.out, "violations"), 0) << r.out;
 }
@@ -375,9 +377,11 @@ TEST(TortureCheckerTest, WorkersWithoutTheLockAreCaught) {
 TEST(TortureCheckerTest, AResourceThatDoesNotFenceLosesUpdates) {
   // Stopped holders come back after their lease expired and write: short ttls, many stops.
   long lost = 0;
+  testing::TempDir kept;
   for (int attempt = 0; attempt < 5 && lost == 0; ++attempt) {
     auto r = testing::run_command(
-        {HEARTLOCK_TORTURE, "--workers", "4", "--seconds", "2", "--ttl", "100ms", "--no-fence"});
+        {HEARTLOCK_TORTURE, "--workers", "4", "--seconds", "2", "--ttl", "100ms", "--no-fence"},
+        {{"TMPDIR", kept.path()}});
     lost = field(r.out, "lost_updates");
     EXPECT_EQ(r.exit_code, lost > 0 ? 1 : r.exit_code) << r.out << r.err;
   }
