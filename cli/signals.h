@@ -1,4 +1,4 @@
-// The signals `heartlock run` passes on to COMMAND, and the thread that does it. The process's
+// The signals `heartlock run` passes on to COMMAND and that end a wait for the lock. The process's
 // signal mask is the CLI's: it blocks these signals in main() and reads them from a signalfd.
 #ifndef HEARTLOCK_CLI_SIGNALS_H_
 #define HEARTLOCK_CLI_SIGNALS_H_
@@ -21,8 +21,9 @@ void block_supervised_signals();
 exec::Fd forwarded_signal_fd();
 
 // While it lives, reads the blocked signals from a signalfd on a thread of its own and hands
-// each (but SIGTTOU) to `on_signal` on that thread: while waiting for the lock, to cancel the
-// wait; while a job runs, to exec::Supervisor::forward_signal. Signals that arrived before it was
+// each (but SIGTTOU) to `on_signal` on that thread: `heartlock run -w` to cancel its wait for the
+// lock, `heartlock cron` to shut down. (A running job reads forwarded_signal_fd() in its own
+// loop instead.) Signals that arrived before it was
 // made (and were not read by an earlier one) are handed on too. Not thread-safe; whatever
 // `on_signal` uses must outlive it.
 class SignalForwarder {

@@ -54,7 +54,8 @@ struct JobSpec {
   bool foreground = false;
   // A signalfd of the caller's (which keeps its signals blocked and owns the fd), or -1: run()
   // polls it with everything else and passes each signal read from it on as forward_signal()
-  // does. For a process that supervises one job, this spares a thread that only forwards.
+  // does. For a process that supervises one job, this spares a thread that only forwards. One
+  // supervisor per fd (they would take each other's signals).
   int signal_fd = -1;
 };
 

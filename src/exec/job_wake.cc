@@ -91,10 +91,13 @@ void JobLoop::reap() {
 }
 
 // Queues what the caller's signalfd holds (JobSpec::signal_fd); forward_signals() passes it on.
+// One read per wakeup: it cannot block after POLLIN even if the caller's fd is blocking, and
+// what it leaves (more than 16 signals at once) wakes the next poll.
 void JobLoop::read_signal_fd() {
-  signalfd_siginfo info{};
-  while (::read(spec_.signal_fd, &info, sizeof info) == sizeof info) {
-    s_.forward_signal(static_cast<int>(info.ssi_signo));
+  signalfd_siginfo infos[16];
+  const ssize_t n = ::read(spec_.signal_fd, infos, sizeof infos);
+  for (ssize_t i = 0; n > 0 && i < n / static_cast<ssize_t>(sizeof infos[0]); ++i) {
+    s_.forward_signal(static_cast<int>(infos[i].ssi_signo));
   }
 }
 

@@ -55,6 +55,11 @@ class CliTest : public ::testing::Test {
     auto vars = env();
     return Child::fork([args, vars]() -> int {
       ::setpgid(0, 0);
+      // Signals the tests send: an ignored one (the tests run under nohup, or as `cmd &` of a
+      // script) would stay ignored through exec, and the wrapper and COMMAND would never see it.
+      for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM}) {
+        ::signal(sig, SIG_DFL);
+      }
       for (const auto& [k, v] : vars) {
         ::setenv(k.c_str(), v.c_str(), 1);
       }
@@ -442,9 +447,10 @@ TEST_F(CliTest, HupIntAndQuitToTheWrapperReachTheCommand) {
   for (auto [sig, name, code] : {std::tuple{SIGHUP, "HUP", 11}, std::tuple{SIGINT, "INT", 12},
                                  std::tuple{SIGQUIT, "QUIT", 13}}) {
     const std::string pid = file(std::string("pid.") + name);
+    // ulimit -c 0: the group's `sleep` gets SIGQUIT too, and must not leave a core behind.
     auto wrapper = start({"run", "-k", "job", "--", "sh", "-c",
-                          "trap 'exit " + std::to_string(code) + "' " + name + "; echo $$ > " +
-                              pid + "; while :; do sleep 0.05; done"});
+                          "ulimit -c 0; trap 'exit " + std::to_string(code) + "' " + name +
+                              "; echo $$ > " + pid + "; while :; do sleep 0.05; done"});
     read_pid(std::string("pid.") + name);
     wrapper.signal(sig);
     EXPECT_EQ(wrapper.exit_code(), code) << name;

@@ -5,17 +5,19 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <utility>
 
 #include <stdlib.h>
 
@@ -25,39 +27,63 @@ extern char** environ;
 
 namespace heartlock::testing {
 
+namespace {
+
+// The ports a test server may use: below the kernel's ephemeral range (ip_local_port_range,
+// 32768-60999 by default), or above it if that range starts too low; [first, last].
+std::pair<int, int> server_port_range() {
+  int lo = 32768;
+  int hi = 60999;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> lo >> hi;
+  if (lo > 11024) {
+    return {10000, lo - 1};
+  }
+  if (hi < 64535) {
+    return {hi + 1, 65535};
+  }
+  return {20000, 31999};  // the whole range is ephemeral: the claim below still holds
+}
+
+// Claims `port` for this process until it exits: binds an abstract Unix socket named for it
+// (host-wide within the network namespace, no file, no permissions; freed when the process
+// ends). False if another process, or an earlier call in this one, holds it.
+bool claim_port(int port) {
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw std::runtime_error(std::string("socket(AF_UNIX): ") + std::strerror(errno));
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string name = "heartlock-test-port-" + std::to_string(port);
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());  // sun_path[0] == 0: abstract
+  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    ::close(fd);
+    return false;
+  }
+  return true;  // `fd` stays open: the claim lasts until the process exits
+}
+
+}  // namespace
+
 // A loopback port for a test server, reserved for the life of this process.
 //
-// Two races made "the kernel's free port" unsafe under `ctest -j`: the kernel hands out the same
-// ephemeral range (ip_local_port_range, 32768-60999 by default) to every outgoing connection, so a
-// parallel test's client could take the port between our check and the server's bind; and two test
-// processes could pick the same port. So ports come from below that range (no connect() ever gets
-// one), and each is claimed with an flock on a file named for it, kept until this process exits:
-// another test process, or another call in this one (an flock conflicts between two open()s of the
-// same file), skips a claimed port. A port something else on the machine listens on fails
-// the bind check and is skipped too.
+// Two races made "the kernel's free port" unsafe under `ctest -j`: the kernel hands out its
+// ephemeral range to every outgoing connection, so a parallel test's client could take the port
+// between our check and the server's bind; and two test processes could pick the same port. So
+// ports come from outside that range (server_port_range: no connect() gets one), and each is
+// claimed for the life of the process (claim_port), so no other test process, nor another call
+// in this one, picks it. A port something else on the machine listens on fails the bind check
+// and is skipped.
 int free_port() {
-  static const std::string dir = [] {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string d =
-        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/heartlock-test-ports";
-    ::mkdir(d.c_str(), 01777);
-    ::chmod(d.c_str(), 01777);  // any user's test run may claim ports in it
-    return d;
-  }();
   static std::mutex mu;
   static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  static const std::pair<int, int> range = server_port_range();
   std::lock_guard guard(mu);
-  constexpr int kFirst = 20000;
-  constexpr int kCount = 12000;  // 20000-31999: below the ephemeral range
-  for (int attempt = 0; attempt < 4 * kCount; ++attempt) {
-    const int port = kFirst + static_cast<int>(rng() % kCount);
-    const std::string claim = dir + "/" + std::to_string(port);
-    int lock = ::open(claim.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
-    if (lock < 0) {
-      continue;
-    }
-    if (::flock(lock, LOCK_EX | LOCK_NB) != 0) {
-      ::close(lock);  // another test process holds it
+  const int count = range.second - range.first + 1;
+  for (int attempt = 0; attempt < 4 * count; ++attempt) {
+    const int port = range.first + static_cast<int>(rng() % static_cast<unsigned>(count));
+    if (!claim_port(port)) {
       continue;
     }
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -67,13 +93,12 @@ int free_port() {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     ::close(fd);
-    if (!bound) {
-      ::close(lock);
-      continue;
+    if (bound) {
+      return port;  // still claimed, though in use elsewhere when not: no one else tries it
     }
-    return port;  // `lock` stays open: the claim lasts until the process exits
   }
-  throw std::runtime_error("cannot find a free loopback port in 20000-31999");
+  throw std::runtime_error("cannot find a free loopback port in " + std::to_string(range.first) +
+                           "-" + std::to_string(range.second));
 }
 
 std::string file_tail(const std::string& path, std::size_t max) {

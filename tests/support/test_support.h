@@ -31,8 +31,8 @@ void PrintTo(const Result<T>& r, std::ostream* os) {
 
 namespace heartlock::testing {
 
-// A free 127.0.0.1 port below the kernel's ephemeral range, claimed for the life of this process
-// so that no parallel test process or outgoing connection takes it (test_support.cc).
+// A free 127.0.0.1 port outside the kernel's ephemeral range, claimed for the life of this
+// process so that no parallel test process or outgoing connection takes it (test_support.cc).
 int free_port();
 
 // A socket connected to 127.0.0.1:port, or -1.
