@@ -282,27 +282,26 @@ int main(int argc, char** argv) {
               "once+with_lock us", "ratio");
   // MeasureProcessCPUTime() adds "/process_time" to the names, before "/manual_time".
   const std::string iterations = "/iterations:" + std::to_string(kSlotsPerRun) + "/process_time";
-  auto ratio = [](double ours, double floor) { return floor > 0 ? ours / floor : 0; };
-  for (const Backend& b : all) {
-    const double floor = collector.time("BM_Floor/" + b.name + "/process_time");
-    const double daemon = collector.time("BM_DaemonSlot/" + b.name + iterations + "/manual_time");
-    const double chain = collector.time("BM_OncePerSlotWithLock/" + b.name + iterations);
-    std::printf("  %-9s %12.1f %16.1f %7.1fx %18.1f %7.1fx\n", b.name.c_str(), floor, daemon,
-                ratio(daemon, floor), chain, ratio(chain, floor));
-  }
+  // One row per backend: the floor, the daemon's slot and the once+with_lock chain, each of the
+  // latter two with its ratio to the floor; `figure` reads wall time or CPU.
+  auto rows = [&](auto figure, int floor_decimals) {
+    auto ratio = [](double ours, double floor) { return floor > 0 ? ours / floor : 0; };
+    for (const Backend& b : all) {
+      const double floor = figure("BM_Floor/" + b.name + "/process_time");
+      const double daemon = figure("BM_DaemonSlot/" + b.name + iterations + "/manual_time");
+      const double chain = figure("BM_OncePerSlotWithLock/" + b.name + iterations);
+      std::printf("  %-9s %12.*f %16.1f %7.1fx %18.1f %7.1fx\n", b.name.c_str(), floor_decimals,
+                  floor, daemon, ratio(daemon, floor), chain, ratio(chain, floor));
+    }
+  };
+  rows([&](const std::string& name) { return collector.time(name); }, 1);
   // Client-side CPU (this process; the servers' CPU is theirs). Under manual time the daemon's
   // CPU covers its whole slot (the release and the ledger's end entry too), not only the part
   // before the command starts.
   std::printf("\nCPU of this process per slot, against the floor's CPU\n");
   std::printf("  %-9s %12s %16s %8s %18s %8s\n", "backend", "floor CPU us", "daemon whole slot",
               "ratio", "once+with_lock", "ratio");
-  for (const Backend& b : all) {
-    const double floor = collector.cpu("BM_Floor/" + b.name + "/process_time");
-    const double daemon = collector.cpu("BM_DaemonSlot/" + b.name + iterations + "/manual_time");
-    const double chain = collector.cpu("BM_OncePerSlotWithLock/" + b.name + iterations);
-    std::printf("  %-9s %12.2f %16.1f %7.1fx %18.1f %7.1fx\n", b.name.c_str(), floor, daemon,
-                ratio(daemon, floor), chain, ratio(chain, floor));
-  }
+  rows([&](const std::string& name) { return collector.cpu(name); }, 2);
   std::printf("\nthe same steps one by one, mean us over %d slots of a new job\n", kSlotsPerRun);
   for (const Backend& b : all) {
     const std::string url = b.name == "file" ? "file://" + scratch_dir() + "/steps" : b.url;

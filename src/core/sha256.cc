@@ -16,8 +16,16 @@ namespace heartlock::detail {
 
 namespace {
 
-template <std::size_t N>
-std::string hex(const std::array<unsigned char, N>& md) {
+// The lowercase hex digest of `data` by one of OpenSSL's low-level Init/Update/Final triples.
+template <std::size_t N, class Ctx>
+std::string digest_hex(std::string_view data, int (*init)(Ctx*),
+                       int (*update)(Ctx*, const void*, std::size_t),
+                       int (*final)(unsigned char*, Ctx*)) {
+  std::array<unsigned char, N> md{};
+  Ctx ctx;
+  init(&ctx);
+  update(&ctx, data.data(), data.size());
+  final(md.data(), &ctx);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(N * 2);
@@ -31,12 +39,7 @@ std::string hex(const std::array<unsigned char, N>& md) {
 }  // namespace
 
 std::string sha1_hex(std::string_view data) {
-  std::array<unsigned char, SHA_DIGEST_LENGTH> md{};
-  SHA_CTX ctx;
-  SHA1_Init(&ctx);
-  SHA1_Update(&ctx, data.data(), data.size());
-  SHA1_Final(md.data(), &ctx);
-  return hex(md);
+  return digest_hex<SHA_DIGEST_LENGTH>(data, SHA1_Init, SHA1_Update, SHA1_Final);
 }
 
 }  // namespace heartlock::detail
@@ -44,21 +47,11 @@ std::string sha1_hex(std::string_view data) {
 namespace heartlock {
 
 std::string sha256_hex(std::string_view data) {
-  std::array<unsigned char, SHA256_DIGEST_LENGTH> md{};
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
-  SHA256_Update(&ctx, data.data(), data.size());
-  SHA256_Final(md.data(), &ctx);
-  return detail::hex(md);
+  return detail::digest_hex<SHA256_DIGEST_LENGTH>(data, SHA256_Init, SHA256_Update, SHA256_Final);
 }
 
 std::string md5_hex(std::string_view data) {
-  std::array<unsigned char, MD5_DIGEST_LENGTH> md{};
-  MD5_CTX ctx;
-  MD5_Init(&ctx);
-  MD5_Update(&ctx, data.data(), data.size());
-  MD5_Final(md.data(), &ctx);
-  return detail::hex(md);
+  return detail::digest_hex<MD5_DIGEST_LENGTH>(data, MD5_Init, MD5_Update, MD5_Final);
 }
 
 }  // namespace heartlock

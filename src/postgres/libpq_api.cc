@@ -3,7 +3,7 @@
 #include <mutex>
 #include <string>
 
-#include <dlfcn.h>
+#include "../core/shared_library.h"
 
 namespace heartlock::detail {
 
@@ -12,19 +12,11 @@ Result<const LibpqApi*> libpq_api() {
   static std::string failure;
   static std::once_flag once;
   std::call_once(once, [] {
-    void* lib = ::dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) {
-      failure = std::string("cannot load libpq (install libpq5): ") + ::dlerror();
-      return;
-    }
-#define HEARTLOCK_LIBPQ_LOAD(name)                                      \
-  api.name = reinterpret_cast<decltype(api.name)>(::dlsym(lib, #name)); \
-  if (api.name == nullptr && failure.empty()) {                         \
-    failure = "libpq lacks " #name;                                     \
-  }
+    SharedLibrary lib("libpq.so.5", "libpq", "libpq5");
+#define HEARTLOCK_LIBPQ_LOAD(name) lib.load(api.name, #name);
     HEARTLOCK_LIBPQ_FUNCTIONS(HEARTLOCK_LIBPQ_LOAD)
 #undef HEARTLOCK_LIBPQ_LOAD
-    // The library stays loaded for the life of the process.
+    failure = lib.failure();
   });
   if (!failure.empty()) {
     return fail(Errc::unavailable, "postgres: " + failure);

@@ -2,9 +2,8 @@
 
 #include <mutex>
 #include <string>
-#include <type_traits>
 
-#include <dlfcn.h>
+#include "../core/shared_library.h"
 
 namespace heartlock::detail {
 
@@ -14,19 +13,10 @@ Result<const TlsApi*> tls_api() {
   static std::once_flag once;
   std::call_once(once, [] {
     // The soname of the OpenSSL 3 ABI these headers describe (Debian 12: libssl3).
-    void* lib = ::dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) {
-      failure = std::string("cannot load libssl (install libssl3): ") + ::dlerror();
-      return;
-    }
-    // dlsym on libssl's handle also searches what it depends on: libcrypto's ERR_* and X509_*.
-    auto load = [&](auto& fn, const char* name) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
-      if (fn == nullptr && failure.empty()) {
-        failure = std::string("libssl lacks ") + name;
-      }
-    };
-#define HEARTLOCK_TLS_LOAD(name) load(api.name, #name)
+    // The soname of the OpenSSL 3 ABI these headers describe (Debian 12: libssl3). dlsym on
+    // libssl's handle also searches what it depends on: libcrypto's ERR_* and X509_*.
+    SharedLibrary lib("libssl.so.3", "libssl", "libssl3");
+#define HEARTLOCK_TLS_LOAD(name) lib.load(api.name, #name)
     HEARTLOCK_TLS_LOAD(TLS_client_method);
     HEARTLOCK_TLS_LOAD(SSL_CTX_new);
     HEARTLOCK_TLS_LOAD(SSL_CTX_free);
@@ -53,7 +43,7 @@ Result<const TlsApi*> tls_api() {
     HEARTLOCK_TLS_LOAD(ERR_error_string_n);
     HEARTLOCK_TLS_LOAD(ERR_clear_error);
 #undef HEARTLOCK_TLS_LOAD
-    // The library stays loaded for the life of the process (OpenSSL 3 initialises itself).
+    failure = lib.failure();  // OpenSSL 3 initialises itself
   });
   if (!failure.empty()) {
     return fail(Errc::unavailable, "redis TLS: " + failure);
