@@ -22,9 +22,8 @@
 #include <system_error>
 #include <utility>
 
+#include <dlfcn.h>
 #include <microhttpd.h>
-
-#include "core/shared_library.h"
 
 namespace heartlock::cli {
 namespace {
@@ -51,14 +50,24 @@ Result<const MhdApi*> mhd_api() {
   static std::string failure;
   static std::once_flag once;
   std::call_once(once, [] {
-    detail::SharedLibrary lib("libmicrohttpd.so.12", "libmicrohttpd", "libmicrohttpd12");
-    lib.load(api.start_daemon, "MHD_start_daemon");
-    lib.load(api.stop_daemon, "MHD_stop_daemon");
-    lib.load(api.create_response_from_buffer, "MHD_create_response_from_buffer");
-    lib.load(api.add_response_header, "MHD_add_response_header");
-    lib.load(api.queue_response, "MHD_queue_response");
-    lib.load(api.destroy_response, "MHD_destroy_response");
-    failure = lib.failure();
+    void* lib = ::dlopen("libmicrohttpd.so.12", RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) {
+      failure = std::string("cannot load libmicrohttpd (install libmicrohttpd12): ") + ::dlerror();
+      return;
+    }
+    auto load = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
+      if (fn == nullptr && failure.empty()) {
+        failure = std::string("libmicrohttpd lacks ") + name;
+      }
+    };
+    load(api.start_daemon, "MHD_start_daemon");
+    load(api.stop_daemon, "MHD_stop_daemon");
+    load(api.create_response_from_buffer, "MHD_create_response_from_buffer");
+    load(api.add_response_header, "MHD_add_response_header");
+    load(api.queue_response, "MHD_queue_response");
+    load(api.destroy_response, "MHD_destroy_response");
+    // The library stays loaded for the life of the process.
   });
   if (!failure.empty()) {
     return fail(Errc::unavailable, "metrics server: " + failure);
